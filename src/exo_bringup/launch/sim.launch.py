@@ -1,0 +1,19 @@
+"""Simulated exoskeleton: sim_node + policy_node + controller_node.
+
+    ros2 launch exo_bringup sim.launch.py body_mass_kg:=80
+    ros2 topic pub --once /task_text std_msgs/msg/String "data: 'lift a heavy box'"
+
+The node graph and the arguments are defined once in exo_bringup.graph (shared with the
+pip-only launcher ``exo_launch sim``); ``ros2 launch exo_bringup sim.launch.py -s`` lists
+the arguments with their descriptions.
+"""
+
+from exo_bringup.graph import SIM_ARGUMENTS, SIM_GRAPH
+from exo_bringup.ros_launch import declare_arguments, graph_nodes
+from launch import LaunchDescription
+
+
+def generate_launch_description():
+    """Declare the arguments and the three nodes."""
+    return LaunchDescription(declare_arguments(SIM_ARGUMENTS)
+                             + graph_nodes(SIM_GRAPH, SIM_ARGUMENTS))

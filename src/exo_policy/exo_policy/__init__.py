@@ -1,0 +1,1 @@
+"""Text + proprioception policy, oracle and ProMP reference sources, and policy_node."""

@@ -1,0 +1,55 @@
+"""Typed, validated parameters of policy_node (declared in one place)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+import math
+
+POLICY_MODES = ('oracle',)
+
+
+@dataclass(frozen=True)
+class PolicyNodeParams:
+    """Parameters of :class:`exo_policy.policy_node.PolicyNode`.
+
+    Attributes:
+        mode: reference generator: 'oracle' (task library + fitted stiffness).
+        rate_hz: publication rate of /exo/impedance_reference, Hz.
+        joint_name: exoskeleton joint in /joint_states and in the published reference.
+        compliant_stiffness: stiffness at rest and for unknown text, N*m/rad.
+        stiffness_table: path of an oracle stiffness table; '' = the shipped one.
+        joint_state_timeout: age after which the measured angle is not trusted, s.
+
+    """
+
+    mode: str = 'oracle'
+    rate_hz: float = 100.0
+    joint_name: str = 'exo_elbow_joint'
+    compliant_stiffness: float = 2.0
+    stiffness_table: str = ''
+    joint_state_timeout: float = 0.1
+
+    def __post_init__(self) -> None:
+        """Reject invalid values, quoting them."""
+        if self.mode not in POLICY_MODES:
+            raise ValueError(f'mode must be one of {POLICY_MODES}, got {self.mode!r}')
+        _check_range('rate_hz', self.rate_hz, 1.0, 1000.0, 'Hz')
+        if not self.joint_name:
+            raise ValueError(f'joint_name must not be empty, got {self.joint_name!r}')
+        _check_range('compliant_stiffness', self.compliant_stiffness, 1e-3, 1e3, 'N*m/rad')
+        _check_range('joint_state_timeout', self.joint_state_timeout, 1e-3, 10.0, 's')
+
+    @classmethod
+    def defaults(cls) -> dict[str, object]:
+        """Field name -> default value, in declaration order."""
+        return {f.name: f.default for f in fields(cls)}
+
+    def to_dict(self) -> dict[str, object]:
+        """Field name -> value."""
+        return asdict(self)
+
+
+def _check_range(name: str, value: float, low: float, high: float, unit: str) -> None:
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or not (
+            low <= value <= high):
+        raise ValueError(f'{name} must be in [{low}, {high}] {unit}, got {value!r}')

@@ -1,0 +1,119 @@
+"""policy_node: task text + exo proprioception -> reference angle and stiffness.
+
+Subscribes to /task_text (latched) and /joint_states, publishes
+exo_interfaces/ImpedanceReference on /exo/impedance_reference at ``rate_hz``. The
+reference generator is selected by the ``mode`` parameter; the controller's stiffness
+bound applies to everything published here. Thin ROS glue: all logic is in
+:mod:`exo_policy.oracle`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from exo_impedance_controller.qos import (
+    COMMAND_QOS,
+    IMPEDANCE_REFERENCE_TOPIC,
+    JOINT_STATES_TOPIC,
+    SENSOR_SUB_QOS,
+    TASK_TEXT_QOS,
+    TASK_TEXT_TOPIC,
+)
+from exo_interfaces.msg import ImpedanceReference
+from exo_policy.oracle import OracleReferenceSource, StiffnessTable
+from exo_policy.params import PolicyNodeParams
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import String
+
+MAX_LOGGED_TEXT = 200
+
+
+class PolicyNode(Node):
+    """Publishes the impedance reference for the task named on /task_text."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__('policy_node', **kwargs)
+        for name, default in PolicyNodeParams.defaults().items():
+            self.declare_parameter(name, default)
+        values = {name: self.get_parameter(name).value for name in PolicyNodeParams.defaults()}
+        try:
+            self.params = PolicyNodeParams(**values)
+            table = StiffnessTable.load(
+                None if not self.params.stiffness_table else self.params.stiffness_table)
+            self._source = OracleReferenceSource(table, self.params.compliant_stiffness)
+        except (ValueError, OSError) as err:
+            self.get_logger().fatal(f'invalid parameters: {err}')
+            raise
+        self._angle = math.nan
+        self._angle_time = -math.inf
+        self._msg = ImpedanceReference()
+        self._msg.joint_names = [self.params.joint_name]
+        self._pub = self.create_publisher(
+            ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC, COMMAND_QOS)
+        self.create_subscription(String, TASK_TEXT_TOPIC, self._on_text, TASK_TEXT_QOS)
+        self.create_subscription(
+            JointState, JOINT_STATES_TOPIC, self._on_joint_state, SENSOR_SUB_QOS)
+        self.create_timer(1.0 / self.params.rate_hz, self._on_timer)
+        self.get_logger().info(
+            f'policy_node ready: mode={self.params.mode} rate={self.params.rate_hz} Hz')
+
+    def _on_text(self, msg: String) -> None:
+        text = msg.data
+        shown = text[:MAX_LOGGED_TEXT] + ('...' if len(text) > MAX_LOGGED_TEXT else '')
+        task = self._source.set_task_text(text, time.monotonic())
+        if task is None:
+            self.get_logger().warning(
+                f'task text {shown!r} names no known task: publishing a compliant reference '
+                f'(stiffness {self.params.compliant_stiffness} N*m/rad, no assistance)')
+        else:
+            self.get_logger().info(f'task text {shown!r} -> task {task.task_id!r}')
+
+    def _on_joint_state(self, msg: JointState) -> None:
+        try:
+            index = msg.name.index(self.params.joint_name)
+            angle = float(msg.position[index])
+        except (ValueError, IndexError):
+            return
+        if math.isfinite(angle):
+            self._angle = angle
+            self._angle_time = time.monotonic()
+
+    def _on_timer(self) -> None:
+        now = time.monotonic()
+        measured = self._angle if now - self._angle_time <= self.params.joint_state_timeout \
+            else math.nan
+        target = self._source.reference(now, measured)
+        if not (math.isfinite(target.reference_angle) and math.isfinite(target.stiffness)):
+            return  # nothing trustworthy to publish; the controller's watchdog takes over
+        msg = self._msg
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.reference_angle = [target.reference_angle]
+        msg.reference_velocity = [target.reference_velocity]
+        msg.stiffness = [target.stiffness]
+        msg.task_id = target.task_id
+        msg.confidence = float(target.confidence)
+        msg.source = target.source
+        self._pub.publish(msg)
+
+
+def main(args=None) -> None:
+    """Run policy_node until shutdown."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = PolicyNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,1 @@
+"""MuJoCo MyoSim elbow + exoskeleton model, simulated human, task library, rollout and sim_node."""

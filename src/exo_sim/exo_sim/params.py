@@ -1,0 +1,65 @@
+"""Typed, validated parameters of sim_node (declared in one place)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+import math
+
+
+@dataclass(frozen=True)
+class SimNodeParams:
+    """Parameters of :class:`exo_sim.sim_node.SimNode`.
+
+    Attributes:
+        body_mass_kg: body mass of the simulated human, kg (any value in [40, 150]).
+        cuff_stiffness: stiffness of the cuff coupling exo and forearm, N*m/rad.
+        cuff_damping: damping of the cuff, N*m*s/rad.
+        rate_hz: physics and /joint_states rate, Hz (real time).
+        human_state_rate_hz: rate of /exo/human_state, Hz.
+        metabolic_rate_hz: rate of /exo/metabolic_power, Hz.
+        command_timeout: age after which the last effort command is replaced by 0 N*m, s.
+        rest_angle: elbow angle of the human at rest, rad.
+        joint_name: name of the exo joint in /joint_states.
+        max_catchup_steps: most physics steps one tick may take to catch up with real time.
+
+    """
+
+    body_mass_kg: float = 70.0
+    cuff_stiffness: float = 150.0
+    cuff_damping: float = 2.0
+    rate_hz: float = 1000.0
+    human_state_rate_hz: float = 100.0
+    metabolic_rate_hz: float = 10.0
+    command_timeout: float = 0.05
+    rest_angle: float = 0.3
+    joint_name: str = 'exo_elbow_joint'
+    max_catchup_steps: int = 10
+
+    def __post_init__(self) -> None:
+        """Reject invalid values, quoting them."""
+        _check('body_mass_kg', self.body_mass_kg, 40.0, 150.0, 'kg')
+        _check('cuff_stiffness', self.cuff_stiffness, 1.0, 1e4, 'N*m/rad')
+        _check('cuff_damping', self.cuff_damping, 0.0, 100.0, 'N*m*s/rad')
+        _check('rate_hz', self.rate_hz, 100.0, 2000.0, 'Hz')
+        _check('human_state_rate_hz', self.human_state_rate_hz, 1.0, self.rate_hz, 'Hz')
+        _check('metabolic_rate_hz', self.metabolic_rate_hz, 0.1, self.rate_hz, 'Hz')
+        _check('command_timeout', self.command_timeout, 1e-3, 1.0, 's')
+        _check('rest_angle', self.rest_angle, 0.0, 2.2, 'rad')
+        _check('max_catchup_steps', self.max_catchup_steps, 1, 100, 'steps')
+        if not self.joint_name:
+            raise ValueError(f'joint_name must not be empty, got {self.joint_name!r}')
+
+    @classmethod
+    def defaults(cls) -> dict[str, object]:
+        """Field name -> default value, in declaration order."""
+        return {f.name: f.default for f in fields(cls)}
+
+    def to_dict(self) -> dict[str, object]:
+        """Field name -> value."""
+        return asdict(self)
+
+
+def _check(name: str, value: float, low: float, high: float, unit: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(
+            value) or not low <= value <= high:
+        raise ValueError(f'{name} must be in [{low}, {high}] {unit}, got {value!r}')

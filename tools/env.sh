@@ -1,0 +1,15 @@
+# Source me: activates the project's virtual environment and the colcon overlay.
+# Usage (from the repository root): source tools/env.sh
+_exo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck disable=SC1091
+source "${_exo_root}/.venv/bin/activate"
+export AMENT_PREFIX_PATH="${VIRTUAL_ENV}${AMENT_PREFIX_PATH:+:${AMENT_PREFIX_PATH}}"
+# colcon's setup.bash is not written for `set -u`; source it with nounset off.
+_exo_nounset=$(set +o | grep nounset)
+set +u
+# shellcheck disable=SC1091
+source "${_exo_root}/install/setup.bash"
+eval "${_exo_nounset}"
+# Headless plots; one DDS domain per checkout unless the caller chose one.
+export MPLBACKEND="${MPLBACKEND:-Agg}"
+unset _exo_root _exo_nounset
