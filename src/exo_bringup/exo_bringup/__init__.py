@@ -1,1 +1,1 @@
-"""Launch files, parameters, URDF/ros2_control configuration, demo, recorder and benchmark of exo-vic."""
+"""Launch files, parameters, ros2_control configuration, demo, recorder and benchmark."""

@@ -4,11 +4,12 @@ Imports ``launch``/``launch_ros``, so only the launch files import this module; 
 pip-only launcher works from :mod:`exo_bringup.graph` directly.
 """
 
-from exo_bringup.graph import GraphArgument, node_arguments, NodeSpec, share_path
 from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
+
+from exo_bringup.graph import GraphArgument, node_arguments, NodeSpec, share_path
 
 
 def declare_arguments(arguments: tuple[GraphArgument, ...]) -> list[DeclareLaunchArgument]:

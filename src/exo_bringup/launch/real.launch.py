@@ -11,12 +11,13 @@ policy_node and controller_node are the same nodes as in simulation
 (exo_bringup.graph.REAL_GRAPH); they cannot tell the difference.
 """
 
-from exo_bringup.graph import REAL_ARGUMENTS, REAL_GRAPH, share_path
-from exo_bringup.ros_launch import declare_arguments, graph_nodes
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+
+from exo_bringup.graph import REAL_ARGUMENTS, REAL_GRAPH, share_path
+from exo_bringup.ros_launch import declare_arguments, graph_nodes
 
 HARDWARE_ARGUMENTS = (
     ('hardware_plugin', 'mock_components/GenericSystem',

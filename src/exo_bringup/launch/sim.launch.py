@@ -8,9 +8,10 @@ pip-only launcher ``exo_launch sim``); ``ros2 launch exo_bringup sim.launch.py -
 the arguments with their descriptions.
 """
 
+from launch import LaunchDescription
+
 from exo_bringup.graph import SIM_ARGUMENTS, SIM_GRAPH
 from exo_bringup.ros_launch import declare_arguments, graph_nodes
-from launch import LaunchDescription
 
 
 def generate_launch_description():

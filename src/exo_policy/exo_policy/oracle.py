@@ -20,8 +20,9 @@ from importlib import resources
 import math
 from pathlib import Path
 
-from exo_sim.tasks import find_task, ReferenceTrajectory, Task, TASKS, TASKS_BY_ID
 import numpy as np
+
+from exo_sim.tasks import find_task, ReferenceTrajectory, Task, TASKS, TASKS_BY_ID
 
 SOURCE_ORACLE = 'oracle'
 SOURCE_FALLBACK = 'fallback'

@@ -12,6 +12,12 @@ from __future__ import annotations
 import math
 import time
 
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import String
+
 from exo_impedance_controller.qos import (
     COMMAND_QOS,
     IMPEDANCE_REFERENCE_TOPIC,
@@ -23,11 +29,6 @@ from exo_impedance_controller.qos import (
 from exo_interfaces.msg import ImpedanceReference
 from exo_policy.oracle import OracleReferenceSource, StiffnessTable
 from exo_policy.params import PolicyNodeParams
-import rclpy
-from rclpy.executors import ExternalShutdownException
-from rclpy.node import Node
-from sensor_msgs.msg import JointState
-from std_msgs.msg import String
 
 MAX_LOGGED_TEXT = 200
 

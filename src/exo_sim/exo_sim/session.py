@@ -45,10 +45,10 @@ class SimSession:
 
     """
 
-    def __init__(self, config: ExoArmConfig = ExoArmConfig(), rest_angle: float = 0.3) -> None:
+    def __init__(self, config: ExoArmConfig | None = None, rest_angle: float = 0.3) -> None:
         if not (math.isfinite(rest_angle) and 0.0 <= rest_angle <= 2.2):
             raise ValueError(f'rest_angle must be in [0, 2.2] rad, got {rest_angle!r}')
-        self.arm = ExoArm(config)
+        self.arm = ExoArm(config if config is not None else ExoArmConfig())
         self.arm.reset(rest_angle)
         self.human = HumanMuscleController(self.arm)
         self.metabolic = MetabolicModel(self.arm)
@@ -65,7 +65,7 @@ class SimSession:
         return self._task
 
     def start_task_text(self, text: str,
-                        params: TrajectoryParams = TrajectoryParams()) -> Task | None:
+                        params: TrajectoryParams | None = None) -> Task | None:
         """Start the task named by ``text`` now; unknown text leaves the human at rest."""
         task = find_task(text)
         if task is None:
@@ -74,7 +74,7 @@ class SimSession:
             self._rest_angle = self.arm.human_state()[0]
             return None
         self._task = task
-        self._trajectory = ReferenceTrajectory(task, params)
+        self._trajectory = ReferenceTrajectory(task, params or TrajectoryParams())
         self._t0 = self.arm.time
         self.arm.set_payload(task.payload_per_arm_kg)
         return task

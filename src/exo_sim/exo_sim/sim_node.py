@@ -16,6 +16,13 @@ import math
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import WrenchStamped
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray, String
+
 from exo_impedance_controller.qos import (
     COMMAND_QOS,
     EFFORT_COMMAND_TOPIC,
@@ -32,12 +39,6 @@ from exo_interfaces.msg import HumanState, MetabolicPower
 from exo_sim.model import ExoArmConfig, MUSCLES
 from exo_sim.params import SimNodeParams
 from exo_sim.session import SimSession
-from geometry_msgs.msg import WrenchStamped
-import rclpy
-from rclpy.executors import ExternalShutdownException
-from rclpy.node import Node
-from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray, String
 
 MAX_LOGGED_TEXT = 200
 DIAGNOSTICS_PERIOD_S = 1.0

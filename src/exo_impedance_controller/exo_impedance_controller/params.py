@@ -1,0 +1,140 @@
+"""Typed, validated parameters of the variable impedance controller (no rclpy).
+
+Every field of :class:`ControllerParams` is also a ROS parameter of ``controller_node``
+(declared in one place, ``controller_node.PARAMETER_DESCRIPTIONS``). Invalid values are
+rejected with a ``ValueError`` that quotes the value and the allowed range.
+"""
+
+from dataclasses import dataclass, fields
+import math
+from typing import Mapping
+
+# Units of each numeric field, used in the error messages.
+UNITS = {
+    'target_inertia': 'kg*m^2',
+    'target_damping': 'N*m*s/rad',
+    'stiffness_min': 'N*m/rad',
+    'stiffness_max': 'N*m/rad',
+    'stiffness_compliant': 'N*m/rad',
+    'stiffness_ramp_down_time': 's',
+    'torque_limit': 'N*m',
+    'joint_limit_lower': 'rad',
+    'joint_limit_upper': 'rad',
+    'joint_limit_margin': 'rad',
+    'exo_inertia': 'kg*m^2',
+    'exo_gravity_sin': 'N*m',
+    'exo_gravity_cos': 'N*m',
+    'reference_timeout': 's',
+    'joint_state_timeout': 's',
+    'interaction_timeout': 's',
+    'max_tick': 's',
+}
+
+
+@dataclass(frozen=True)
+class ControllerParams:
+    """Parameters of eq. 7-8 and eq. 13 and of the safety layer (SI units, REP-103).
+
+    The exo dynamics (``exo_inertia``, ``exo_gravity_*``) describe the exoskeleton link
+    alone: ``M(q) = exo_inertia`` and
+    ``g(q) = exo_gravity_sin * sin(q) + exo_gravity_cos * cos(q)`` (MuJoCo bias sign).
+    """
+
+    # Name of the controlled joint in /joint_states and /exo/impedance_reference.
+    joint_name: str = 'exo_elbow_joint'
+    # Target inertia M of eq. 7, kg*m^2, > 0.
+    target_inertia: float = 0.25
+    # Target damping D of eq. 7, N*m*s/rad, > 0.
+    target_damping: float = 5.0
+    # Floor K_min of the bounded stiffness, N*m/rad, > 0 (growth from zero is possible).
+    stiffness_min: float = 2.0
+    # Ceiling of the bounded stiffness, N*m/rad, > stiffness_min.
+    stiffness_max: float = 300.0
+    # Stiffness a stale reference ramps down to, N*m/rad, in [stiffness_min, stiffness_max].
+    stiffness_compliant: float = 2.0
+    # Duration of that ramp, s, >= 0.
+    stiffness_ramp_down_time: float = 0.5
+    # Saturation of the commanded torque, N*m, > 0.
+    torque_limit: float = 25.0
+    # Joint range, rad; the reference is clamped into [lower + margin, upper - margin].
+    joint_limit_lower: float = 0.0
+    joint_limit_upper: float = 2.26893
+    joint_limit_margin: float = 0.05
+    # Exo link inertia M(q) about the joint, kg*m^2, > 0 (placeholder: set from sim model).
+    exo_inertia: float = 0.02996
+    # Exo gravity torque coefficients, N*m (placeholders: set from sim model).
+    exo_gravity_sin: float = 1.4695
+    exo_gravity_cos: float = 0.00117
+    # Staleness timeouts (receipt time), s, > 0.
+    reference_timeout: float = 0.1
+    joint_state_timeout: float = 0.02
+    interaction_timeout: float = 0.02
+    # Upper clamp of the tick length h used by the stiffness-rate bound, s, > 0.
+    max_tick: float = 0.005
+
+    def __post_init__(self):
+        """Coerce ints to float and reject invalid values with a quoted message."""
+        if not isinstance(self.joint_name, str):
+            raise ValueError(
+                f'joint_name must be a non-empty string, got {self.joint_name!r}')
+        if not self.joint_name.strip():
+            raise ValueError(
+                f'joint_name must be a non-empty string, got {self.joint_name!r}')
+        for name in UNITS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(
+                    f'{name} must be a number ({UNITS[name]}), got {value!r}')
+            value = float(value)
+            if not math.isfinite(value):
+                raise ValueError(
+                    f'{name} must be a finite number ({UNITS[name]}), got {value!r}')
+            object.__setattr__(self, name, value)
+
+        for name in ('target_inertia', 'target_damping', 'stiffness_min', 'torque_limit',
+                     'exo_inertia', 'reference_timeout', 'joint_state_timeout',
+                     'interaction_timeout', 'max_tick'):
+            self._require(getattr(self, name) > 0.0, name, '> 0')
+        for name in ('stiffness_ramp_down_time', 'joint_limit_margin'):
+            self._require(getattr(self, name) >= 0.0, name, '>= 0')
+        self._require(self.stiffness_max > self.stiffness_min, 'stiffness_max',
+                      f'> stiffness_min ({self.stiffness_min!r})')
+        self._require(
+            self.stiffness_min <= self.stiffness_compliant <= self.stiffness_max,
+            'stiffness_compliant',
+            f'in [stiffness_min, stiffness_max] = '
+            f'[{self.stiffness_min!r}, {self.stiffness_max!r}]')
+        self._require(self.joint_limit_upper > self.joint_limit_lower, 'joint_limit_upper',
+                      f'> joint_limit_lower ({self.joint_limit_lower!r})')
+        span = self.joint_limit_upper - self.joint_limit_lower
+        self._require(2.0 * self.joint_limit_margin < span, 'joint_limit_margin',
+                      f'< (joint_limit_upper - joint_limit_lower) / 2 = {span / 2.0!r}')
+
+    def _require(self, ok: bool, name: str, allowed: str) -> None:
+        if not ok:
+            raise ValueError(
+                f'{name} must be {allowed} {UNITS[name]}, got {getattr(self, name)!r}')
+
+    @classmethod
+    def from_mapping(cls, d: Mapping[str, object]) -> 'ControllerParams':
+        """Build from a mapping of field names; unknown keys and wrong types are rejected."""
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(d) - set(known))
+        if unknown:
+            raise ValueError(
+                f'unknown controller parameter(s) {unknown!r}; allowed: {sorted(known)!r}')
+        for key, value in d.items():
+            if key == 'joint_name':
+                if not isinstance(value, str):
+                    raise ValueError(
+                        f'joint_name must be a string, got {value!r} '
+                        f'({type(value).__name__})')
+            elif isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(
+                    f'{key} must be a number ({UNITS[key]}), got {value!r} '
+                    f'({type(value).__name__})')
+        return cls(**dict(d))
+
+    def to_dict(self) -> dict:
+        """Return the fields as a plain dict (round-trips through from_mapping)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}

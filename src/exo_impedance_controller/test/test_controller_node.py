@@ -1,0 +1,156 @@
+"""Node test with real rclpy in one process: finite bounded commands; bad params fail."""
+
+import math
+import time
+
+import pytest
+
+rclpy = pytest.importorskip('rclpy')
+pytest.importorskip('exo_interfaces.msg')
+
+from geometry_msgs.msg import WrenchStamped  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from sensor_msgs.msg import JointState  # noqa: E402
+from std_msgs.msg import Float64MultiArray  # noqa: E402
+
+from exo_impedance_controller.controller_node import ControllerNode  # noqa: E402
+from exo_impedance_controller.qos import (  # noqa: E402
+    COMMAND_QOS,
+    CONTROLLER_STATE_TOPIC,
+    EFFORT_COMMAND_TOPIC,
+    IMPEDANCE_REFERENCE_TOPIC,
+    INTERACTION_TORQUE_TOPIC,
+    JOINT_STATES_TOPIC,
+    SENSOR_PUB_QOS,
+    STATE_QOS,
+)
+from exo_interfaces.msg import ControllerState, ImpedanceReference  # noqa: E402
+
+DEADLINE = 30.0  # s, generous; not a timing requirement
+
+
+@pytest.fixture
+def context():
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=_domain())
+    yield ctx
+    ctx.try_shutdown()
+
+
+def _domain():
+    # Keep the test off the default domain where a running graph may live.
+    import os
+    return 100 + os.getpid() % 100
+
+
+def test_node_publishes_finite_bounded_commands(context):
+    node = ControllerNode(context=context, parameter_overrides=[
+        Parameter('torque_limit', value=4.0)])
+    peer = rclpy.create_node('test_peer', context=context)
+    commands, states = [], []
+    peer.create_subscription(Float64MultiArray, EFFORT_COMMAND_TOPIC,
+                             lambda m: commands.append(list(m.data)), COMMAND_QOS)
+    peer.create_subscription(ControllerState, CONTROLLER_STATE_TOPIC, states.append,
+                             STATE_QOS)
+    js_pub = peer.create_publisher(JointState, JOINT_STATES_TOPIC, SENSOR_PUB_QOS)
+    wr_pub = peer.create_publisher(WrenchStamped, INTERACTION_TORQUE_TOPIC, SENSOR_PUB_QOS)
+    ref_pub = peer.create_publisher(ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC,
+                                    COMMAND_QOS)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    executor.add_node(peer)
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        bad = [math.nan, math.inf, -math.inf, 1e9]
+        deadline = time.monotonic() + DEADLINE
+        # Let discovery match every endpoint before streaming (not a timing requirement).
+        while time.monotonic() < deadline and not (
+                js_pub.get_subscription_count() and ref_pub.get_subscription_count()
+                and node._cmd_pub.get_subscription_count()
+                and node._state_pub.get_subscription_count()):
+            executor.spin_once(timeout_sec=0.01)
+        i = 0
+        while time.monotonic() < deadline and (len(commands) < 60 or len(states) < 60):
+            i += 1
+            js = JointState()
+            js.header.stamp = node.get_clock().now().to_msg()
+            js.name = ['other_joint', 'exo_elbow_joint']
+            q = bad[i % 4] if i % 7 == 0 else 0.5 + 0.01 * math.sin(i)
+            js.position = [0.0, q]
+            js.velocity = [0.0, 0.1]
+            js.effort = [0.0, 0.0]
+            ref = ImpedanceReference()
+            ref.joint_names = ['exo_elbow_joint']
+            ref.reference_angle = [1.5]
+            ref.reference_velocity = [0.0]
+            ref.stiffness = [bad[i % 4] if i % 5 == 0 else 300.0]
+            wr = WrenchStamped()
+            wr.wrench.torque.z = bad[i % 4] if i % 3 == 0 else 2.0
+            ref_pub.publish(ref)
+            wr_pub.publish(wr)
+            js_pub.publish(js)
+            executor.spin_once(timeout_sec=0.002)
+            executor.spin_once(timeout_sec=0.0)
+            time.sleep(0.001)  # a 1 kHz-like stream, not a busy loop
+        assert len(commands) >= 60 and len(states) >= 60
+        for c in commands:
+            assert len(c) == 1 and math.isfinite(c[0]) and abs(c[0]) <= 4.0
+        assert any(c[0] != 0.0 for c in commands)
+        for s in states:
+            assert s.joint_names == ['exo_elbow_joint']
+            assert math.isfinite(s.commanded_torque[0]) and abs(s.commanded_torque[0]) <= 4.0
+            assert 2.0 <= s.stiffness_bounded[0] <= 300.0
+        assert any(s.safety_flags & ControllerState.FLAG_NONFINITE_INPUT for s in states)
+
+        # Deactivation publishes a zero torque.
+        n = len(commands)
+        assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+        deadline = time.monotonic() + DEADLINE
+        while time.monotonic() < deadline and len(commands) == n:
+            executor.spin_once(timeout_sec=0.01)
+        assert commands[-1] == [0.0]
+        assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        peer.destroy_node()
+
+
+@pytest.mark.parametrize('name, value, quoted', [
+    ('target_damping', -2.0, '-2.0'),     # outside the ROS descriptor range
+    ('stiffness_max', 1.0, 'stiffness_max must be > stiffness_min'),  # cross-field
+    ('torque_limit', 0.0, 'torque_limit must be > 0'),
+])
+def test_invalid_parameters_make_configure_fail(context, name, value, quoted):
+    node = ControllerNode(context=context, parameter_overrides=[Parameter(name, value=value)])
+    logged = []
+    real_logger = node.get_logger()
+
+    class _Spy:
+        def __getattr__(self, attr):
+            return getattr(real_logger, attr)
+
+        def error(self, text, *a, **k):
+            logged.append(text)
+            return real_logger.error(text, *a, **k)
+
+    node.get_logger = lambda: _Spy()
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+        assert any(quoted in text for text in logged), logged
+        if name != 'target_damping':  # a bad override was already logged at construction
+            assert any(repr(value) in text for text in logged)
+    finally:
+        node.destroy_node()
+
+
+def test_invalid_runtime_parameter_change_is_rejected(context):
+    node = ControllerNode(context=context)
+    try:
+        result = node.set_parameters([Parameter('stiffness_compliant', value=1000.0)])[0]
+        assert not result.successful and '1000.0' in result.reason
+    finally:
+        node.destroy_node()

@@ -1,0 +1,163 @@
+"""Metabolic cost: a muscle-energetics model for the six elbow muscles, and eq. 15-16.
+
+:class:`MetabolicModel` implements Umberger, Gerritsen & Martin (2003), "A model of human
+muscle energy expenditure", Comput. Methods Biomech. Biomed. Eng. 6(2):99-111: per muscle,
+in W per kg of muscle,
+
+* activation/maintenance heat ``h_AM = (1.28 %FT + 25) A^0.6 S``, scaled by
+  ``(0.4 + 0.6 F_iso)`` when the fibre is longer than optimal;
+* shortening heat ``h_S = -(alpha_ST v (100 - %FT) + alpha_FT v %FT) / 100 * A^2 S`` with
+  ``alpha_ST = 100 / v_max_ST``, ``alpha_FT = 153 / v_max_FT`` (v in l_opt/s, shortening
+  negative; v_max_FT = 12, v_max_ST = v_max_FT / 2.5), lengthening heat
+  ``h_L = alpha_L v A S`` with ``alpha_L = 4 alpha_ST``;
+* contractile-element work rate ``w = -F_CE v_CE / m_muscle`` (positive when shortening).
+
+``A = u`` when the excitation exceeds the activation, else ``(u + a) / 2``; ``S = 1.5``
+(mostly aerobic). Muscle mass = ``F_max / sigma * rho * l_opt`` with specific tension
+sigma = 0.25 MPa, density rho = 1059.7 kg/m^3 and ``l_opt`` the MuJoCo muscle's optimal
+length ``(lengthrange[1] - lengthrange[0]) / (range[1] - range[0])`` (tendon compliance is
+not modelled in MuJoCo, so fibre length = normalised actuator length).
+
+Simplifications: fibre-type fractions are literature approximations (Johnson et al. 1973),
+the shortening heat is not scaled by F_iso on the descending limb, and each muscle's total
+is clipped at 0 W (Umberger's negative-work limit is replaced by this floor). An optional
+basal term adds a constant resting power.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mujoco
+import numpy as np
+from scipy.integrate import trapezoid
+
+from exo_sim.model import ExoArm
+
+SPECIFIC_TENSION_PA = 0.25e6
+MUSCLE_DENSITY_KG_M3 = 1059.7
+APPROX_S = 1.5
+V_MAX_FT = 12.0
+V_MAX_ST = V_MAX_FT / 2.5
+ALPHA_S_ST = 100.0 / V_MAX_ST
+ALPHA_S_FT = 153.0 / V_MAX_FT
+ALPHA_L = 4.0 * ALPHA_S_ST
+# Fast-twitch fibre percentage per muscle (Johnson, Polgar, Weightman & Appleton 1973).
+FAST_TWITCH_PERCENT = {'TRIlong': 60.0, 'TRIlat': 61.0, 'TRImed': 50.0,
+                       'BIClong': 55.0, 'BICshort': 55.0, 'BRA': 50.0}
+# Resting metabolic rate used by the optional basal term, W/kg of body mass.
+BASAL_W_PER_KG = 1.2
+
+
+class MetabolicModel:
+    """Instantaneous metabolic power of the six elbow muscles (Umberger et al. 2003).
+
+    Args:
+        arm: the arm whose muscles are evaluated (parameters are cached).
+        include_basal: add ``BASAL_W_PER_KG * body_mass`` to the muscles' power.
+
+    """
+
+    def __init__(self, arm: ExoArm, include_basal: bool = False) -> None:
+        """Cache muscle masses, optimal lengths and curve parameters."""
+        m = arm.model
+        ids = arm.muscle_ids
+        self._ids = ids
+        self._actadr = m.actuator_actadr[ids].copy()
+        lr = m.actuator_lengthrange[ids]
+        rng = m.actuator_gainprm[ids, 0:2]
+        self.l_opt = (lr[:, 1] - lr[:, 0]) / (rng[:, 1] - rng[:, 0])
+        self._lr0 = lr[:, 0].copy()
+        self._range0 = rng[:, 0].copy()
+        self.f_max = m.actuator_gainprm[ids, 2].copy()
+        self.muscle_mass = self.f_max / SPECIFIC_TENSION_PA * MUSCLE_DENSITY_KG_M3 * self.l_opt
+        self.fast_twitch = np.array([FAST_TWITCH_PERCENT[n] for n in arm.MUSCLES])
+        self._h_am = 1.28 * self.fast_twitch + 25.0
+        self._lengthrange = [np.ascontiguousarray(m.actuator_lengthrange[i]) for i in ids]
+        self._acc0 = [float(m.actuator_acc0[i]) for i in ids]
+        self._gainprm = [np.ascontiguousarray(m.actuator_gainprm[i, :9]) for i in ids]
+        self._gv = np.zeros(len(ids))
+        self._g0 = np.zeros(len(ids))
+        self.basal_w = BASAL_W_PER_KG * arm.config.body_mass_kg if include_basal else 0.0
+
+    def muscle_power(self, arm: ExoArm) -> np.ndarray:
+        """Metabolic power of each muscle (6,) in W, >= 0, in the current state of ``arm``."""
+        d = arm.data
+        length = d.actuator_length
+        vel = d.actuator_velocity
+        for k, i in enumerate(self._ids):
+            self._gv[k] = mujoco.mju_muscleGain(length[i], vel[i], self._lengthrange[k],
+                                                self._acc0[k], self._gainprm[k])
+            self._g0[k] = mujoco.mju_muscleGain(length[i], 0.0, self._lengthrange[k],
+                                                self._acc0[k], self._gainprm[k])
+        a = np.clip(d.act[self._actadr], 0.0, 1.0)
+        u = np.clip(d.ctrl[self._ids], 0.0, 1.0)
+        big_a = np.where(u > a, u, 0.5 * (u + a))
+        v = vel[self._ids] / self.l_opt  # fibre velocity, l_opt/s, shortening negative
+        l_norm = self._range0 + (length[self._ids] - self._lr0) / self.l_opt
+        f_iso = -self._g0 / self.f_max  # normalised isometric force-length factor
+        h_am = self._h_am * big_a**0.6 * APPROX_S
+        h_am = np.where(l_norm > 1.0, (0.4 + 0.6 * f_iso) * h_am, h_am)
+        ft = self.fast_twitch / 100.0
+        h_s = -(ALPHA_S_ST * v * (1.0 - ft) + ALPHA_S_FT * v * ft) * big_a**2 * APPROX_S
+        h_l = ALPHA_L * v * big_a * APPROX_S
+        h_sl = np.where(v <= 0.0, h_s, h_l)
+        f_ce = -self._gv * a  # active contractile force, N (>= 0)
+        w = -f_ce * v * self.l_opt / self.muscle_mass  # W/kg, positive when shortening
+        total = (h_am + h_sl + w) * self.muscle_mass
+        return np.maximum(np.nan_to_num(total, nan=0.0, posinf=0.0, neginf=0.0), 0.0)
+
+    def power(self, arm: ExoArm) -> float:
+        """Total metabolic power in W (>= 0, finite): muscles plus the optional basal term."""
+        return float(self.muscle_power(arm).sum()) + self.basal_w
+
+
+def _check_positive(name: str, value: float) -> None:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ValueError(f'{name} must be a positive finite number, got {value!r}')
+
+
+def brockway_power(vo2_ml_s: float | np.ndarray, vco2_ml_s: float | np.ndarray,
+                   body_mass_kg: float) -> float | np.ndarray:
+    """Energy expenditure (eq. 15, Brockway 1987) in W/kg.
+
+    ``EE = (16.58 VO2 + 4.51 VCO2) / m`` with VO2, VCO2 in mL/s (scalars or equal shapes).
+    """
+    _check_positive('body_mass_kg', body_mass_kg)
+    vo2 = np.asarray(vo2_ml_s, dtype=float)
+    vco2 = np.asarray(vco2_ml_s, dtype=float)
+    if not (np.all(np.isfinite(vo2)) and np.all(vo2 >= 0)):
+        raise ValueError(f'vo2_ml_s must be finite and >= 0, got {vo2_ml_s!r}')
+    if not (np.all(np.isfinite(vco2)) and np.all(vco2 >= 0)):
+        raise ValueError(f'vco2_ml_s must be finite and >= 0, got {vco2_ml_s!r}')
+    ee = (16.58 * vo2 + 4.51 * vco2) / body_mass_kg
+    return float(ee) if ee.ndim == 0 else ee
+
+
+def steady_state_energy(t: np.ndarray, ee_w_per_kg: np.ndarray, body_mass_kg: float,
+                        t1: float, t2: float) -> float:
+    """Steady-state energy (eq. 16) in J: ``m * integral_{t1}^{t2} EE dt`` (trapezoid).
+
+    Args:
+        t: strictly increasing sample times (T,), s.
+        ee_w_per_kg: energy expenditure samples (T,), W/kg.
+        body_mass_kg: body mass, kg.
+        t1: window start, s (within ``t``).
+        t2: window end, s, > t1 (within ``t``).
+
+    """
+    _check_positive('body_mass_kg', body_mass_kg)
+    t = np.asarray(t, dtype=float)
+    ee = np.asarray(ee_w_per_kg, dtype=float)
+    if t.ndim != 1 or t.shape != ee.shape or t.size < 2:
+        raise ValueError(f't and ee_w_per_kg must be equal (T,) arrays with T >= 2, got shapes '
+                         f'{t.shape} and {ee.shape}')
+    if not (np.all(np.isfinite(t)) and np.all(np.isfinite(ee)) and np.all(np.diff(t) > 0)):
+        raise ValueError('t must be finite and strictly increasing and ee finite')
+    if not (math.isfinite(t1) and math.isfinite(t2) and t[0] <= t1 < t2 <= t[-1]):
+        raise ValueError(f'window must satisfy {t[0]} <= t1 < t2 <= {t[-1]}, got t1={t1!r}, '
+                         f't2={t2!r}')
+    inside = (t > t1) & (t < t2)
+    tw = np.concatenate(([t1], t[inside], [t2]))
+    ew = np.interp(tw, t, ee)
+    return float(body_mass_kg * trapezoid(ew, tw))

@@ -1,0 +1,372 @@
+"""MyoSim elbow + 1-DoF exoskeleton model composed with ``mujoco.MjSpec``.
+
+The musculoskeletal arm is the MyoHub ``myoelbow_1dof6muscles_1dofexo.xml`` model, loaded
+from the installed ``myo_sim`` package (never copied into this repository). On top of it
+:func:`build_model` composes what the paper needs:
+
+* the simulation timestep (1 kHz by default);
+* forearm+hand and upper-arm mass/inertia scaled to the subject's body mass;
+* a separate exoskeleton link with its own hinge ``exo_elbow_joint`` coaxial with the
+  human elbow ``r_elbow_flex``, coupled to the forearm by a compliant cuff (a fixed
+  tendon ``cuff`` = q_exo - q_elbow with stiffness and damping), so that the interaction
+  torque is a physical force of the simulation;
+* the ``Exo`` motor retargeted to the exo hinge (gear 1, hardware torque limit);
+* a payload in the hand (body ``carry_weight``).
+
+Sign conventions: joint angles and torques are positive in elbow flexion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import importlib.resources
+import math
+from pathlib import Path
+
+import mujoco
+import numpy as np
+
+MYO_ELBOW_XML = 'models/legacy/elbow/myoelbow_1dof6muscles_1dofexo.xml'
+
+# Anthropometric segment mass fractions of total body mass, de Leva (1996), "Adjustments to
+# Zatsiorsky-Seluyanov's segment inertia parameters", J. Biomech. 29(9):1223-1230, Table 4
+# (males): upper arm 2.71 %, forearm 1.62 %, hand 0.61 % (forearm + hand 2.23 %). These agree
+# with Winter (2009), Biomechanics and Motor Control of Human Movement, Table 4.1 (upper arm
+# 2.8 %, forearm and hand 2.2 %). Segment inertias are scaled with the mass (same geometry).
+UPPER_ARM_MASS_FRACTION = 0.0271
+FOREARM_HAND_MASS_FRACTION = 0.0223
+
+HUMAN_JOINT = 'r_elbow_flex'
+EXO_JOINT = 'exo_elbow_joint'
+EXO_BODY = 'exo_link'
+EXO_ACTUATOR = 'Exo'
+CUFF_TENDON = 'cuff'
+FOREARM_BODY = 'r_ulna_radius_hand'
+UPPER_ARM_BODY = 'r_humerus'
+PAYLOAD_BODY = 'carry_weight'
+MUSCLES = ('TRIlong', 'TRIlat', 'TRImed', 'BIClong', 'BICshort', 'BRA')
+
+# Smallest mass MuJoCo gets for the payload body when the payload is 0 kg.
+MIN_PAYLOAD_MASS_KG = 1e-3
+# Radius of gyration used for the payload inertia (a compact object held in the hand).
+PAYLOAD_GYRATION_RADIUS_M = 0.05
+# Length of the exo link used for its rod-like inertia about the centre of mass.
+EXO_LINK_LENGTH_M = 0.30
+
+
+def myo_elbow_xml_path() -> Path:
+    """Return the path of the installed MyoSim elbow + exo XML (from the ``myo_sim`` package)."""
+    root = importlib.resources.files('myo_sim')
+    return Path(str(root.joinpath(MYO_ELBOW_XML)))
+
+
+def _check_range(name: str, value: float, lo: float, hi: float, unit: str) -> None:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and lo <= value <= hi):
+        raise ValueError(f'{name} must be in [{lo}, {hi}] {unit}, got {value!r}')
+
+
+@dataclass(frozen=True)
+class ExoArmConfig:
+    """Configuration of the simulated arm + exoskeleton.
+
+    Attributes:
+        body_mass_kg: subject body mass in kg, in [40, 150] (the paper uses 60/70/80).
+        payload_kg: mass held in the hand in kg, in [0, 20].
+        cuff_stiffness: cuff spring stiffness in N*m/rad, > 0.
+        cuff_damping: cuff damping in N*m*s/rad, >= 0.
+        exo_link_mass: exoskeleton link mass in kg, > 0.
+        exo_link_com: distance of the exo link centre of mass from the elbow axis in m,
+            along the forearm, in (0, 0.5].
+        exo_torque_limit: hardware motor torque limit in N*m, > 0.
+        timestep: simulation timestep in s, in (0, 0.01].
+        attach_exo: False gives the "no exo" condition (no exo body, no cuff, no motor).
+
+    """
+
+    body_mass_kg: float = 70.0
+    payload_kg: float = 0.0
+    cuff_stiffness: float = 150.0
+    cuff_damping: float = 2.0
+    exo_link_mass: float = 1.0
+    exo_link_com: float = 0.15
+    exo_torque_limit: float = 30.0
+    timestep: float = 0.001
+    attach_exo: bool = True
+
+    def __post_init__(self) -> None:
+        """Reject invalid values with a message that quotes them."""
+        _check_range('body_mass_kg', self.body_mass_kg, 40.0, 150.0, 'kg')
+        _check_range('payload_kg', self.payload_kg, 0.0, 20.0, 'kg')
+        _check_range('cuff_stiffness', self.cuff_stiffness, 1e-6, 1e5, 'N*m/rad')
+        _check_range('cuff_damping', self.cuff_damping, 0.0, 1e3, 'N*m*s/rad')
+        _check_range('exo_link_mass', self.exo_link_mass, 1e-3, 20.0, 'kg')
+        _check_range('exo_link_com', self.exo_link_com, 1e-3, 0.5, 'm')
+        _check_range('exo_torque_limit', self.exo_torque_limit, 1e-3, 500.0, 'N*m')
+        _check_range('timestep', self.timestep, 1e-5, 0.01, 's')
+        if not isinstance(self.attach_exo, bool):
+            raise ValueError(f'attach_exo must be a bool, got {self.attach_exo!r}')
+
+
+def _payload_inertia(mass: float) -> np.ndarray:
+    """Diagonal inertia (3,) of the payload: a solid sphere of fixed radius of gyration."""
+    i = 0.4 * mass * PAYLOAD_GYRATION_RADIUS_M**2
+    return np.array([i, i, i])
+
+
+def _scale_body(body: mujoco.MjsBody, new_mass: float) -> None:
+    """Scale an explicit-inertial body to ``new_mass`` keeping its geometry (inertia ~ mass)."""
+    ratio = new_mass / body.mass
+    body.mass = new_mass
+    body.inertia = np.asarray(body.inertia) * ratio
+    full = np.asarray(body.fullinertia)
+    if np.all(np.isfinite(full)):
+        body.fullinertia = full * ratio
+
+
+def build_model(config: ExoArmConfig = ExoArmConfig()) -> mujoco.MjModel:
+    """Compose and compile the arm + exo model for ``config``.
+
+    Returns:
+        The compiled ``mujoco.MjModel``. With ``attach_exo`` it has nq = nv = 2
+        (``exo_elbow_joint``, ``r_elbow_flex``), nu = 7 (``Exo`` + six muscles) and a
+        fixed tendon ``cuff``; without it nq = nv = 1 and nu = 6 (muscles only).
+
+    """
+    spec = mujoco.MjSpec.from_file(str(myo_elbow_xml_path()))
+    spec.option.timestep = config.timestep
+
+    forearm = spec.body(FOREARM_BODY)
+    _scale_body(forearm, FOREARM_HAND_MASS_FRACTION * config.body_mass_kg)
+    _scale_body(spec.body(UPPER_ARM_BODY), UPPER_ARM_MASS_FRACTION * config.body_mass_kg)
+
+    # Muscles: force computed with the activation at the end of the step ("actearly"), so a
+    # commanded excitation acts without a one-step delay.
+    for name in MUSCLES:
+        spec.actuator(name).actearly = True
+
+    payload = spec.body(PAYLOAD_BODY)
+    mass = max(config.payload_kg, MIN_PAYLOAD_MASS_KG)
+    payload.explicitinertial = True
+    payload.mass = mass
+    payload.ipos = [0.0, 0.0, 0.0]
+    payload.inertia = _payload_inertia(mass)
+    payload.fullinertia = [np.nan, 0, 0, 0, 0, 0]
+
+    elbow = spec.joint(HUMAN_JOINT)
+    motor = spec.actuator(EXO_ACTUATOR)
+    if config.attach_exo:
+        humerus = spec.body(UPPER_ARM_BODY)
+        link = humerus.add_body(name=EXO_BODY, pos=forearm.pos, quat=forearm.quat)
+        # Centre of mass along the forearm direction (the forearm body's -y axis).
+        m = config.exo_link_mass
+        r = config.exo_link_com
+        link.explicitinertial = True
+        link.mass = m
+        link.ipos = [0.0, -r, 0.0]
+        rod = m * EXO_LINK_LENGTH_M**2 / 12.0
+        link.inertia = [rod, 0.5 * m * 0.02**2, rod]
+        link.add_joint(
+            name=EXO_JOINT, type=mujoco.mjtJoint.mjJNT_HINGE, pos=elbow.pos, axis=elbow.axis,
+            range=elbow.range, limited=mujoco.mjtLimited.mjLIMITED_TRUE,
+            damping=[0.0, 0.0, 0.0], armature=0.0, stiffness=[0.0, 0.0, 0.0])
+        link.add_geom(
+            name='exo_link_geom', type=mujoco.mjtGeom.mjGEOM_CAPSULE,
+            fromto=[0.03, 0.0, 0.06, 0.03, -EXO_LINK_LENGTH_M, 0.06], size=[0.012, 0, 0],
+            contype=0, conaffinity=0, density=0.0, group=1, rgba=[0.2, 0.5, 0.9, 0.8])
+        cuff = spec.add_tendon(name=CUFF_TENDON, stiffness=[config.cuff_stiffness, 0, 0],
+                               damping=[config.cuff_damping, 0, 0], springlength=[0.0, 0.0])
+        cuff.wrap_joint(EXO_JOINT, 1.0)
+        cuff.wrap_joint(HUMAN_JOINT, -1.0)
+        motor.target = EXO_JOINT
+        motor.trntype = mujoco.mjtTrn.mjTRN_JOINT
+        motor.gear = [1.0, 0, 0, 0, 0, 0]
+        motor.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
+        motor.ctrlrange = [-config.exo_torque_limit, config.exo_torque_limit]
+    else:
+        spec.delete(motor)
+    return spec.compile()
+
+
+@dataclass(frozen=True)
+class ExoDynamics:
+    """Rigid-body parameters of the exo joint (eq. 6) identified from the compiled model.
+
+    Attributes:
+        inertia: exo joint diagonal of the mass matrix in kg*m^2 (constant for a hinge).
+        gravity_sin: coefficient of sin(q) in the gravity torque, N*m.
+        gravity_cos: coefficient of cos(q) in the gravity torque, N*m.
+
+    The gravity torque in MuJoCo's bias convention (``qfrc_bias`` at zero velocity, i.e. the
+    torque the motor must supply to hold the link) is
+    ``g(q) = gravity_sin * sin(q) + gravity_cos * cos(q)``.
+
+    """
+
+    inertia: float
+    gravity_sin: float
+    gravity_cos: float
+
+    def gravity(self, q: float | np.ndarray) -> float | np.ndarray:
+        """Gravity torque g(q) in N*m, same shape as ``q``."""
+        return self.gravity_sin * np.sin(q) + self.gravity_cos * np.cos(q)
+
+
+class ExoArm:
+    """MuJoCo model + data of the arm with (optionally) the exo, for one configuration.
+
+    Invariant: between calls the position- and velocity-dependent quantities of ``data``
+    (mass matrix, bias forces, tendon and actuator lengths/velocities/moments) belong to
+    the current state, so controllers can read them before :meth:`step`. ``step`` runs
+    ``mj_step2`` (actuation, acceleration, integration) followed by ``mj_step1`` of the new
+    state, which is equivalent to ``mj_step``.
+    """
+
+    EXO_JOINT = EXO_JOINT
+    HUMAN_JOINT = HUMAN_JOINT
+    MUSCLES = MUSCLES
+
+    def __init__(self, config: ExoArmConfig = ExoArmConfig()) -> None:
+        """Build the model for ``config`` and reset it to the default posture."""
+        self.config = config
+        self.model = build_model(config)
+        self.data = mujoco.MjData(self.model)
+        m = self.model
+        self.has_exo = config.attach_exo
+        self.human_dof = int(m.jnt_dofadr[m.joint(HUMAN_JOINT).id])
+        self.human_qpos = int(m.jnt_qposadr[m.joint(HUMAN_JOINT).id])
+        self.muscle_ids = np.array([m.actuator(n).id for n in MUSCLES], dtype=np.intp)
+        self.payload_body = int(m.body(PAYLOAD_BODY).id)
+        if self.has_exo:
+            self.exo_dof = int(m.jnt_dofadr[m.joint(EXO_JOINT).id])
+            self.exo_qpos = int(m.jnt_qposadr[m.joint(EXO_JOINT).id])
+            self.exo_actuator = int(m.actuator(EXO_ACTUATOR).id)
+            self.cuff_id = int(m.tendon(CUFF_TENDON).id)
+            self._cuff_k = float(m.tendon_stiffness[self.cuff_id])
+            self._cuff_d = float(m.tendon_damping[self.cuff_id])
+        else:
+            self.exo_dof = self.human_dof
+            self.exo_qpos = self.human_qpos
+            self.exo_actuator = -1
+            self.cuff_id = -1
+        self._dense_moment = np.zeros((m.nu, m.nv))
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+    def reset(self, q0: float = 0.3) -> None:
+        """Put both joints at ``q0`` rad with zero velocity, muscles at minimum activation."""
+        m, d = self.model, self.data
+        mujoco.mj_resetData(m, d)
+        d.qpos[self.human_qpos] = q0
+        d.qpos[self.exo_qpos] = q0
+        amin = m.actuator_ctrlrange[self.muscle_ids, 0]
+        d.act[m.actuator_actadr[self.muscle_ids]] = amin
+        d.ctrl[self.muscle_ids] = amin
+        mujoco.mj_forward(m, d)
+
+    def step(self, n: int = 1) -> None:
+        """Advance the simulation by ``n`` timesteps with the current controls."""
+        m, d = self.model, self.data
+        for _ in range(n):
+            mujoco.mj_step2(m, d)
+            mujoco.mj_step1(m, d)
+
+    @property
+    def time(self) -> float:
+        """Simulation time in s."""
+        return float(self.data.time)
+
+    def exo_state(self) -> tuple[float, float]:
+        """(q, qd) of the exo joint in rad, rad/s; of the human elbow when no exo is attached."""
+        return float(self.data.qpos[self.exo_qpos]), float(self.data.qvel[self.exo_dof])
+
+    def human_state(self) -> tuple[float, float]:
+        """(q, qd) of the human elbow ``r_elbow_flex`` in rad, rad/s."""
+        return float(self.data.qpos[self.human_qpos]), float(self.data.qvel[self.human_dof])
+
+    def interaction_torque(self) -> float:
+        """Torque the cuff exerts on the exo in N*m, positive in flexion (tau_ext, eq. 6-8).
+
+        Read from the physical cuff tendon force: with tendon length L = q_exo - q_h,
+        tau_ext = -(k L + d dL/dt) = k (q_h - q_exo) + d (qd_h - qd_exo). 0 without exo.
+        """
+        if not self.has_exo:
+            return 0.0
+        d = self.data
+        return -(self._cuff_k * float(d.ten_length[self.cuff_id])
+                 + self._cuff_d * float(d.ten_velocity[self.cuff_id]))
+
+    def apply_exo_torque(self, tau: float) -> float:
+        """Write the exo motor command (N*m), clipped to the hardware limit; returns it.
+
+        Non-finite commands give 0. No-op (returns 0) without exo.
+        """
+        if not self.has_exo:
+            return 0.0
+        tau = float(tau)
+        if not math.isfinite(tau):
+            tau = 0.0
+        lim = self.config.exo_torque_limit
+        tau = min(max(tau, -lim), lim)
+        self.data.ctrl[self.exo_actuator] = tau
+        return tau
+
+    def set_payload(self, kg: float) -> None:
+        """Change the mass held in the hand at run time (kg, in [0, 20])."""
+        _check_range('payload_kg', kg, 0.0, 20.0, 'kg')
+        mass = max(float(kg), MIN_PAYLOAD_MASS_KG)
+        self.model.body_mass[self.payload_body] = mass
+        self.model.body_inertia[self.payload_body] = _payload_inertia(mass)
+        mujoco.mj_setConst(self.model, self.data)
+        mujoco.mj_forward(self.model, self.data)
+
+    @property
+    def payload_kg(self) -> float:
+        """Current payload mass in kg (the minimum placeholder mass reads as itself)."""
+        return float(self.model.body_mass[self.payload_body])
+
+    # ---------------------------------------------------------------- muscles
+    def muscle_moments(self) -> np.ndarray:
+        """Moment arms (6,) of the muscles about the human elbow, m (positive = extensor)."""
+        d = self.data
+        mujoco.mju_sparse2dense(self._dense_moment, d.actuator_moment, d.moment_rownnz,
+                                d.moment_rowadr, d.moment_colind)
+        return self._dense_moment[self.muscle_ids, self.human_dof]
+
+    def biological_torque(self) -> float:
+        """Net torque of the six muscles about the elbow in N*m, positive in flexion.
+
+        Sum over muscles of actuator force times moment arm, as applied by the last step
+        (MuJoCo's ``qfrc_actuator`` of the elbow, which only the muscles drive).
+        """
+        return float(self.data.qfrc_actuator[self.human_dof])
+
+    def muscle_activations(self) -> np.ndarray:
+        """Muscle activations (6,) in [0, 1], order :attr:`MUSCLES`."""
+        return self.data.act[self.model.actuator_actadr[self.muscle_ids]].copy()
+
+    # -------------------------------------------------------------- identification
+    def exo_dynamics(self) -> ExoDynamics:
+        """Identify the exo joint's inertia and gravity coefficients from the compiled model.
+
+        Evaluates ``qfrc_bias`` of the exo joint at zero velocity at several angles on a
+        scratch ``MjData`` and least-squares fits ``a sin q + b cos q`` (exact for a hinge).
+        Without exo, the human elbow's forearm dynamics are returned.
+        """
+        m = self.model
+        d = mujoco.MjData(m)
+        angles = np.linspace(-math.pi, math.pi, 13)
+        bias = np.empty_like(angles)
+        inertia = 0.0
+        for i, q in enumerate(angles):
+            d.qpos[:] = 0.0
+            d.qvel[:] = 0.0
+            d.qpos[self.exo_qpos] = q
+            mujoco.mj_forward(m, d)
+            bias[i] = d.qfrc_bias[self.exo_dof]
+            full = np.zeros((m.nv, m.nv))
+            mujoco.mj_fullM(m, d, full)
+            inertia = float(full[self.exo_dof, self.exo_dof])
+        basis = np.column_stack([np.sin(angles), np.cos(angles)])
+        coef, *_ = np.linalg.lstsq(basis, bias, rcond=None)
+        return ExoDynamics(inertia=inertia, gravity_sin=float(coef[0]),
+                           gravity_cos=float(coef[1]))
