@@ -10,6 +10,12 @@ set +u
 # shellcheck disable=SC1091
 source "${_exo_root}/install/setup.bash"
 eval "${_exo_nounset}"
+# Without ros2cli (`ros2 run`), put the packages' console scripts (install/<pkg>/lib/<pkg>,
+# e.g. exo_demo, exo_launch, exo_send_task) on PATH.
+for _exo_bin in "${_exo_root}"/install/*/lib/exo_*; do
+  case ":${PATH}:" in *":${_exo_bin}:"*) ;; *) PATH="${_exo_bin}:${PATH}" ;; esac
+done
+export PATH
 # Headless plots; one DDS domain per checkout unless the caller chose one.
 export MPLBACKEND="${MPLBACKEND:-Agg}"
-unset _exo_root _exo_nounset
+unset _exo_root _exo_nounset _exo_bin

@@ -21,7 +21,7 @@ from rclpy.executors import SingleThreadedExecutor
 from tqdm import tqdm
 
 from exo_bringup.analysis import summarize, write_summary
-from exo_bringup.launcher import GraphProcesses
+from exo_bringup.launcher import GraphProcesses, stop_on_sigterm
 from exo_bringup.plots import write_plots
 from exo_bringup.send_task import publish_task_text
 from exo_impedance_controller.params import ControllerParams
@@ -42,8 +42,9 @@ class GraphObserver:
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         self.ticks = 0
-        self.node.create_subscription(ControllerState, CONTROLLER_STATE_TOPIC,
-                                      self._on_state, STATE_QOS)
+        # Only to see the graph come up; destroyed once ready (it costs CPU at 1 kHz).
+        self._state_sub = self.node.create_subscription(
+            ControllerState, CONTROLLER_STATE_TOPIC, self._on_state, STATE_QOS)
 
     def _on_state(self, _msg: ControllerState) -> None:
         self.ticks += 1
@@ -65,6 +66,7 @@ class GraphObserver:
             self.spin_for(0.2, graph)
             if (self.ticks - start_ticks > 100
                     and self.node.count_subscribers(TASK_TEXT_TOPIC) >= subscribers):
+                self.node.destroy_subscription(self._state_sub)
                 return
         raise RuntimeError(
             f'graph not ready after {timeout} s: {self.ticks - start_ticks} controller ticks, '
@@ -153,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--strict', action='store_true',
                         help='exit 1 when a task misses the RMSE target or has violations')
     opts = parser.parse_args(argv)
+    stop_on_sigterm()
     texts = [(task.text, task.duration_s + opts.gap) for task in TASKS]
     texts.append((UNKNOWN_TEXT, 2.0))
     try:

@@ -76,6 +76,10 @@ class GraphProcesses:
         """Start every process."""
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = os.environ.copy()
+        # Line-buffered node logs even when redirected to files.
+        env.setdefault('RCUTILS_LOGGING_BUFFERED_STREAM', '1')
+        env.setdefault('PYTHONUNBUFFERED', '1')
         for name, cmd in self.commands:
             out = None
             if self.log_dir is not None:
@@ -83,7 +87,7 @@ class GraphProcesses:
                 self._logs.append(out)
             self.processes[name] = subprocess.Popen(
                 cmd, stdout=out, stderr=subprocess.STDOUT if out else None,
-                env=os.environ.copy(), start_new_session=True)
+                env=env, start_new_session=True)
         return self
 
     def dead(self) -> dict[str, int]:
@@ -115,6 +119,15 @@ class GraphProcesses:
         self.stop()
 
 
+def _raise_keyboard_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM (``timeout``, service managers) unwind like Ctrl-C, so nodes get stopped."""
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console script ``exo_launch``: run a graph until Ctrl-C."""
     parser = argparse.ArgumentParser(
@@ -132,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         graph = GraphProcesses(opts.graph, values, opts.log_dir)
     except ValueError as err:
         parser.error(str(err))
+    stop_on_sigterm()
     graph.start()
     print(f'exo_launch: started {", ".join(graph.processes)}; Ctrl-C to stop', flush=True)
     try:

@@ -18,7 +18,7 @@ from geometry_msgs.msg import WrenchStamped
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, SetParametersResult
 import rclpy
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import JointState
@@ -36,6 +36,7 @@ from exo_impedance_controller.qos import (
     SENSOR_SUB_QOS,
     STATE_QOS,
 )
+from exo_impedance_controller.runtime import make_executor
 from exo_interfaces.msg import ControllerState, ImpedanceReference
 
 WATCHDOG_PERIOD = 0.005  # s (200 Hz)
@@ -325,11 +326,13 @@ def main(args=None):
     could be published, so SIGINT/SIGTERM raise KeyboardInterrupt here instead and the
     zero torque goes out before shutdown.
     """
+    # Explicit handlers: a process started in the background may inherit SIGINT ignored.
+    signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
             node = ControllerNode()
-            executor = SingleThreadedExecutor()
+            executor = make_executor()
             executor.add_node(node)
             try:
                 if node.get_parameter('autostart').value:

@@ -29,6 +29,13 @@ from exo_impedance_controller.qos import (  # noqa: E402
 from exo_interfaces.msg import ControllerState, ImpedanceReference  # noqa: E402
 
 DEADLINE = 30.0  # s, generous; not a timing requirement
+# Every spin_once of the test passes this same timeout. rclpy's Executor keeps the
+# generator of ready callbacks from one wait only while spin_once is called with the
+# same arguments; a call with other arguments drops it and waits again, and then runs
+# only the first ready callback in executor node order (a set, so the order changes from
+# run to run). Alternating timeouts therefore starved test_peer whenever controller_node
+# came first: its /joint_states subscription is ready again on every iteration.
+SPIN_TIMEOUT = 0.002  # s
 
 
 @pytest.fixture
@@ -71,7 +78,7 @@ def test_node_publishes_finite_bounded_commands(context):
                 js_pub.get_subscription_count() and ref_pub.get_subscription_count()
                 and node._cmd_pub.get_subscription_count()
                 and node._state_pub.get_subscription_count()):
-            executor.spin_once(timeout_sec=0.01)
+            executor.spin_once(timeout_sec=SPIN_TIMEOUT)
         i = 0
         while time.monotonic() < deadline and (len(commands) < 60 or len(states) < 60):
             i += 1
@@ -92,8 +99,8 @@ def test_node_publishes_finite_bounded_commands(context):
             ref_pub.publish(ref)
             wr_pub.publish(wr)
             js_pub.publish(js)
-            executor.spin_once(timeout_sec=0.002)
-            executor.spin_once(timeout_sec=0.0)
+            executor.spin_once(timeout_sec=SPIN_TIMEOUT)
+            executor.spin_once(timeout_sec=SPIN_TIMEOUT)
             time.sleep(0.001)  # a 1 kHz-like stream, not a busy loop
         assert len(commands) >= 60 and len(states) >= 60
         for c in commands:
@@ -110,7 +117,7 @@ def test_node_publishes_finite_bounded_commands(context):
         assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
         deadline = time.monotonic() + DEADLINE
         while time.monotonic() < deadline and len(commands) == n:
-            executor.spin_once(timeout_sec=0.01)
+            executor.spin_once(timeout_sec=SPIN_TIMEOUT)
         assert commands[-1] == [0.0]
         assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
     finally:

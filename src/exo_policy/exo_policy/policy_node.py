@@ -26,6 +26,7 @@ from exo_impedance_controller.qos import (
     TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
+from exo_impedance_controller.runtime import spin
 from exo_interfaces.msg import ImpedanceReference
 from exo_policy.oracle import OracleReferenceSource, StiffnessTable
 from exo_policy.params import PolicyNodeParams
@@ -107,7 +108,7 @@ def main(args=None) -> None:
     node = None
     try:
         node = PolicyNode()
-        rclpy.spin(node)
+        spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

@@ -35,6 +35,7 @@ from exo_impedance_controller.qos import (
     TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
+from exo_impedance_controller.runtime import spin
 from exo_interfaces.msg import HumanState, MetabolicPower
 from exo_sim.model import ExoArmConfig, MUSCLES
 from exo_sim.params import SimNodeParams
@@ -97,8 +98,9 @@ class SimNode(Node):
         self.create_subscription(String, TASK_TEXT_TOPIC, self._on_text, TASK_TEXT_QOS)
         self.create_subscription(
             Float64MultiArray, EFFORT_COMMAND_TOPIC, self._on_command, COMMAND_QOS)
-        self.create_timer(self._dt, self._on_tick)
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._on_diagnostics)
+        # Each timer tick steps the physics by as many steps as real time requires.
+        self.create_timer(self._dt, self._on_tick)
         self.get_logger().info(
             f'sim_node ready: body mass {p.body_mass_kg} kg, {p.rate_hz} Hz real time')
 
@@ -210,7 +212,7 @@ def main(args=None) -> None:
     node = None
     try:
         node = SimNode()
-        rclpy.spin(node)
+        spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

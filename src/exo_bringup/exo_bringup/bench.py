@@ -1,0 +1,198 @@
+"""``make bench``: timing of the full simulated graph and of the in-process rollout.
+
+Runs sim_node + policy_node + controller_node as separate processes for ``--duration``
+seconds (20 s by default) while the tasks cycle, and measures from /exo/controller_state
+and /diagnostics: controller rate, state-to-command latency p50/p99 (command publication
+stamp minus the stamp of the joint state that triggered it), the fraction of ticks later
+than 2 ms (latency) and of tick intervals longer than 2 ms, and the simulator's real-time
+factor. Then times one in-process closed-loop rollout (sim + human + oracle + controller
+cores) as a multiple of real time. Prints a table, writes ``bench.json`` and a plot.
+These are measurements, not pass/fail tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+import sys
+import time
+
+from diagnostic_msgs.msg import DiagnosticArray
+import matplotlib
+import numpy as np
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from tqdm import tqdm
+
+from exo_bringup.harness import rollout_with_oracle
+from exo_bringup.launcher import GraphProcesses, stop_on_sigterm
+from exo_bringup.send_task import publish_task_text
+from exo_impedance_controller.qos import CONTROLLER_STATE_TOPIC, STATE_QOS
+from exo_interfaces.msg import ControllerState
+from exo_sim.tasks import TASKS, TASKS_BY_ID
+
+LATE_MS = 2.0
+
+
+def _stamp_s(stamp) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+class _Probe:
+    """Collects controller ticks and simulator diagnostics."""
+
+    def __init__(self, node) -> None:
+        self.recording = False
+        self.receipt: list[float] = []
+        self.latency_ms: list[float] = []
+        self.rtf: list[float] = []
+        node.create_subscription(ControllerState, CONTROLLER_STATE_TOPIC, self._on_state,
+                                 STATE_QOS)
+        node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag, 10)
+
+    def _on_state(self, msg: ControllerState) -> None:
+        if self.recording:
+            self.receipt.append(time.monotonic())
+            self.latency_ms.append(
+                (_stamp_s(msg.header.stamp) - _stamp_s(msg.joint_state_stamp)) * 1e3)
+
+    def _on_diag(self, msg: DiagnosticArray) -> None:
+        if not self.recording:
+            return
+        for status in msg.status:
+            for kv in status.values:
+                if kv.key == 'real_time_factor':
+                    self.rtf.append(float(kv.value))
+
+
+def measure_graph(duration: float, ready_timeout: float, log_dir: Path) -> dict:
+    """Run the graph for ``duration`` s with cycling tasks; return the timing numbers."""
+    rclpy.init(args=[])
+    node = rclpy.create_node('exo_bench')
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    probe = _Probe(node)
+    graph = GraphProcesses('sim', log_dir=log_dir)
+
+    def spin(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            executor.spin_once(timeout_sec=0.05)
+            if graph.dead():
+                raise RuntimeError(f'node(s) exited during the benchmark: {graph.dead()}')
+
+    try:
+        graph.start()
+        deadline = time.monotonic() + ready_timeout
+        probe.recording = True
+        while len(probe.receipt) < 200:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f'graph not ready after {ready_timeout} s')
+            spin(0.2)
+        probe.receipt.clear()
+        probe.latency_ms.clear()
+        probe.rtf.clear()
+        start = time.monotonic()
+        texts = [task.text for task in TASKS]
+        with tqdm(total=duration, desc='[bench] graph', unit='s',
+                  bar_format='{l_bar}{bar}| {n:.0f}/{total:.0f} s') as bar:
+            i = 0
+            while (elapsed := time.monotonic() - start) < duration:
+                publish_task_text(node, texts[i % len(texts)])
+                task_s = TASKS_BY_ID[TASKS[i % len(TASKS)].task_id].duration_s
+                spin(min(task_s, duration - elapsed))
+                bar.update(min(time.monotonic() - start, duration) - bar.n)
+                i += 1
+        probe.recording = False
+        span = time.monotonic() - start
+    finally:
+        graph.stop()
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    receipt = np.asarray(probe.receipt)
+    latency = np.asarray(probe.latency_ms)
+    gaps_ms = np.diff(receipt) * 1e3 if receipt.size > 1 else np.zeros(0)
+    return {
+        'duration_s': span,
+        'controller_ticks': int(receipt.size),
+        'controller_rate_hz': receipt.size / span,
+        'command_latency_ms_p50': float(np.percentile(latency, 50)) if latency.size else None,
+        'command_latency_ms_p99': float(np.percentile(latency, 99)) if latency.size else None,
+        'late_tick_fraction': float(np.mean(latency > LATE_MS)) if latency.size else None,
+        'long_interval_fraction': float(np.mean(gaps_ms > LATE_MS)) if gaps_ms.size else None,
+        'sim_real_time_factor': float(np.mean(probe.rtf)) if probe.rtf else None,
+        '_latency_ms': latency,
+        '_gaps_ms': gaps_ms,
+    }
+
+
+def measure_rollout(task_id: str = 'lift_heavy') -> dict:
+    """Time one in-process closed-loop rollout; speed as a multiple of real time."""
+    task = TASKS_BY_ID[task_id]
+    start = time.perf_counter()
+    result, _ = rollout_with_oracle(task)
+    wall = time.perf_counter() - start
+    sim_s = float(result.t[-1] - result.t[0])
+    return {'rollout_task': task_id, 'rollout_sim_s': sim_s, 'rollout_wall_s': wall,
+            'rollout_real_time_multiple': sim_s / wall}
+
+
+def write_plot(graph: dict, path: Path) -> None:
+    """Histogram of the state-to-command latency and of the tick intervals."""
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    for ax, values, title in ((axes[0], graph['_latency_ms'], 'state-to-command latency'),
+                              (axes[1], graph['_gaps_ms'], 'controller tick interval')):
+        if values.size:
+            ax.hist(np.clip(values, 0, 10), bins=100)
+        ax.axvline(LATE_MS, color='r', ls='--', label=f'{LATE_MS} ms')
+        ax.set_xlabel('ms (clipped at 10)')
+        ax.set_title(title)
+        ax.set_yscale('log')
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console script ``exo_bench``."""
+    parser = argparse.ArgumentParser(prog='exo_bench', description=__doc__.splitlines()[0])
+    parser.add_argument('--out', type=Path, default=Path('out/bench'))
+    parser.add_argument('--duration', type=float, default=20.0)
+    parser.add_argument('--ready-timeout', type=float, default=120.0)
+    opts = parser.parse_args(argv)
+    stop_on_sigterm()
+    opts.out.mkdir(parents=True, exist_ok=True)
+    try:
+        graph = measure_graph(opts.duration, opts.ready_timeout, opts.out / 'logs')
+    except RuntimeError as err:
+        print(f'[bench] failed: {err}', file=sys.stderr)
+        return 1
+    write_plot(graph, opts.out / 'latency.png')
+    print('[bench] in-process rollout ...', flush=True)
+    rollout = measure_rollout()
+    results = {k: v for k, v in graph.items() if not k.startswith('_')} | rollout
+    rows = [
+        ('controller rate', f'{results["controller_rate_hz"]:.1f} Hz'),
+        ('state-to-command latency p50', f'{results["command_latency_ms_p50"]:.3f} ms'),
+        ('state-to-command latency p99', f'{results["command_latency_ms_p99"]:.3f} ms'),
+        (f'ticks with latency > {LATE_MS} ms', f'{100 * results["late_tick_fraction"]:.2f} %'),
+        (f'tick intervals > {LATE_MS} ms', f'{100 * results["long_interval_fraction"]:.2f} %'),
+        ('sim real-time factor', f'{results["sim_real_time_factor"]:.3f}'),
+        ('in-process rollout speed',
+         f'{results["rollout_real_time_multiple"]:.1f}x real time'),
+    ]
+    print(f'\nexo-vic benchmark ({results["duration_s"]:.1f} s closed loop, full graph)')
+    for name, value in rows:
+        print(f'  {name:<34} {value}')
+    (opts.out / 'bench.json').write_text(json.dumps(results, indent=2) + '\n')
+    print(f'[bench] wrote {opts.out / "bench.json"} and {opts.out / "latency.png"}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
