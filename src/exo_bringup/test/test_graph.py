@@ -1,0 +1,112 @@
+"""Graph definition, pip-only launcher, launch files, URDF and controllers configuration.
+
+ros2_control's controller_manager cannot run on this machine (no ros2_control wheels), so
+real.launch.py is checked statically here: its URDF and controllers YAML must describe the
+topic contract the controller expects. Test doubles stop there; nothing is mocked.
+"""
+
+import ast
+from pathlib import Path
+import xml.etree.ElementTree as ET
+
+import pytest
+import yaml
+
+from exo_bringup.graph import (
+    node_overrides,
+    REAL_ARGUMENTS,
+    REAL_GRAPH,
+    share_path,
+    SIM_ARGUMENTS,
+    SIM_GRAPH,
+)
+from exo_bringup.launcher import GraphProcesses, node_command
+from exo_impedance_controller.params import ControllerParams
+
+
+def test_every_node_has_its_parameter_files_installed():
+    for spec in SIM_GRAPH + REAL_GRAPH:
+        for package, relative in spec.param_files:
+            data = yaml.safe_load(share_path(package, relative).read_text())
+            assert spec.name in data, f'{relative} has no section for {spec.name}'
+
+
+def test_arguments_target_declared_parameters():
+    declared = {}
+    for spec in SIM_GRAPH:
+        params = {}
+        for package, relative in spec.param_files:
+            params.update(yaml.safe_load(share_path(package, relative).read_text())
+                          [spec.name]['ros__parameters'])
+        declared[spec.name] = params
+    for arg in SIM_ARGUMENTS + REAL_ARGUMENTS:
+        assert arg.description
+        for node, parameter in arg.targets:
+            assert parameter in declared[node], f'{arg.name} -> {node}.{parameter}'
+
+
+def test_node_command_carries_files_and_overrides():
+    cmd = node_command(SIM_GRAPH[0], SIM_ARGUMENTS, {'body_mass_kg': '80.0'})
+    assert cmd[1:3] == ['-m', 'exo_sim.sim_node']
+    assert '__node:=sim_node' in cmd and 'body_mass_kg:=80.0' in cmd
+    assert 'cuff_stiffness:=150.0' in cmd  # defaults are explicit
+    assert node_overrides(SIM_ARGUMENTS, {}, 'controller_node') == {'torque_limit': '25.0'}
+
+
+def test_launcher_rejects_unknown_arguments_and_graphs():
+    with pytest.raises(ValueError, match='body_mas'):
+        GraphProcesses('sim', {'body_mas': '80'})
+    with pytest.raises(ValueError, match='graph'):
+        GraphProcesses('moon')
+    with pytest.raises(ValueError, match='body_mass_kg'):
+        GraphProcesses('real', {'body_mass_kg': '80'})  # the real graph has no simulator
+
+
+@pytest.mark.parametrize('name', ['sim.launch.py', 'real.launch.py'])
+def test_launch_files_parse_and_use_the_shared_graph(name):
+    source = share_path('exo_bringup', f'launch/{name}').read_text()
+    tree = ast.parse(source)
+    functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    assert 'generate_launch_description' in functions
+    assert 'graph_nodes' in source and 'declare_arguments' in source
+
+
+def test_urdf_ros2_control_matches_the_controller_contract():
+    urdf = share_path('exo_bringup', 'urdf/exo_elbow.urdf').read_text()
+    root = ET.fromstring(urdf.replace('${hardware_plugin}', 'mock_components/GenericSystem')
+                         .replace('${cuff_sensor_name}', 'cuff_ft'))
+    joint_name = ControllerParams().joint_name
+    system = root.find('ros2_control')
+    assert system is not None and system.get('type') == 'system'
+    joint = system.find(f"joint[@name='{joint_name}']")
+    assert joint is not None
+    assert [c.get('name') for c in joint.findall('command_interface')] == ['effort']
+    assert {'position', 'velocity'} <= {s.get('name') for s in joint.findall('state_interface')}
+    sensor = system.find("sensor[@name='cuff_ft']")
+    assert 'torque.z' in {s.get('name') for s in sensor.findall('state_interface')}
+    limit = root.find(f"joint[@name='{joint_name}']/limit")
+    assert float(limit.get('upper')) == pytest.approx(ControllerParams().joint_limit_upper)
+    assert float(limit.get('effort')) >= ControllerParams().torque_limit
+
+
+def test_controllers_yaml_serves_the_topic_contract():
+    cfg = yaml.safe_load(share_path('exo_bringup', 'config/controllers.yaml').read_text())
+    cm = cfg['controller_manager']['ros__parameters']
+    assert cm['exo_effort_controller']['type'] == \
+        'forward_command_controller/ForwardCommandController'
+    assert cm['joint_state_broadcaster']['type'].startswith('joint_state_broadcaster/')
+    assert cm['force_torque_sensor_broadcaster']['type'].startswith(
+        'force_torque_sensor_broadcaster/')
+    effort = cfg['exo_effort_controller']['ros__parameters']
+    assert effort == {'joints': [ControllerParams().joint_name], 'interface_name': 'effort'}
+    assert cfg['force_torque_sensor_broadcaster']['ros__parameters']['sensor_name'] == 'cuff_ft'
+    launch = share_path('exo_bringup', 'launch/real.launch.py').read_text()
+    assert "('/force_torque_sensor_broadcaster/wrench', '/interaction_torque')" in launch
+
+
+def test_docker_and_ci_use_the_documented_commands():
+    root = Path(__file__).resolve().parents[3]
+    if not (root / '.ci' / 'run').exists():
+        pytest.skip('not running from a source checkout')
+    assert 'make test' in (root / '.ci' / 'run').read_text()
+    assert 'make test' in (root / 'README.md').read_text()

@@ -1,0 +1,77 @@
+"""SimSession (what sim_node steps) and sim_node's parameters."""
+
+import math
+
+import pytest
+import yaml
+
+from exo_sim.model import ExoArm, ExoArmConfig
+from exo_sim.params import SimNodeParams
+from exo_sim.session import SimSession
+from exo_sim.tasks import TASKS_BY_ID
+
+
+def test_known_text_starts_the_task_with_its_payload():
+    session = SimSession()
+    task = session.start_task_text('Lift a heavy box, please.')
+    assert task is TASKS_BY_ID['lift_heavy']
+    assert math.isclose(session.arm.payload_kg, task.payload_per_arm_kg)
+    peak = 0.0
+    for _ in range(int(task.duration_s * 1000 / 10)):
+        sample = session.tick(0.0, steps=10)
+        peak = max(peak, sample.human_angle)
+        assert math.isfinite(sample.interaction_torque)
+    assert peak > task.baseline_rad + 0.8 * task.amplitude_rad
+    assert sample.task_id == 'lift_heavy' and 0.0 <= sample.task_phase <= 1.0
+    for _ in range(200):
+        sample = session.tick(0.0, steps=10)
+    assert sample.task_id == '' and sample.task_phase == -1.0  # back at rest
+
+
+@pytest.mark.parametrize('text', ['do a backflip', '', '\u00e9\u00e9', 'lift'])
+def test_unknown_text_leaves_the_human_at_rest(text):
+    session = SimSession(rest_angle=0.4)
+    assert session.start_task_text(text) is None
+    for _ in range(100):
+        sample = session.tick(0.0, steps=10)
+    assert sample.task_id == '' and sample.task_phase == -1.0
+    assert abs(sample.human_angle - 0.4) < 0.02
+
+
+def test_exo_command_moves_the_exo_and_is_clipped():
+    session = SimSession()
+    sample = session.tick(1e6, steps=1)
+    assert sample.exo_torque == session.arm.config.exo_torque_limit
+    assert session.tick(math.nan).exo_torque == 0.0
+
+
+@pytest.mark.parametrize('field, value', [('body_mass_kg', 20.0), ('rate_hz', 10.0),
+                                          ('command_timeout', math.inf), ('joint_name', ''),
+                                          ('max_catchup_steps', 0)])
+def test_sim_params_reject_and_quote(field, value):
+    with pytest.raises(ValueError, match=field) as err:
+        SimNodeParams(**{field: value})
+    assert repr(value) in str(err.value)
+
+
+def test_rest_angle_validated():
+    with pytest.raises(ValueError, match='rest_angle'):
+        SimSession(rest_angle=3.0)
+
+
+def test_controller_model_matches_the_simulated_exo(controller_yaml):
+    """The controller's exo model (params.yaml) is the one identified from the sim model."""
+    dyn = ExoArm(ExoArmConfig()).exo_dynamics()
+    params = controller_yaml['controller_node']['ros__parameters']
+    assert math.isclose(params['exo_inertia'], dyn.inertia, rel_tol=1e-3)
+    assert math.isclose(params['exo_gravity_sin'], dyn.gravity_sin, rel_tol=1e-3)
+    assert math.isclose(params['exo_gravity_cos'], dyn.gravity_cos, abs_tol=1e-4)
+
+
+@pytest.fixture
+def controller_yaml():
+    from pathlib import Path
+
+    share = pytest.importorskip('ament_index_python.packages').get_package_share_directory
+    return yaml.safe_load((Path(share('exo_impedance_controller')) / 'config' / 'params.yaml')
+                          .read_text())
