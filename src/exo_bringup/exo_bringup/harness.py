@@ -72,7 +72,7 @@ class ImpedanceAssist:
             self.source.set_task_text(self.task_text, obs.t)
             self._text_sent = True
         if obs.t >= self._next_policy:
-            target = self.source.reference(obs.t, obs.q)
+            target = self.source.reference(obs.t, obs.q, obs.qd)
             self.core.set_reference(obs.t, target.reference_angle, target.reference_velocity,
                                     target.stiffness)
             self._next_policy = obs.t + self.policy_period - 1e-9

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from importlib import resources
 import math
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -103,6 +104,20 @@ class StiffnessTable:
         return table
 
 
+class ReferenceSource(Protocol):
+    """What policy_node and the evaluation harness drive: oracle, learned policy, ProMP.
+
+    ``set_task_text`` is called once per /task_text message (text encoded once);
+    ``reference`` at the policy rate with the latest exo joint state.
+    """
+
+    def set_task_text(self, text: str, t: float) -> Task | None:
+        """Resolve ``text`` at time ``t`` (s); None when it names no known task."""
+
+    def reference(self, t: float, q: float, qd: float = 0.0) -> ImpedanceTarget:
+        """Reference angle and stiffness at time ``t`` given the exo state."""
+
+
 class OracleReferenceSource:
     """Reference angle + stiffness for the task named by the last task text.
 
@@ -135,10 +150,15 @@ class OracleReferenceSource:
         self._t0 = float(t)
         return task
 
-    def reference(self, t: float, measured_angle: float) -> ImpedanceTarget:
-        """Reference at time ``t`` (s) given the measured exo angle (rad)."""
+    def reference(self, t: float, q: float, qd: float = 0.0) -> ImpedanceTarget:
+        """Reference at time ``t`` (s) given the measured exo angle ``q`` (rad), ``qd``.
+
+        Called at the policy rate (the :class:`ReferenceSource` protocol); the oracle only
+        uses ``q``, to hold it when no task is known.
+        """
+        del qd
         if self._task is None or self._trajectory is None:
-            hold = measured_angle if math.isfinite(measured_angle) else float('nan')
+            hold = q if math.isfinite(q) else float('nan')
             return ImpedanceTarget(hold, 0.0, self._compliant, '', 0.0, SOURCE_FALLBACK)
         tau = t - self._t0
         q, qd, _ = self._trajectory(tau)

@@ -51,6 +51,7 @@ class PolicyNode(Node):
             self.get_logger().fatal(f'invalid parameters: {err}')
             raise
         self._angle = math.nan
+        self._velocity = 0.0
         self._angle_time = -math.inf
         self._msg = ImpedanceReference()
         self._msg.joint_names = [self.params.joint_name]
@@ -78,17 +79,19 @@ class PolicyNode(Node):
         try:
             index = msg.name.index(self.params.joint_name)
             angle = float(msg.position[index])
+            velocity = float(msg.velocity[index]) if index < len(msg.velocity) else 0.0
         except (ValueError, IndexError):
             return
-        if math.isfinite(angle):
+        if math.isfinite(angle) and math.isfinite(velocity):
             self._angle = angle
+            self._velocity = velocity
             self._angle_time = time.monotonic()
 
     def _on_timer(self) -> None:
         now = time.monotonic()
         measured = self._angle if now - self._angle_time <= self.params.joint_state_timeout \
             else math.nan
-        target = self._source.reference(now, measured)
+        target = self._source.reference(now, measured, self._velocity)
         if not (math.isfinite(target.reference_angle) and math.isfinite(target.stiffness)):
             return  # nothing trustworthy to publish; the controller's watchdog takes over
         msg = self._msg

@@ -36,7 +36,7 @@ def test_known_text_follows_the_task_reference():
     assert task is not None and task.task_id == 'lift_heavy'
     ref = ReferenceTrajectory(task)
     for tau in (0.0, 1.0, 2.5, task.duration_s):
-        target = source.reference(10.0 + tau, measured_angle=0.3)
+        target = source.reference(10.0 + tau, 0.3)
         q, qd, _ = ref(tau)
         assert target.source == SOURCE_ORACLE and target.task_id == 'lift_heavy'
         assert target.confidence == 1.0
@@ -50,7 +50,7 @@ def test_unknown_text_gives_a_compliant_hold(text):
     source = OracleReferenceSource(compliant_stiffness=2.0)
     source.set_task_text('wave hello', t=0.0)
     assert source.set_task_text(text, t=1.0) is None
-    target = source.reference(1.5, measured_angle=0.7)
+    target = source.reference(1.5, 0.7, 0.0)
     assert target.source == SOURCE_FALLBACK and target.task_id == ''
     assert target.confidence == 0.0 and target.stiffness == 2.0
     assert target.reference_angle == 0.7 and target.reference_velocity == 0.0
@@ -58,7 +58,7 @@ def test_unknown_text_gives_a_compliant_hold(text):
 
 def test_fallback_without_a_measurement_is_not_finite():
     # policy_node publishes nothing then (the controller's watchdog takes over).
-    target = OracleReferenceSource().reference(0.0, measured_angle=math.nan)
+    target = OracleReferenceSource().reference(0.0, math.nan)
     assert math.isnan(target.reference_angle)
 
 
