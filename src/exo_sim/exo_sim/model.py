@@ -316,7 +316,9 @@ class ExoArm:
         mass = max(float(kg), MIN_PAYLOAD_MASS_KG)
         self.model.body_mass[self.payload_body] = mass
         self.model.body_inertia[self.payload_body] = _payload_inertia(mass)
-        mujoco.mj_setConst(self.model, self.data)
+        # mj_setConst works at qpos0 in the MjData it is given: use a scratch one so the
+        # running state (posture, velocities, activations) is kept.
+        mujoco.mj_setConst(self.model, mujoco.MjData(self.model))
         mujoco.mj_forward(self.model, self.data)
 
     @property

@@ -75,3 +75,13 @@ def controller_yaml():
     share = pytest.importorskip('ament_index_python.packages').get_package_share_directory
     return yaml.safe_load((Path(share('exo_impedance_controller')) / 'config' / 'params.yaml')
                           .read_text())
+
+
+def test_payload_change_keeps_the_running_state():
+    session = SimSession(rest_angle=0.6)
+    for _ in range(50):
+        session.tick(0.0, steps=10)
+    q_before = session.arm.human_state()[0]
+    session.arm.set_payload(10.0)
+    assert abs(session.arm.human_state()[0] - q_before) < 1e-12
+    assert abs(session.arm.exo_state()[0] - q_before) < 0.05
