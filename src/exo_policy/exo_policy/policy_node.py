@@ -10,6 +10,7 @@ bound applies to everything published here. Thin ROS glue: all logic is in
 from __future__ import annotations
 
 import math
+import sys
 import time
 
 import rclpy
@@ -114,6 +115,8 @@ def main(args=None) -> None:
         spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except (ValueError, OSError):
+        sys.exit(2)  # invalid parameters: already logged with the rejected value
     finally:
         if node is not None:
             node.destroy_node()

@@ -13,6 +13,7 @@ All physics lives in :class:`exo_sim.session.SimSession`.
 from __future__ import annotations
 
 import math
+import sys
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -215,6 +216,8 @@ def main(args=None) -> None:
         spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except (ValueError, OSError):
+        sys.exit(2)  # invalid parameters: already logged with the rejected value
     finally:
         if node is not None:
             node.destroy_node()
