@@ -31,18 +31,19 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from exo_bringup.mcap_io import iter_decoded
+from exo_impedance_controller.topics import (
+    CONTROLLER_STATE_TOPIC,
+    EFFORT_COMMAND_TOPIC,
+    HUMAN_STATE_TOPIC,
+    IMPEDANCE_REFERENCE_TOPIC,
+    INTERACTION_TORQUE_TOPIC,
+    JOINT_STATES_TOPIC,
+    TASK_TEXT_TOPIC,
+)
 
 SCHEMA_VERSION = 1
 EXO_JOINT = 'exo_elbow_joint'
 
-TASK_TEXT_TOPIC = '/task_text'
-JOINT_STATES_TOPIC = '/joint_states'
-INTERACTION_TORQUE_TOPIC = '/interaction_torque'
-EFFORT_COMMAND_TOPIC = '/exo_effort_controller/commands'
-IMPEDANCE_REFERENCE_TOPIC = '/exo/impedance_reference'
-CONTROLLER_STATE_TOPIC = '/exo/controller_state'
-HUMAN_STATE_TOPIC = '/exo/human_state'
-METABOLIC_POWER_TOPIC = '/exo/metabolic_power'
 
 #: Relative and absolute slack of the stiffness-rate check (rounding of the limiter).
 STIFFNESS_RTOL = 1e-9

@@ -40,7 +40,6 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import rclpy
 from rclpy.event_handler import SubscriptionEventCallbacks
-from rclpy.executors import ExternalShutdownException
 import rclpy.logging
 from rclpy.node import Node
 from rclpy.qos import (
@@ -61,6 +60,7 @@ from exo_impedance_controller.qos import (
     METABOLIC_POWER_TOPIC,
     TASK_TEXT_TOPIC,
 )
+from exo_impedance_controller.runtime import run_node
 
 #: Message type of every topic of the exo-vic graph.
 KNOWN_TOPIC_TYPES: Dict[str, str] = {
@@ -300,20 +300,9 @@ class RecorderNode(Node):
         super().destroy_node()
 
 
-def main(args: Optional[List[str]] = None) -> None:
-    """Run the recorder until Ctrl-C or SIGTERM (console script ``exo_record``)."""
-    node = None
-    try:
-        rclpy.init(args=args)
-        node = RecorderNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-
+def main(args=None) -> None:
+    """Run RecorderNode until shutdown."""
+    run_node(RecorderNode, args)
 
 if __name__ == '__main__':
     main()

@@ -12,14 +12,16 @@ from rclpy.qos import (
     ReliabilityPolicy,
 )
 
-TASK_TEXT_TOPIC = '/task_text'
-JOINT_STATES_TOPIC = '/joint_states'
-INTERACTION_TORQUE_TOPIC = '/interaction_torque'
-EFFORT_COMMAND_TOPIC = '/exo_effort_controller/commands'
-IMPEDANCE_REFERENCE_TOPIC = '/exo/impedance_reference'
-CONTROLLER_STATE_TOPIC = '/exo/controller_state'
-HUMAN_STATE_TOPIC = '/exo/human_state'
-METABOLIC_POWER_TOPIC = '/exo/metabolic_power'
+from exo_impedance_controller.topics import (  # noqa: F401 (re-exported)
+    CONTROLLER_STATE_TOPIC,
+    EFFORT_COMMAND_TOPIC,
+    HUMAN_STATE_TOPIC,
+    IMPEDANCE_REFERENCE_TOPIC,
+    INTERACTION_TORQUE_TOPIC,
+    JOINT_STATES_TOPIC,
+    METABOLIC_POWER_TOPIC,
+    TASK_TEXT_TOPIC,
+)
 
 # /task_text: reliable, latched, depth 1.
 TASK_TEXT_QOS = QoSProfile(

@@ -10,8 +10,12 @@ forces the classic executor.
 """
 
 import os
+import sys
+from typing import Callable
 
-from rclpy.executors import Executor, SingleThreadedExecutor
+import rclpy
+from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
 
 
 def make_executor() -> Executor:
@@ -35,3 +39,25 @@ def spin(node, executor: Executor | None = None) -> None:
             executor.spin_once(timeout_sec=0.1)
     finally:
         executor.shutdown()
+
+
+def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> None:
+    """``main()`` of a node (ros2/demos style): init, spin, clean shutdown.
+
+    Ctrl-C and external shutdown end quietly; a ``ValueError``/``OSError`` from the
+    constructor (invalid parameters, already logged with the rejected value) exits with
+    status 2.
+    """
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = factory()
+        spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (ValueError, OSError):
+        sys.exit(2)
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-import math
+
+from exo_sim.checks import check_range
 
 POLICY_MODES = ('oracle',)
 
@@ -33,11 +34,11 @@ class PolicyNodeParams:
         """Reject invalid values, quoting them."""
         if self.mode not in POLICY_MODES:
             raise ValueError(f'mode must be one of {POLICY_MODES}, got {self.mode!r}')
-        _check_range('rate_hz', self.rate_hz, 1.0, 1000.0, 'Hz')
+        check_range('rate_hz', self.rate_hz, 1.0, 1000.0, 'Hz')
         if not self.joint_name:
             raise ValueError(f'joint_name must not be empty, got {self.joint_name!r}')
-        _check_range('compliant_stiffness', self.compliant_stiffness, 1e-3, 1e3, 'N*m/rad')
-        _check_range('joint_state_timeout', self.joint_state_timeout, 1e-3, 10.0, 's')
+        check_range('compliant_stiffness', self.compliant_stiffness, 1e-3, 1e3, 'N*m/rad')
+        check_range('joint_state_timeout', self.joint_state_timeout, 1e-3, 10.0, 's')
 
     @classmethod
     def defaults(cls) -> dict[str, object]:
@@ -47,9 +48,3 @@ class PolicyNodeParams:
     def to_dict(self) -> dict[str, object]:
         """Field name -> value."""
         return asdict(self)
-
-
-def _check_range(name: str, value: float, low: float, high: float, unit: str) -> None:
-    if not isinstance(value, (int, float)) or not math.isfinite(value) or not (
-            low <= value <= high):
-        raise ValueError(f'{name} must be in [{low}, {high}] {unit}, got {value!r}')

@@ -10,11 +10,8 @@ bound applies to everything published here. Thin ROS glue: all logic is in
 from __future__ import annotations
 
 import math
-import sys
 import time
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
@@ -27,7 +24,7 @@ from exo_impedance_controller.qos import (
     TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
-from exo_impedance_controller.runtime import spin
+from exo_impedance_controller.runtime import run_node
 from exo_interfaces.msg import ImpedanceReference
 from exo_policy.oracle import OracleReferenceSource, StiffnessTable
 from exo_policy.params import PolicyNodeParams
@@ -107,21 +104,8 @@ class PolicyNode(Node):
 
 
 def main(args=None) -> None:
-    """Run policy_node until shutdown."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = PolicyNode()
-        spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, OSError):
-        sys.exit(2)  # invalid parameters: already logged with the rejected value
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-
+    """Run PolicyNode until shutdown."""
+    run_node(PolicyNode, args)
 
 if __name__ == '__main__':
     main()

@@ -26,6 +26,8 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
+from exo_sim.checks import check_range
+
 MYO_ELBOW_XML = 'models/legacy/elbow/myoelbow_1dof6muscles_1dofexo.xml'
 
 # Anthropometric segment mass fractions of total body mass, de Leva (1996), "Adjustments to
@@ -60,10 +62,6 @@ def myo_elbow_xml_path() -> Path:
     return Path(str(root.joinpath(MYO_ELBOW_XML)))
 
 
-def _check_range(name: str, value: float, lo: float, hi: float, unit: str) -> None:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and lo <= value <= hi):
-        raise ValueError(f'{name} must be in [{lo}, {hi}] {unit}, got {value!r}')
-
 
 @dataclass(frozen=True)
 class ExoArmConfig:
@@ -95,14 +93,14 @@ class ExoArmConfig:
 
     def __post_init__(self) -> None:
         """Reject invalid values with a message that quotes them."""
-        _check_range('body_mass_kg', self.body_mass_kg, 40.0, 150.0, 'kg')
-        _check_range('payload_kg', self.payload_kg, 0.0, 20.0, 'kg')
-        _check_range('cuff_stiffness', self.cuff_stiffness, 1e-6, 1e5, 'N*m/rad')
-        _check_range('cuff_damping', self.cuff_damping, 0.0, 1e3, 'N*m*s/rad')
-        _check_range('exo_link_mass', self.exo_link_mass, 1e-3, 20.0, 'kg')
-        _check_range('exo_link_com', self.exo_link_com, 1e-3, 0.5, 'm')
-        _check_range('exo_torque_limit', self.exo_torque_limit, 1e-3, 500.0, 'N*m')
-        _check_range('timestep', self.timestep, 1e-5, 0.01, 's')
+        check_range('body_mass_kg', self.body_mass_kg, 40.0, 150.0, 'kg')
+        check_range('payload_kg', self.payload_kg, 0.0, 20.0, 'kg')
+        check_range('cuff_stiffness', self.cuff_stiffness, 1e-6, 1e5, 'N*m/rad')
+        check_range('cuff_damping', self.cuff_damping, 0.0, 1e3, 'N*m*s/rad')
+        check_range('exo_link_mass', self.exo_link_mass, 1e-3, 20.0, 'kg')
+        check_range('exo_link_com', self.exo_link_com, 1e-3, 0.5, 'm')
+        check_range('exo_torque_limit', self.exo_torque_limit, 1e-3, 500.0, 'N*m')
+        check_range('timestep', self.timestep, 1e-5, 0.01, 's')
         if not isinstance(self.attach_exo, bool):
             raise ValueError(f'attach_exo must be a bool, got {self.attach_exo!r}')
 
@@ -312,7 +310,7 @@ class ExoArm:
 
     def set_payload(self, kg: float) -> None:
         """Change the mass held in the hand at run time (kg, in [0, 20])."""
-        _check_range('payload_kg', kg, 0.0, 20.0, 'kg')
+        check_range('payload_kg', kg, 0.0, 20.0, 'kg')
         mass = max(float(kg), MIN_PAYLOAD_MASS_KG)
         self.model.body_mass[self.payload_body] = mass
         self.model.body_inertia[self.payload_body] = _payload_inertia(mass)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-import math
+
+from exo_sim.checks import check_range
 
 
 @dataclass(frozen=True)
@@ -37,15 +38,15 @@ class SimNodeParams:
 
     def __post_init__(self) -> None:
         """Reject invalid values, quoting them."""
-        _check('body_mass_kg', self.body_mass_kg, 40.0, 150.0, 'kg')
-        _check('cuff_stiffness', self.cuff_stiffness, 1.0, 1e4, 'N*m/rad')
-        _check('cuff_damping', self.cuff_damping, 0.0, 100.0, 'N*m*s/rad')
-        _check('rate_hz', self.rate_hz, 100.0, 2000.0, 'Hz')
-        _check('human_state_rate_hz', self.human_state_rate_hz, 1.0, self.rate_hz, 'Hz')
-        _check('metabolic_rate_hz', self.metabolic_rate_hz, 0.1, self.rate_hz, 'Hz')
-        _check('command_timeout', self.command_timeout, 1e-3, 1.0, 's')
-        _check('rest_angle', self.rest_angle, 0.0, 2.2, 'rad')
-        _check('max_catchup_steps', self.max_catchup_steps, 1, 100, 'steps')
+        check_range('body_mass_kg', self.body_mass_kg, 40.0, 150.0, 'kg')
+        check_range('cuff_stiffness', self.cuff_stiffness, 1.0, 1e4, 'N*m/rad')
+        check_range('cuff_damping', self.cuff_damping, 0.0, 100.0, 'N*m*s/rad')
+        check_range('rate_hz', self.rate_hz, 100.0, 2000.0, 'Hz')
+        check_range('human_state_rate_hz', self.human_state_rate_hz, 1.0, self.rate_hz, 'Hz')
+        check_range('metabolic_rate_hz', self.metabolic_rate_hz, 0.1, self.rate_hz, 'Hz')
+        check_range('command_timeout', self.command_timeout, 1e-3, 1.0, 's')
+        check_range('rest_angle', self.rest_angle, 0.0, 2.2, 'rad')
+        check_range('max_catchup_steps', self.max_catchup_steps, 1, 100, 'steps')
         if not self.joint_name:
             raise ValueError(f'joint_name must not be empty, got {self.joint_name!r}')
 
@@ -57,9 +58,3 @@ class SimNodeParams:
     def to_dict(self) -> dict[str, object]:
         """Field name -> value."""
         return asdict(self)
-
-
-def _check(name: str, value: float, low: float, high: float, unit: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(
-            value) or not low <= value <= high:
-        raise ValueError(f'{name} must be in [{low}, {high}] {unit}, got {value!r}')

@@ -13,13 +13,10 @@ All physics lives in :class:`exo_sim.session.SimSession`.
 from __future__ import annotations
 
 import math
-import sys
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import WrenchStamped
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
@@ -36,7 +33,7 @@ from exo_impedance_controller.qos import (
     TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
-from exo_impedance_controller.runtime import spin
+from exo_impedance_controller.runtime import run_node
 from exo_interfaces.msg import HumanState, MetabolicPower
 from exo_sim.model import ExoArmConfig, MUSCLES
 from exo_sim.params import SimNodeParams
@@ -208,21 +205,8 @@ class SimNode(Node):
 
 
 def main(args=None) -> None:
-    """Run sim_node until shutdown."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SimNode()
-        spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, OSError):
-        sys.exit(2)  # invalid parameters: already logged with the rejected value
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-
+    """Run SimNode until shutdown."""
+    run_node(SimNode, args)
 
 if __name__ == '__main__':
     main()
