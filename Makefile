@@ -9,6 +9,9 @@ PYTHON ?= python3
 VENV ?= .venv
 OUT ?= out/demo
 BENCH_OUT ?= out/bench
+DATA ?= data/exo_vic_v1
+TRAIN_OUT ?= out/train
+EVAL_OUT ?= out/eval
 SETUP_STAMP := $(VENV)/.exo-vic-setup
 BUILD_STAMP := install/.exo-vic-built
 # Sources the virtual environment and the colcon overlay; every recipe below uses it.
@@ -18,7 +21,7 @@ BUILD_INPUTS := $(wildcard src/*/package.xml src/*/setup.py src/*/setup.cfg \
 	src/exo_interfaces/CMakeLists.txt src/exo_interfaces/msg/*.msg \
 	src/*/launch/* src/*/config/* src/*/urdf/*)
 
-.PHONY: help setup build test lint demo bench clean distclean
+.PHONY: help setup build test lint demo bench data train eval clean distclean
 
 help:  ## List the targets.
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -56,6 +59,16 @@ demo: setup  ## Run the simulated graph headless over all nine tasks; OUT=<dir>.
 
 bench: setup  ## 20 s closed-loop benchmark with the full graph + in-process rollout speed.
 	$(ENV) && exo_bench --out $(BENCH_OUT)
+
+data: setup  ## Generate the simulated dataset (9 tasks x alpha x mass x repetitions) + report.
+	$(ENV) && exo_datagen --out $(DATA)
+	$(ENV) && exo_validate_data --data $(DATA) --out $(DATA)/report
+
+train: setup  ## Train the bimodal policy on $(DATA); checkpoint + ONNX in $(TRAIN_OUT).
+	$(ENV) && exo_train --data $(DATA) --out $(TRAIN_OUT)
+
+eval: setup  ## Closed-loop evaluation of all conditions (paper section V); eval.json + plots.
+	$(ENV) && exo_eval --out $(EVAL_OUT)
 
 clean:  ## Remove colcon build products.
 	rm -rf build install log
