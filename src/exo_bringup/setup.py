@@ -31,6 +31,7 @@ setup(
             'exo_bench = exo_bringup.bench:main',
             'exo_record = exo_bringup.recorder:main',
             'exo_send_task = exo_bringup.send_task:main',
+            'exo_eval = exo_bringup.evaluation:main',
         ],
     },
 )

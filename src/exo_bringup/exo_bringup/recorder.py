@@ -40,6 +40,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import rclpy
 from rclpy.event_handler import SubscriptionEventCallbacks
+from rclpy.executors import SingleThreadedExecutor
 import rclpy.logging
 from rclpy.node import Node
 from rclpy.qos import (
@@ -302,7 +303,9 @@ class RecorderNode(Node):
 
 def main(args=None) -> None:
     """Run RecorderNode until shutdown."""
-    run_node(RecorderNode, args)
+    # The EventsExecutor of rclpy 9.1 fails on raw subscriptions ("SystemError: null
+    # argument to internal routine"); the recorder keeps the classic executor.
+    run_node(RecorderNode, args, SingleThreadedExecutor)
 
 if __name__ == '__main__':
     main()

@@ -41,8 +41,11 @@ def spin(node, executor: Executor | None = None) -> None:
         executor.shutdown()
 
 
-def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> None:
+def run_node(factory: Callable[[], Node], args: list[str] | None = None,
+             executor: Callable[[], Executor] = make_executor) -> None:
     """``main()`` of a node (ros2/demos style): init, spin, clean shutdown.
+
+    ``executor`` makes the executor (default :func:`make_executor`).
 
     Ctrl-C and external shutdown end quietly; a ``ValueError``/``OSError`` from the
     constructor (invalid parameters, already logged with the rejected value) exits with
@@ -52,7 +55,7 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> None
     node = None
     try:
         node = factory()
-        spin(node)
+        spin(node, executor())
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (ValueError, OSError):

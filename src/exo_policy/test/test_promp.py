@@ -1,0 +1,130 @@
+"""ProMP baseline: fit on a tiny synthetic dataset, persistence, and the reference source."""
+
+import math
+
+import numpy as np
+import pytest
+
+from exo_policy.oracle import SOURCE_FALLBACK
+from exo_policy.promp import (
+    demonstrations_from_table,
+    K_FLOOR,
+    ProMPModel,
+    ProMPReferenceSource,
+    SOURCE_PROMP,
+)
+from exo_sim.tasks import TASKS_BY_ID
+
+PHASE = np.linspace(0.0, 1.0, 100)
+
+
+def _synthetic_table(n_episodes: int = 3, task_id: str = 'ok_gesture') -> dict:
+    """Dataset-like columns: bell angle + stiffness peaking at the rise, rest rows at -1."""
+    rng = np.random.default_rng(1)
+    rows = {k: [] for k in ('episode', 'task_id', 'condition', 'phase', 'q_ref', 'k_int')}
+    for ep in range(n_episodes):
+        n = 380 + 10 * ep  # different lengths: resampling in phase must align them
+        phase = np.linspace(0.0, 1.0, n)
+        amp = 1.0 + 0.05 * rng.standard_normal()
+        q = 0.3 + amp * np.sin(np.pi * phase) ** 2
+        k = 60.0 + 40.0 * np.exp(-((phase - 0.3) / 0.1) ** 2)
+        for cond in ('exo', 'no_exo'):
+            full_phase = np.r_[[-1.0] * 20, phase, [-1.0] * 20]
+            rows['episode'].append(np.full(n + 40, 2 * ep + (cond == 'no_exo')))
+            rows['task_id'].append(np.full(n + 40, task_id))
+            rows['condition'].append(np.full(n + 40, cond))
+            rows['phase'].append(full_phase)
+            rows['q_ref'].append(np.r_[[0.3] * 20, q, [0.3] * 20])
+            kk = np.r_[[60.0] * 20, k, [60.0] * 20]
+            rows['k_int'].append(kk if cond == 'exo' else np.full(n + 40, np.nan))
+    return {k: np.concatenate(v) for k, v in rows.items()}
+
+
+@pytest.fixture(scope='module')
+def fitted():
+    table = _synthetic_table()
+    demos = demonstrations_from_table(table)
+    return ProMPModel.fit(demos, n_weights_per_dim=15, n_iter=50), demos
+
+
+def test_demonstrations_use_exo_episodes_on_the_phase_grid(fitted):
+    _, demos = fitted
+    assert set(demos) == {'ok_gesture'}
+    assert demos['ok_gesture'].shape == (3, 100, 2)  # the no_exo episodes (NaN K) are dropped
+
+
+def test_fit_reproduces_the_training_mean_with_positive_stiffness(fitted):
+    model, demos = fitted
+    y = model.mean('ok_gesture', PHASE)
+    target = demos['ok_gesture'].mean(axis=0)
+    assert np.sqrt(np.mean((y[:, 0] - target[:, 0]) ** 2)) < 0.02  # rad
+    assert np.sqrt(np.mean((y[:, 1] - target[:, 1]) ** 2)) < 3.0  # N*m/rad
+    assert y[:, 0].max() == pytest.approx(target[:, 0].max(), abs=0.03)
+    ks = [model.sample('ok_gesture', p)[2] for p in PHASE]
+    assert min(ks) >= K_FLOOR
+
+
+def test_save_load_round_trip(fitted, tmp_path):
+    model, _ = fitted
+    path = tmp_path / 'promp.npz'
+    model.save(path)
+    loaded = ProMPModel.load(path, require_all_tasks=False)
+    assert loaded.task_ids == model.task_ids
+    np.testing.assert_array_equal(loaded.weight_mean['ok_gesture'],
+                                  model.weight_mean['ok_gesture'])
+    np.testing.assert_allclose(loaded.mean('ok_gesture', PHASE), model.mean('ok_gesture', PHASE))
+    with pytest.raises(ValueError, match='no ProMP for tasks'):
+        ProMPModel.load(path)
+
+
+def test_source_follows_the_mean_and_holds_the_end(fitted):
+    model, _ = fitted
+    source = ProMPReferenceSource(model)
+    task = source.set_task_text('make an OK gesture', t=2.0)
+    assert task is TASKS_BY_ID['ok_gesture']
+    dur = task.duration_s
+    y = model.mean('ok_gesture', np.array([0.5]))[0]
+    target = source.reference(2.0 + 0.5 * dur, 0.3)
+    assert target.source == SOURCE_PROMP and target.task_id == 'ok_gesture'
+    assert target.reference_angle == pytest.approx(y[0], abs=1e-3)
+    assert target.stiffness == pytest.approx(y[1], rel=1e-2)
+    # velocity = time derivative of the mean
+    eps = 1e-3
+    q1 = source.reference(2.0 + 0.25 * dur - eps, 0.3).reference_angle
+    q2 = source.reference(2.0 + 0.25 * dur + eps, 0.3).reference_angle
+    vel = source.reference(2.0 + 0.25 * dur, 0.3).reference_velocity
+    assert abs(vel) > 0.1 and vel == pytest.approx((q2 - q1) / (2 * eps), rel=0.05)
+    end = source.reference(2.0 + dur, 0.3)
+    late = source.reference(2.0 + 3 * dur, 0.9)
+    assert late.reference_angle == end.reference_angle and late.reference_velocity == 0.0
+
+
+@pytest.mark.parametrize('text', ['do a backflip', '', 'x' * 10000])
+def test_unknown_text_falls_back(fitted, text):
+    source = ProMPReferenceSource(fitted[0], compliant_stiffness=2.0)
+    source.set_task_text('make an ok gesture', 0.0)
+    assert source.set_task_text(text, 1.0) is None
+    target = source.reference(1.5, 0.7)
+    assert target.source == SOURCE_FALLBACK and target.task_id == ''
+    assert target.stiffness == 2.0 and target.reference_angle == 0.7
+    assert target.confidence == 0.0 and target.reference_velocity == 0.0
+    assert math.isnan(source.reference(1.6, float('nan')).reference_angle)
+
+
+def test_task_without_a_model_and_custom_resolver_fall_back(fitted):
+    source = ProMPReferenceSource(fitted[0], resolver=lambda text: (TASKS_BY_ID['wave'], 0.7))
+    assert source.set_task_text('anything', 0.0) is None  # no ProMP for 'wave' here
+    source = ProMPReferenceSource(fitted[0],
+                                  resolver=lambda text: (TASKS_BY_ID['ok_gesture'], 0.7))
+    assert source.set_task_text('anything', 0.0) is TASKS_BY_ID['ok_gesture']
+    assert source.reference(1.0, 0.3).confidence == 0.7
+
+
+def test_shipped_model_covers_every_task():
+    model = ProMPModel.load()
+    assert set(model.task_ids) == set(TASKS_BY_ID)
+    source = ProMPReferenceSource()
+    assert source.set_task_text('lift a heavy box', 0.0) is TASKS_BY_ID['lift_heavy']
+    for t in np.linspace(0.0, 7.0, 15):
+        target = source.reference(float(t), 0.3)
+        assert math.isfinite(target.reference_angle) and target.stiffness >= K_FLOOR
