@@ -130,23 +130,15 @@ def make_source(condition: str):
     """
     if condition in ('no_exo', 'transparent'):
         return None
-    if condition == 'oracle':
-        from exo_policy.oracle import OracleReferenceSource  # noqa: PLC0415
-        return OracleReferenceSource()
-    if condition == 'promp':
-        from exo_policy.promp import ProMPReferenceSource  # noqa: PLC0415
-        return ProMPReferenceSource()
+    from exo_policy.sources import make_source as make_reference_source  # noqa: PLC0415
+    if condition in ('oracle', 'promp'):
+        return make_reference_source(condition)
     if condition == 'learned':
         try:
-            from exo_policy.runtime import LearnedReferenceSource  # noqa: PLC0415
-        except Exception as exc:  # noqa: BLE001 -- any import failure skips the condition
-            raise SourceUnavailableError(f'exo_policy.runtime.LearnedReferenceSource is not '
-                                    f'importable: {type(exc).__name__}: {exc}') from exc
-        try:
-            return LearnedReferenceSource()
-        except Exception as exc:  # noqa: BLE001
-            raise SourceUnavailableError(f'LearnedReferenceSource() failed: '
-                                    f'{type(exc).__name__}: {exc}') from exc
+            return make_reference_source('learned')
+        except Exception as exc:  # noqa: BLE001 -- any failure skips the condition
+            raise SourceUnavailableError(f'the learned policy is unavailable: '
+                                         f'{type(exc).__name__}: {exc}') from exc
     raise ValueError(f'condition must be one of {CONDITIONS}, got {condition!r}')
 
 

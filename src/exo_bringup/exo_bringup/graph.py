@@ -62,9 +62,10 @@ CONTROLLER_NODE = NodeSpec(
     'controller_node', (('exo_impedance_controller', 'config/params.yaml'),))
 
 COMMON_ARGUMENTS: tuple[GraphArgument, ...] = (
-    GraphArgument('policy_mode', 'oracle',
-                  "Reference source of policy_node: 'oracle' (task library + fitted "
-                  'stiffness).', (('policy_node', 'mode'),)),
+    GraphArgument('policy_mode', 'learned',
+                  "Reference source of policy_node: 'learned' (bimodal policy), 'promp' "
+                  "(ProMP baseline) or 'oracle' (task library + fitted stiffness).",
+                  (('policy_node', 'mode'),)),
     GraphArgument('policy_rate_hz', '100.0', 'Rate of /exo/impedance_reference, Hz.',
                   (('policy_node', 'rate_hz'),)),
     GraphArgument('torque_limit', '25.0',

@@ -68,11 +68,12 @@ class _Observer:
         self.node.destroy_node()
 
 
-@pytest.fixture
-def graph_and_observer(tmp_path, monkeypatch):
+@pytest.fixture(params=['learned', 'oracle'])
+def graph_and_observer(request, tmp_path, monkeypatch):
     domain = random.randint(120, 200)
     monkeypatch.setenv('ROS_DOMAIN_ID', str(domain))
-    graph = GraphProcesses('sim', log_dir=tmp_path / 'logs')
+    graph = GraphProcesses('sim', {'policy_mode': request.param}, log_dir=tmp_path / 'logs')
+    graph.mode = request.param
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain)
     observer = _Observer(context)
@@ -139,7 +140,7 @@ def test_graph_tracks_task_and_refuses_unknown_text(graph_and_observer):
     assert np.ptp(q_ref) > 0.5  # the task moved the arm
     assert rmse < 0.1, f'exo tracking RMSE {rmse:.3f} rad'
     refs = [r for r in obs.refs if r.task_id == task.task_id]
-    assert refs and all(r.source == ImpedanceReference.SOURCE_ORACLE for r in refs)
+    assert refs and all(r.source == graph.mode for r in refs)
 
     # Text that names no task: compliant fallback, the human stays at rest.
     obs.refs.clear()

@@ -124,15 +124,18 @@ class OracleReferenceSource:
     Args:
         table: fitted stiffness profiles (default: the shipped table).
         compliant_stiffness: stiffness used at rest and for unknown text, N*m/rad.
+        resolver: text -> Task | None (e.g. :class:`exo_policy.language.TaskResolver`);
+            default: exact match of the normalised text in the task library.
 
     """
 
     def __init__(self, table: StiffnessTable | None = None,
-                 compliant_stiffness: float = 2.0) -> None:
+                 compliant_stiffness: float = 2.0, resolver=None) -> None:
         if not math.isfinite(compliant_stiffness) or compliant_stiffness <= 0:
             raise ValueError(f'compliant_stiffness must be > 0 N*m/rad, got {compliant_stiffness}')
         self._table = table if table is not None else StiffnessTable.load()
         self._compliant = float(compliant_stiffness)
+        self._resolve = resolver if resolver is not None else find_task
         self._task: Task | None = None
         self._trajectory: ReferenceTrajectory | None = None
         self._t0 = 0.0
@@ -144,7 +147,7 @@ class OracleReferenceSource:
 
     def set_task_text(self, text: str, t: float) -> Task | None:
         """Resolve ``text`` at time ``t`` (s); returns the task, or None (then at rest)."""
-        task = find_task(text)
+        task = self._resolve(text)
         self._task = task
         self._trajectory = ReferenceTrajectory(task) if task is not None else None
         self._t0 = float(t)

@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, fields
 
 from exo_sim.checks import check_range
 
-POLICY_MODES = ('oracle',)
+POLICY_MODES = ('learned', 'promp', 'oracle')
+LANGUAGE_ENCODERS = ('auto', 'hybrid', 'minilm', 'lexical')
 
 
 @dataclass(frozen=True)
@@ -14,26 +15,37 @@ class PolicyNodeParams:
     """Parameters of :class:`exo_policy.policy_node.PolicyNode`.
 
     Attributes:
-        mode: reference generator: 'oracle' (task library + fitted stiffness).
+        mode: reference source: 'learned' (bimodal policy), 'promp' (baseline) or 'oracle'
+            (task library reference + fitted stiffness).
         rate_hz: publication rate of /exo/impedance_reference, Hz.
         joint_name: exoskeleton joint in /joint_states and in the published reference.
         compliant_stiffness: stiffness at rest and for unknown text, N*m/rad.
         stiffness_table: path of an oracle stiffness table; '' = the shipped one.
+        checkpoint: learned-policy checkpoint directory; '' = the shipped one.
+        promp_model: ProMP model file; '' = the shipped one.
+        language_encoder: sentence encoder of the task resolver ('auto' = MiniLM + lexical
+            when the MiniLM package loads, else lexical).
         joint_state_timeout: age after which the measured angle is not trusted, s.
 
     """
 
-    mode: str = 'oracle'
+    mode: str = 'learned'
     rate_hz: float = 100.0
     joint_name: str = 'exo_elbow_joint'
     compliant_stiffness: float = 2.0
     stiffness_table: str = ''
+    checkpoint: str = ''
+    promp_model: str = ''
+    language_encoder: str = 'auto'
     joint_state_timeout: float = 0.1
 
     def __post_init__(self) -> None:
         """Reject invalid values, quoting them."""
         if self.mode not in POLICY_MODES:
             raise ValueError(f'mode must be one of {POLICY_MODES}, got {self.mode!r}')
+        if self.language_encoder not in LANGUAGE_ENCODERS:
+            raise ValueError(f'language_encoder must be one of {LANGUAGE_ENCODERS}, '
+                             f'got {self.language_encoder!r}')
         check_range('rate_hz', self.rate_hz, 1.0, 1000.0, 'Hz')
         if not self.joint_name:
             raise ValueError(f'joint_name must not be empty, got {self.joint_name!r}')

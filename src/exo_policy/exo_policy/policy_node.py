@@ -26,8 +26,9 @@ from exo_impedance_controller.qos import (
 )
 from exo_impedance_controller.runtime import run_node
 from exo_interfaces.msg import ImpedanceReference
-from exo_policy.oracle import OracleReferenceSource, StiffnessTable
+from exo_policy.language import TaskResolver
 from exo_policy.params import PolicyNodeParams
+from exo_policy.sources import make_source
 
 MAX_LOGGED_TEXT = 200
 
@@ -41,10 +42,13 @@ class PolicyNode(Node):
             self.declare_parameter(name, default)
         values = {name: self.get_parameter(name).value for name in PolicyNodeParams.defaults()}
         try:
-            self.params = PolicyNodeParams(**values)
-            table = StiffnessTable.load(
-                None if not self.params.stiffness_table else self.params.stiffness_table)
-            self._source = OracleReferenceSource(table, self.params.compliant_stiffness)
+            self.params = p = PolicyNodeParams(**values)
+            # One resolver, built once (the sentence encoder takes seconds to load).
+            self._resolver = TaskResolver(p.language_encoder)
+            self._source = make_source(
+                p.mode, resolver=self._resolver, compliant_stiffness=p.compliant_stiffness,
+                checkpoint=p.checkpoint, promp_model=p.promp_model,
+                stiffness_table=p.stiffness_table)
         except (ValueError, OSError) as err:
             self.get_logger().fatal(f'invalid parameters: {err}')
             raise
@@ -60,7 +64,8 @@ class PolicyNode(Node):
             JointState, JOINT_STATES_TOPIC, self._on_joint_state, SENSOR_SUB_QOS)
         self.create_timer(1.0 / self.params.rate_hz, self._on_timer)
         self.get_logger().info(
-            f'policy_node ready: mode={self.params.mode} rate={self.params.rate_hz} Hz')
+            f'policy_node ready: mode={self.params.mode} rate={self.params.rate_hz} Hz, '
+            f'task resolver {self._resolver.method!r}')
 
     def _on_text(self, msg: String) -> None:
         text = msg.data
@@ -72,6 +77,7 @@ class PolicyNode(Node):
                 f'(stiffness {self.params.compliant_stiffness} N*m/rad, no assistance)')
         else:
             self.get_logger().info(f'task text {shown!r} -> task {task.task_id!r}')
+        # The text is encoded once here; reference() runs at rate_hz on the history.
 
     def _on_joint_state(self, msg: JointState) -> None:
         try:

@@ -1,0 +1,249 @@
+"""Training windows from the step table of ``exo_sim.datagen`` (one row per 100 Hz step).
+
+A window ending at step t of an episode holds the physical exo state ``(q_exo, qd_exo)`` at
+steps ``t-T+1 .. t`` (the episode's first sample repeats before its start, as the runtime's
+ring buffer does), the targets ``q_ref(t)`` (the human's reference q_d) and ``k_int(t)``
+(eq. 4), and the episode's instruction text. Only ``condition == 'exo'`` rows with finite
+values are used. Train/validation are split by episode, per task, deterministically.
+During training the canonical text is replaced, with probability ``paraphrase_prob``, by a
+random paraphrase / casing / punctuation / filler variant (:mod:`exo_policy.paraphrases`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import math
+from pathlib import Path
+import random
+import zlib
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from exo_policy.configuration import PolicyConfig
+from exo_policy.paraphrases import augment_text
+from exo_policy.processing import history_windows, Normalizer, WordTokenizer
+from exo_sim.tasks import ReferenceTrajectory, TASKS, TASKS_BY_ID, TrajectoryParams
+
+REQUIRED_COLUMNS = ('episode', 'task_id', 'text', 'condition', 't', 'q_exo', 'qd_exo', 'q_ref',
+                    'k_int')
+
+
+def load_table(path: str | Path) -> pa.Table:
+    """Read the step table: a ``steps.parquet`` file or a directory that holds one."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / 'steps.parquet'
+    if not path.is_file():
+        raise FileNotFoundError(f'no step table at {str(path)!r}')
+    table = pq.read_table(path, columns=list(REQUIRED_COLUMNS))
+    return table
+
+
+@dataclass
+class Episode:
+    """One exo episode, arrays (N,) in time order.
+
+    Attributes:
+        episode: id. task_id, text: task and canonical instruction. state: (N, 2) physical
+        ``(q_exo, qd_exo)``. q_ref: (N,) rad. k_int: (N,) N*m/rad.
+
+    """
+
+    episode: int
+    task_id: str
+    text: str
+    state: np.ndarray
+    q_ref: np.ndarray
+    k_int: np.ndarray
+
+
+def episodes_from_table(table: pa.Table) -> list[Episode]:
+    """Split the table into exo episodes (non-finite rows dropped), sorted by episode id."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
+    if missing:
+        raise ValueError(f'step table lacks columns {missing}')
+    table = table.filter(pc.equal(table['condition'], 'exo'))
+    cols = {c: table[c].to_numpy(zero_copy_only=False) for c in REQUIRED_COLUMNS}
+    order = np.lexsort((cols['t'], cols['episode']))
+    cols = {c: v[order] for c, v in cols.items()}
+    finite = np.ones(len(order), dtype=bool)
+    for c in ('q_exo', 'qd_exo', 'q_ref', 'k_int'):
+        finite &= np.isfinite(cols[c].astype(float))
+    cols = {c: v[finite] for c, v in cols.items()}
+    ep = cols['episode']
+    if ep.size == 0:
+        return []
+    cuts = np.flatnonzero(np.diff(ep)) + 1
+    episodes = []
+    for sl in np.split(np.arange(ep.size), cuts):
+        episodes.append(Episode(
+            episode=int(ep[sl[0]]), task_id=str(cols['task_id'][sl[0]]),
+            text=str(cols['text'][sl[0]]),
+            state=np.stack([cols['q_exo'][sl], cols['qd_exo'][sl]], axis=1).astype(np.float32),
+            q_ref=cols['q_ref'][sl].astype(np.float32),
+            k_int=cols['k_int'][sl].astype(np.float32)))
+    return episodes
+
+
+def split_episodes(episodes: list[Episode], val_fraction: float,
+                   seed: int) -> tuple[list[Episode], list[Episode]]:
+    """Deterministic split by episode, per task.
+
+    Every task with >= 2 episodes gets >= 1 validation episode.
+    """
+    by_task: dict[str, list[Episode]] = {}
+    for e in sorted(episodes, key=lambda e: e.episode):
+        by_task.setdefault(e.task_id, []).append(e)
+    train, val = [], []
+    for task_id in sorted(by_task):
+        eps = by_task[task_id]
+        rng = np.random.default_rng([seed, zlib.crc32(task_id.encode())])
+        perm = rng.permutation(len(eps))
+        n_val = 0 if len(eps) < 2 else max(1, int(round(val_fraction * len(eps))))
+        val_idx = set(perm[:n_val].tolist())
+        for i, e in enumerate(eps):
+            (val if i in val_idx else train).append(e)
+    return train, val
+
+
+def fit_normalizer(episodes: list[Episode], stiffness_scale: float = 0.0) -> Normalizer:
+    """Normalisation statistics of (training) episodes."""
+    state = np.concatenate([e.state for e in episodes])
+    return Normalizer.fit(state[:, 0], state[:, 1], np.concatenate([e.q_ref for e in episodes]),
+                          np.concatenate([e.k_int for e in episodes]), stiffness_scale)
+
+
+class WindowSet:
+    """All windows of a list of episodes, gathered in batches.
+
+    Args:
+        episodes: the episodes.
+        config: T, stride, paraphrase probability.
+        normalizer: statistics applied to inputs and targets.
+        tokenizer: text -> ids.
+        augment: replace texts by random variants (training only).
+        stride: take every ``stride``-th step as a window end.
+
+    """
+
+    def __init__(self, episodes: list[Episode], config: PolicyConfig, normalizer: Normalizer,
+                 tokenizer: WordTokenizer, augment: bool = False, stride: int = 1) -> None:
+        if not episodes:
+            raise ValueError('WindowSet needs at least one episode')
+        self.config = config
+        self.tokenizer = tokenizer
+        self.augment = augment
+        self.episodes = episodes
+        self.task_ids = sorted({e.task_id for e in episodes})
+        task_index = {t: i for i, t in enumerate(self.task_ids)}
+        lengths = [len(e.q_ref) for e in episodes]
+        self._offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        self._state = normalizer.normalize_history(np.concatenate([e.state for e in episodes]))
+        self._q = normalizer.normalize_qref(np.concatenate([e.q_ref for e in episodes]),
+                                            np.concatenate([e.state[:, 0] for e in episodes]))
+        self._k = normalizer.normalize_k(np.concatenate([e.k_int for e in episodes]))
+        ends, eps = [], []
+        for i, n in enumerate(lengths):
+            local = np.arange(0, n, stride)
+            ends.append(local)
+            eps.append(np.full(local.size, i))
+        self._end = np.concatenate(ends)
+        self._ep = np.concatenate(eps)
+        self._tokens = tokenizer.encode_batch([e.text for e in episodes])
+        self.window_task = np.array([task_index[episodes[i].task_id] for i in self._ep])
+
+    def __len__(self) -> int:
+        """Number of windows."""
+        return int(self._end.size)
+
+    def batch(self, index: np.ndarray, rng: random.Random | None = None) -> dict[str, np.ndarray]:
+        """Gather windows ``index`` (B,).
+
+        Returns:
+            ``history`` (B, T, 2) float32 normalised, ``tokens`` (B, L) int64, ``q`` (B,)
+            normalised target offset ``q_ref - q_exo`` (see :class:`Normalizer`), ``k`` (B,)
+            k_int / k_scale, ``task`` (B,) index in task_ids.
+
+        """
+        index = np.asarray(index, dtype=np.int64)
+        ep = self._ep[index]
+        end = self._end[index]
+        offs = self._offsets[ep]
+        t = self.config.history_steps
+        local = np.clip(end[:, None] + np.arange(-t + 1, 1)[None, :], 0, None)
+        history = self._state[offs[:, None] + local]
+        tokens = self._tokens[ep].copy()
+        if self.augment and rng is not None and self.config.paraphrase_prob > 0:
+            for row, e in enumerate(ep.tolist()):
+                if rng.random() < self.config.paraphrase_prob:
+                    episode = self.episodes[e]
+                    task = TASKS_BY_ID.get(episode.task_id)
+                    aliases = task.aliases if task is not None else ()
+                    tokens[row] = self.tokenizer.encode(
+                        augment_text(rng, episode.task_id, episode.text, aliases))
+        return {'history': history, 'tokens': tokens, 'q': self._q[offs + end],
+                'k': self._k[offs + end], 'task': self.window_task[index]}
+
+
+def synthetic_table(episodes_per_task: int = 2, seed: int = 0, rate_hz: float = 100.0,
+                    tasks: tuple[str, ...] | None = None) -> pa.Table:
+    """A small step table in the datagen schema, without physics (tests and smoke runs).
+
+    The exo angle lags the task reference through a first-order filter plus noise;
+    ``k_int`` is a smooth positive function of the phase and the payload.
+    """
+    rng = np.random.default_rng(seed)
+    rows: dict[str, list] = {c: [] for c in REQUIRED_COLUMNS}
+    rows.update({'phase': []})
+    ep = 0
+    for task in TASKS:
+        if tasks is not None and task.task_id not in tasks:
+            continue
+        for _ in range(episodes_per_task):
+            params = TrajectoryParams(amplitude_scale=float(rng.uniform(0.9, 1.1)),
+                                      duration_scale=float(rng.uniform(0.9, 1.1)))
+            ref = ReferenceTrajectory(task, params)
+            t = np.arange(0.0, ref.duration + 1.0, 1.0 / rate_hz)
+            q_ref, _, _ = ref(t - 0.5)
+            alpha = 1.0 - math.exp(-1.0 / (rate_hz * 0.08))
+            q = np.empty_like(q_ref)
+            q[0] = q_ref[0]
+            for i in range(1, q.size):
+                q[i] = q[i - 1] + alpha * (q_ref[i] - q[i - 1])
+            q += rng.normal(0.0, 0.002, q.size)
+            qd = np.gradient(q, 1.0 / rate_hz)
+            phase = np.clip((t - 0.5) / ref.duration, 0.0, 1.0)
+            k = 10.0 + 4.0 * task.payload_kg + 20.0 * np.sin(np.pi * phase) ** 2
+            n = t.size
+            rows['episode'] += [ep] * n
+            rows['task_id'] += [task.task_id] * n
+            rows['text'] += [task.text] * n
+            rows['condition'] += ['exo'] * n
+            rows['t'] += t.tolist()
+            rows['phase'] += phase.tolist()
+            rows['q_exo'] += q.tolist()
+            rows['qd_exo'] += qd.tolist()
+            rows['q_ref'] += q_ref.tolist()
+            rows['k_int'] += k.tolist()
+            ep += 1
+    arrays = {c: pa.array(v, pa.float32()) for c, v in rows.items()
+              if c not in ('episode', 'task_id', 'text', 'condition')}
+    arrays['episode'] = pa.array(rows['episode'], pa.int32())
+    for c in ('task_id', 'text', 'condition'):
+        arrays[c] = pa.array(rows[c], pa.string())
+    return pa.table(arrays)
+
+
+def write_table(table: pa.Table, out_dir: str | Path) -> Path:
+    """Write ``table`` as ``out_dir/steps.parquet``; returns the directory."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, out_dir / 'steps.parquet')
+    return out_dir
+
+
+__all__ = ['Episode', 'WindowSet', 'episodes_from_table', 'fit_normalizer', 'history_windows',
+           'load_table', 'split_episodes', 'synthetic_table', 'write_table']

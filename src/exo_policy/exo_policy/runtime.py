@@ -1,0 +1,246 @@
+"""Learned reference source: the trained policy behind the ``ReferenceSource`` protocol.
+
+:class:`LearnedReferenceSource` resolves each task text once (:class:`TaskResolver`),
+tokenises the resolved task's canonical text once, keeps the last T exo states ``(q, qd)``
+in a ring buffer (filled with the first sample at start-up) and runs the exported ONNX
+policy with ONNX Runtime (one intra-op thread) at every ``reference`` call. No torch import
+here: the checkpoint's ``policy_meta.json`` holds the tokenizer and the configuration, and
+the normalisation is folded into ``policy.onnx`` (physical units in and out).
+
+Safety: unknown text, no text yet, and non-finite inputs or outputs give the fallback
+target of :mod:`exo_policy.oracle` (hold the measured angle, compliant stiffness, source
+'fallback', confidence 0); NaN never comes out.
+
+``python -m exo_policy.runtime`` prints the per-call latency (p50/p99);
+``python -m exo_policy.runtime --write-golden`` regenerates the golden outputs of the
+shipped checkpoint (see ``test/test_runtime.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from importlib import resources
+import json
+import logging
+import math
+from pathlib import Path
+import time
+from typing import Any
+
+import numpy as np
+
+from exo_policy.language import TaskResolver
+from exo_policy.oracle import ImpedanceTarget, SOURCE_FALLBACK
+from exo_policy.processing import WordTokenizer
+from exo_sim.tasks import ELBOW_MAX_RAD, ELBOW_MIN_RAD, Task
+
+LOGGER = logging.getLogger(__name__)
+SOURCE_LEARNED = 'learned'
+GOLDEN_FILE = 'policy_golden.json'
+MAX_REFERENCE_SPEED = 10.0  # rad/s, clip of the finite-difference reference velocity
+
+
+def default_checkpoint_dir() -> Path:
+    """Directory of the shipped checkpoint (``exo_policy/data``)."""
+    return Path(str(resources.files('exo_policy') / 'data'))
+
+
+class OnnxPolicy:
+    """The exported policy: ``(history (B, T, 2) rad, rad/s; tokens (B, L)) -> (q_d, K)``.
+
+    Args:
+        checkpoint_dir: directory with ``policy.onnx`` and ``policy_meta.json``.
+        threads: ONNX Runtime intra-op threads.
+
+    """
+
+    def __init__(self, checkpoint_dir: str | Path | None = None, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        directory = Path(checkpoint_dir) if checkpoint_dir is not None else (
+            default_checkpoint_dir())
+        meta_path = directory / 'policy_meta.json'
+        onnx_path = directory / 'policy.onnx'
+        for path in (meta_path, onnx_path):
+            if not path.is_file():
+                raise FileNotFoundError(f'policy checkpoint file {str(path)!r} not found')
+        self.meta: dict[str, Any] = json.loads(meta_path.read_text())
+        self.tokenizer = WordTokenizer.from_dict(self.meta['tokenizer'])
+        self.history_steps = int(self.meta['config']['history_steps'])
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(onnx_path), options,
+                                            providers=['CPUExecutionProvider'])
+
+    def __call__(self, history: np.ndarray, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(B, T, 2) float32, (B, L) int64 -> q_d (B,) rad, K (B,) N*m/rad."""
+        q_d, k = self.session.run(None, {'history': history, 'tokens': tokens})
+        return q_d, k
+
+
+class LearnedReferenceSource:
+    """ReferenceSource backed by the learned policy.
+
+    Args:
+        checkpoint_dir: checkpoint directory (default: the shipped one in exo_policy/data).
+        resolver: task resolver (default: ``TaskResolver('auto')``, slow to build once).
+        compliant_stiffness: stiffness of the fallback target, N*m/rad.
+        feed_raw_text: give the policy the raw command's tokens instead of the resolved
+            task's canonical text (the resolver still decides whether a task is known).
+
+    """
+
+    def __init__(self, checkpoint_dir: str | Path | None = None,
+                 resolver: TaskResolver | None = None, compliant_stiffness: float = 2.0,
+                 feed_raw_text: bool = False) -> None:
+        if not (math.isfinite(compliant_stiffness) and compliant_stiffness > 0):
+            raise ValueError(f'compliant_stiffness must be > 0 N*m/rad, got {compliant_stiffness}')
+        self.policy = OnnxPolicy(checkpoint_dir)
+        self.resolver = resolver if resolver is not None else TaskResolver()
+        self._compliant = float(compliant_stiffness)
+        self._feed_raw = bool(feed_raw_text)
+        t = self.policy.history_steps
+        self._t = t
+        # Doubled ring buffer: sample k lives at k % T and k % T + T, so the last T samples
+        # are always the contiguous slice [i + 1, i + 1 + T) after writing at i.
+        self._ring = np.zeros((1, 2 * t, 2), dtype=np.float32)
+        self._count = 0
+        self._task: Task | None = None
+        self._confidence = 0.0
+        self._tokens: np.ndarray | None = None
+        self._last_q = 0.0
+        self._prev: tuple[float, float] | None = None
+
+    @property
+    def task(self) -> Task | None:
+        """The task being followed, or None."""
+        return self._task
+
+    def set_task_text(self, text: str, t: float) -> Task | None:
+        """Resolve ``text`` (once per message); None (and fallback targets) when unknown."""
+        del t
+        resolution = self.resolver.resolve(text)
+        self._task = resolution.task
+        self._confidence = float(resolution.confidence)
+        self._prev = None
+        if self._task is None:
+            self._tokens = None
+            return None
+        source_text = text if self._feed_raw else self._task.text
+        self._tokens = self.policy.tokenizer.encode(source_text)[None, :]
+        return self._task
+
+    def _push(self, q: float, qd: float) -> np.ndarray:
+        t = self._t
+        if self._count == 0:
+            self._ring[0, :, 0] = q
+            self._ring[0, :, 1] = qd
+        i = self._count % t
+        self._ring[0, i, 0] = self._ring[0, i + t, 0] = q
+        self._ring[0, i, 1] = self._ring[0, i + t, 1] = qd
+        self._count += 1
+        return self._ring[:, i + 1:i + 1 + t, :]
+
+    def _fallback(self, q: float) -> ImpedanceTarget:
+        hold = q if math.isfinite(q) else self._last_q
+        return ImpedanceTarget(float(hold), 0.0, self._compliant, '', 0.0, SOURCE_FALLBACK)
+
+    def history(self) -> np.ndarray:
+        """The current window (T, 2), oldest first (zeros before the first sample)."""
+        i = (self._count - 1) % self._t
+        return self._ring[0, i + 1:i + 1 + self._t, :].copy()
+
+    def reference(self, t: float, q: float, qd: float = 0.0) -> ImpedanceTarget:
+        """Reference at time ``t`` (s) from the exo angle ``q`` (rad) and velocity ``qd``."""
+        try:
+            q, qd, t = float(q), float(qd), float(t)
+        except (TypeError, ValueError):
+            return self._fallback(float('nan'))
+        if not (math.isfinite(q) and math.isfinite(qd)):
+            self._prev = None
+            return self._fallback(q)
+        self._last_q = q
+        window = self._push(q, qd)
+        if self._task is None or self._tokens is None:
+            return self._fallback(q)
+        try:
+            q_d, k = self.policy(window, self._tokens)
+            q_d, k = float(q_d[0]), float(k[0])
+        except Exception as exc:  # noqa: BLE001 -- inference must never crash the loop
+            LOGGER.warning('policy inference failed (%s); fallback target', exc)
+            return self._fallback(q)
+        if not (math.isfinite(q_d) and math.isfinite(k) and k > 0):
+            self._prev = None
+            return self._fallback(q)
+        q_d = min(max(q_d, ELBOW_MIN_RAD), ELBOW_MAX_RAD)
+        qd_d = 0.0
+        if self._prev is not None and math.isfinite(t):
+            dt = t - self._prev[0]
+            if 0.0 < dt <= 0.1:
+                qd_d = max(-MAX_REFERENCE_SPEED, min(MAX_REFERENCE_SPEED,
+                                                     (q_d - self._prev[1]) / dt))
+        self._prev = (t, q_d) if math.isfinite(t) else None
+        return ImpedanceTarget(q_d, qd_d, k, self._task.task_id, self._confidence,
+                               SOURCE_LEARNED)
+
+
+def golden_inputs(history_steps: int) -> list[tuple[str, np.ndarray]]:
+    """Fixed (task text, (T, 2) history) pairs of the golden-output test."""
+    steps = np.arange(history_steps, dtype=np.float64) / 100.0
+    cases = []
+    for i, text in enumerate(('lift a heavy box', 'wave hello', 'drink from a cup',
+                              'give a thumbs down')):
+        q = 0.3 + 0.4 * i * steps + 0.05 * np.sin(6.0 * steps + i)
+        qd = np.gradient(q, 0.01)
+        cases.append((text, np.stack([q, qd], axis=1).astype(np.float32)))
+    return cases
+
+
+def golden_outputs(policy: OnnxPolicy) -> list[dict[str, Any]]:
+    """Outputs of ``policy`` on :func:`golden_inputs`."""
+    out = []
+    for text, history in golden_inputs(policy.history_steps):
+        q_d, k = policy(history[None], policy.tokenizer.encode(text)[None])
+        out.append({'text': text, 'history': history.tolist(), 'q_d': float(q_d[0]),
+                    'K': float(k[0])})
+    return out
+
+
+def measure_latency(source: LearnedReferenceSource, calls: int = 2000) -> dict[str, float]:
+    """Per-call latency of ``source.reference`` (a known task must be set), microseconds."""
+    times = np.empty(calls)
+    for n in range(calls):
+        t = n / 100.0
+        start = time.perf_counter()
+        source.reference(t, 0.5 + 0.3 * math.sin(t), 0.3 * math.cos(t))
+        times[n] = time.perf_counter() - start
+    times *= 1e6
+    return {'p50_us': float(np.percentile(times, 50)), 'p99_us': float(np.percentile(times, 99)),
+            'max_us': float(times.max()), 'calls': calls}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Latency benchmark, or ``--write-golden`` to regenerate the golden outputs."""
+    parser = argparse.ArgumentParser(prog='python -m exo_policy.runtime')
+    parser.add_argument('--checkpoint', type=Path, default=None)
+    parser.add_argument('--write-golden', action='store_true')
+    parser.add_argument('--calls', type=int, default=2000)
+    opts = parser.parse_args(argv)
+    directory = opts.checkpoint if opts.checkpoint is not None else default_checkpoint_dir()
+    if opts.write_golden:
+        path = directory / GOLDEN_FILE
+        path.write_text(json.dumps(golden_outputs(OnnxPolicy(directory)), indent=1) + '\n')
+        print(f'wrote {path}')
+        return 0
+    source = LearnedReferenceSource(directory, resolver=TaskResolver('lexical'))
+    source.set_task_text('lift a heavy box', 0.0)
+    measure_latency(source, 200)
+    print(json.dumps(measure_latency(source, opts.calls)))
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -1,0 +1,53 @@
+"""Build the reference source of policy_node / the evaluation from a mode name.
+
+Modes: ``learned`` (the bimodal policy, default), ``promp`` (the paper's baseline),
+``oracle`` (task library reference + fitted stiffness). All resolve task text with the
+same :class:`exo_policy.language.TaskResolver` when one is given, so a paraphrase means the
+same task whichever source runs, and text that names no task always gives the compliant
+fallback. No rclpy here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from exo_policy.oracle import OracleReferenceSource, ReferenceSource, StiffnessTable
+
+SOURCE_MODES = ('learned', 'promp', 'oracle')
+
+
+def make_source(mode: str, *, resolver=None, compliant_stiffness: float = 2.0,
+                checkpoint: str = '', promp_model: str = '',
+                stiffness_table: str = '') -> ReferenceSource:
+    """Return the reference source for ``mode`` ('' paths = the shipped files).
+
+    Args:
+        mode: one of :data:`SOURCE_MODES`.
+        resolver: a :class:`exo_policy.language.TaskResolver` shared by the sources
+            (None: learned builds its default one, promp/oracle match the task library).
+        compliant_stiffness: fallback stiffness, N*m/rad.
+        checkpoint: learned-policy checkpoint directory.
+        promp_model: ProMP model file (.npz).
+        stiffness_table: oracle stiffness table (.npz).
+
+    Raises:
+        ValueError: unknown mode or invalid files/values (message quotes them).
+
+    """
+    if mode == 'learned':
+        from exo_policy.runtime import LearnedReferenceSource
+        return LearnedReferenceSource(checkpoint or None, resolver=resolver,
+                                      compliant_stiffness=compliant_stiffness)
+    if mode == 'promp':
+        from exo_policy.promp import ProMPModel, ProMPReferenceSource
+        model = ProMPModel.load(Path(promp_model)) if promp_model else None
+        promp_resolver = None
+        if resolver is not None:
+            def promp_resolver(text):
+                resolution = resolver.resolve(text)
+                return resolution.task, resolution.confidence
+        return ProMPReferenceSource(model, promp_resolver, compliant_stiffness)
+    if mode == 'oracle':
+        table = StiffnessTable.load(Path(stiffness_table) if stiffness_table else None)
+        return OracleReferenceSource(table, compliant_stiffness, resolver=resolver)
+    raise ValueError(f'mode must be one of {SOURCE_MODES}, got {mode!r}')

@@ -1,0 +1,96 @@
+"""Tests of the training windows, the episode split and the text augmentation."""
+
+import random
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from exo_policy.configuration import quick_config
+from exo_policy.dataset import (
+    episodes_from_table,
+    fit_normalizer,
+    load_table,
+    split_episodes,
+    synthetic_table,
+    WindowSet,
+    write_table,
+)
+from exo_policy.processing import history_windows
+from exo_policy.train import build_tokenizer
+
+
+@pytest.fixture(scope='module')
+def table():
+    return synthetic_table(episodes_per_task=3, seed=1)
+
+
+def test_load_and_episodes(table, tmp_path):
+    write_table(table, tmp_path)
+    loaded = load_table(tmp_path)
+    episodes = episodes_from_table(loaded)
+    assert len(episodes) == 27
+    for e in episodes:
+        assert e.state.shape == (len(e.q_ref), 2) and e.k_int.shape == e.q_ref.shape
+    with pytest.raises(FileNotFoundError, match='nowhere'):
+        load_table(tmp_path / 'nowhere')
+
+
+def test_only_finite_exo_rows(table):
+    no_exo = table.set_column(table.column_names.index('condition'), 'condition',
+                              pa.array(['no_exo'] * table.num_rows))
+    assert episodes_from_table(no_exo) == []
+    k = table['k_int'].to_numpy().copy()
+    k[:5] = np.nan
+    with_nan = table.set_column(table.column_names.index('k_int'), 'k_int', pa.array(k))
+    n_rows = sum(len(e.q_ref) for e in episodes_from_table(with_nan))
+    assert n_rows == table.num_rows - 5
+
+
+def test_split_is_by_episode_deterministic_and_covers_tasks(table):
+    episodes = episodes_from_table(table)
+    train, val = split_episodes(episodes, 0.3, seed=0)
+    train2, val2 = split_episodes(episodes, 0.3, seed=0)
+    assert [e.episode for e in val] == [e.episode for e in val2]
+    assert not {e.episode for e in train} & {e.episode for e in val}
+    assert len(train) + len(val) == len(episodes)
+    assert {e.task_id for e in val} == {e.task_id for e in episodes}
+    _, val3 = split_episodes(episodes, 0.3, seed=5)
+    assert [e.episode for e in val3] != [e.episode for e in val]
+
+
+def test_windows_match_history_windows(table):
+    cfg = quick_config(history_steps=8)
+    episodes = episodes_from_table(table)[:2]
+    norm = fit_normalizer(episodes)
+    tok = build_tokenizer([], cfg.max_text_tokens)
+    ws = WindowSet(episodes, cfg, norm, tok)
+    assert len(ws) == sum(len(e.q_ref) for e in episodes)
+    n0 = len(episodes[0].q_ref)
+    index = np.array([0, 3, n0 - 1, n0, n0 + 20])
+    b = ws.batch(index)
+    assert b['history'].shape == (5, 8, 2) and b['tokens'].shape == (5, cfg.max_text_tokens)
+    expected = np.concatenate([
+        history_windows(episodes[0].state, np.array([0, 3, n0 - 1]), 8),
+        history_windows(episodes[1].state, np.array([0, 20]), 8)])
+    np.testing.assert_allclose(norm.denormalize_history(b['history']), expected, atol=1e-5)
+    q_now = expected[:, -1, 0]
+    q_ref = np.array([episodes[0].q_ref[0], episodes[0].q_ref[3], episodes[0].q_ref[n0 - 1],
+                      episodes[1].q_ref[0], episodes[1].q_ref[20]])
+    np.testing.assert_allclose(norm.denormalize_qref(b['q'], q_now), q_ref, atol=1e-5)
+    assert np.all(b['k'] > 0)
+
+
+def test_augmentation_varies_text(table):
+    cfg = quick_config(paraphrase_prob=1.0)
+    episodes = episodes_from_table(table)
+    norm = fit_normalizer(episodes)
+    tok = build_tokenizer([], cfg.max_text_tokens)
+    plain = WindowSet(episodes, cfg, norm, tok)
+    aug = WindowSet(episodes, cfg, norm, tok, augment=True)
+    index = np.arange(0, len(aug), 50)
+    a = aug.batch(index, random.Random(0))
+    p = plain.batch(index, random.Random(0))
+    np.testing.assert_array_equal(a['history'], p['history'])
+    np.testing.assert_array_equal(a['q'], p['q'])
+    assert np.mean(np.any(a['tokens'] != p['tokens'], axis=1)) > 0.5

@@ -1,0 +1,158 @@
+"""Tests of the learned reference source (ONNX Runtime) and of the shipped checkpoint.
+
+Golden outputs: ``exo_policy/data/policy_golden.json`` holds the shipped ``policy.onnx``'s
+outputs on fixed inputs (:func:`exo_policy.runtime.golden_inputs`). After re-training the
+shipped checkpoint (``exo_train --data data/exo_vic_v1 --out /tmp/policy`` then copy
+``policy.onnx``, ``policy.pt``, ``policy_meta.json`` and ``metrics.json`` (as
+``policy_metrics.json``) into ``src/exo_policy/exo_policy/data/``), regenerate them with
+``python -m exo_policy.runtime --write-golden`` and commit the result.
+"""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from exo_policy.configuration import quick_config
+from exo_policy.dataset import synthetic_table, write_table
+from exo_policy.language import TaskResolver
+from exo_policy.oracle import ReferenceSource, SOURCE_FALLBACK
+from exo_policy.runtime import (
+    default_checkpoint_dir,
+    GOLDEN_FILE,
+    golden_inputs,
+    LearnedReferenceSource,
+    OnnxPolicy,
+)
+from exo_policy.train import train
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope='module')
+def resolver():
+    return TaskResolver('lexical')
+
+
+@pytest.fixture(scope='module')
+def tiny_checkpoint(tmp_path_factory):
+    data = write_table(synthetic_table(episodes_per_task=2, seed=5),
+                       tmp_path_factory.mktemp('data'))
+    out = tmp_path_factory.mktemp('ckpt')
+    train(data, out, quick_config(epochs=1, max_train_windows=500), progress=False)
+    return out
+
+
+@pytest.fixture()
+def source(tiny_checkpoint, resolver):
+    return LearnedReferenceSource(tiny_checkpoint, resolver=resolver)
+
+
+def _finite(target):
+    return all(math.isfinite(v) for v in (target.reference_angle, target.reference_velocity,
+                                          target.stiffness, target.confidence))
+
+
+def test_implements_reference_source_protocol(source):
+    assert isinstance(source, object)
+    ref: ReferenceSource = source
+    assert ref.set_task_text('lift a heavy box', 0.0).task_id == 'lift_heavy'
+    target = ref.reference(0.01, 0.4, 0.0)
+    assert target.source == 'learned' and target.task_id == 'lift_heavy'
+    assert target.stiffness > 0 and _finite(target) and target.confidence == 1.0
+
+
+def test_no_text_and_unknown_text_give_fallback(source):
+    target = source.reference(0.0, 0.7, 0.1)
+    assert target.source == SOURCE_FALLBACK and target.reference_angle == 0.7
+    assert source.set_task_text('do a backflip', 1.0) is None
+    target = source.reference(1.01, 0.5, 0.0)
+    assert target.source == SOURCE_FALLBACK
+    assert target.reference_angle == 0.5 and target.reference_velocity == 0.0
+    assert target.confidence == 0.0 and target.task_id == '' and target.stiffness == 2.0
+    # A known task, then unknown text again: back to fallback.
+    source.set_task_text('wave hello', 2.0)
+    assert source.reference(2.01, 0.5).source == 'learned'
+    source.set_task_text('', 3.0)
+    assert source.reference(3.01, 0.5).source == SOURCE_FALLBACK
+
+
+@pytest.mark.parametrize('bad', [float('nan'), float('inf'), -float('inf')])
+def test_non_finite_input_never_gives_nan(source, bad):
+    source.set_task_text('drink from a cup', 0.0)
+    for n in range(40):
+        source.reference(n / 100, 0.5 + 0.01 * n, 0.2)
+    for q, qd in ((bad, 0.0), (0.5, bad), (bad, bad)):
+        target = source.reference(0.5, q, qd)
+        assert _finite(target) and target.source == SOURCE_FALLBACK
+    assert source.reference(0.5, 'garbage', None).source == SOURCE_FALLBACK
+    # The bad samples did not enter the history: the policy runs again.
+    target = source.reference(0.51, 0.9, 0.2)
+    assert target.source == 'learned' and _finite(target)
+    assert np.all(np.isfinite(source.history()))
+
+
+def test_ring_buffer_pads_with_first_sample_and_slides(source):
+    source.set_task_text('give a thumbs up', 0.0)
+    source.reference(0.0, 0.3, 0.1)
+    hist = source.history()
+    assert hist.shape == (source.policy.history_steps, 2)
+    np.testing.assert_allclose(hist, np.tile([0.3, 0.1], (len(hist), 1)), atol=1e-7)
+    for n in range(1, 3 * len(hist)):
+        source.reference(n / 100, 0.3 + n, 0.1)
+    hist = source.history()
+    n_last = 3 * len(hist) - 1
+    np.testing.assert_allclose(hist[:, 0], 0.3 + np.arange(n_last - len(hist) + 1, n_last + 1),
+                               rtol=1e-6)
+
+
+def test_outputs_match_onnx_on_buffer_and_velocity_is_finite_difference(source):
+    source.set_task_text('lift a light box', 0.0)
+    prev = None
+    for n in range(30):
+        target = source.reference(n / 100, 0.3 + 0.01 * n, 1.0)
+        q_d, k = source.policy(source.history()[None], source.policy.tokenizer.encode(
+            'lift a light box')[None])
+        assert target.reference_angle == pytest.approx(float(np.clip(q_d[0], 0.0, 2.26893)),
+                                                       abs=1e-6)
+        assert target.stiffness == pytest.approx(float(k[0]), rel=1e-6)
+        if prev is not None:
+            expected = (target.reference_angle - prev) / 0.01
+            assert target.reference_velocity == pytest.approx(
+                float(np.clip(expected, -10, 10)), abs=1e-3)
+        else:
+            assert target.reference_velocity == 0.0
+        prev = target.reference_angle
+
+
+def test_missing_checkpoint_is_reported(tmp_path, resolver):
+    with pytest.raises(FileNotFoundError, match='policy_meta.json'):
+        LearnedReferenceSource(tmp_path, resolver=resolver)
+
+
+def test_shipped_checkpoint_golden_outputs():
+    directory = default_checkpoint_dir()
+    golden = json.loads((directory / GOLDEN_FILE).read_text())
+    policy = OnnxPolicy(directory)
+    inputs = golden_inputs(policy.history_steps)
+    assert [g['text'] for g in golden] == [text for text, _ in inputs]
+    for case, (text, history) in zip(golden, inputs, strict=True):
+        np.testing.assert_allclose(history, np.asarray(case['history'], dtype=np.float32),
+                                   atol=1e-6)
+        q_d, k = policy(history[None], policy.tokenizer.encode(text)[None])
+        assert float(q_d[0]) == pytest.approx(case['q_d'], abs=1e-4)
+        assert float(k[0]) == pytest.approx(case['K'], rel=1e-4, abs=1e-3)
+        assert case['K'] > 0
+
+
+def test_shipped_checkpoint_is_small_and_sane(resolver):
+    directory = default_checkpoint_dir()
+    assert (directory / 'policy.onnx').stat().st_size < 4_000_000
+    source = LearnedReferenceSource(resolver=resolver)
+    source.set_task_text('lift a heavy box', 0.0)
+    for n in range(200):
+        target = source.reference(n / 100, 0.3 + 0.5 * math.sin(n / 50) ** 2, 0.0)
+        assert _finite(target) and 0.0 <= target.reference_angle <= 2.26893
+        assert 0 < target.stiffness < 1000

@@ -1,0 +1,45 @@
+"""Training smoke tests on a tiny synthetic dataset (seconds, one thread)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from exo_policy.configuration import quick_config
+from exo_policy.dataset import synthetic_table, write_table
+from exo_policy.train import load_checkpoint, main, train
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+    return write_table(synthetic_table(episodes_per_task=2, seed=3),
+                       tmp_path_factory.mktemp('data'))
+
+
+def test_training_reduces_loss_and_writes_checkpoint(data_dir, tmp_path):
+    cfg = quick_config(epochs=4, max_train_windows=3000, learning_rate=5e-3)
+    metrics = train(data_dir, tmp_path, cfg, progress=False)
+    first = metrics['first_train_loss']
+    last = metrics['history'][-1]['train_loss']
+    assert last < 0.7 * first, (first, last)
+    for name in ('policy.pt', 'policy.onnx', 'policy_meta.json', 'metrics.json'):
+        assert (tmp_path / name).is_file()
+    written = json.loads((tmp_path / 'metrics.json').read_text())
+    assert set(written['per_task']) == {'ok_gesture', 'thumbs_up', 'thumb_down', 'drink', 'wave',
+                                        'lift_light', 'shelf', 'lift_heavy', 'carry_bimanual'}
+    assert np.isfinite(written['val_rmse_q_rad']) and np.isfinite(written['val_rmse_k_nm_per_rad'])
+    assert written['onnx_max_abs_diff'] < 1e-3
+    model, config, norm, tok, meta = load_checkpoint(tmp_path)
+    assert config == cfg and meta['val_episodes'] >= 9
+    assert tok.decode(tok.encode('lift a heavy box')) == 'lift a heavy box'
+    assert norm.k_scale > 0
+
+
+def test_console_script_quick(data_dir, tmp_path, capsys):
+    assert main(['--data', str(data_dir), '--out', str(tmp_path), '--quick', '--epochs', '1',
+                 '--threads', '1']) == 0
+    out = capsys.readouterr().out
+    assert 'wall time' in out and (tmp_path / 'policy.onnx').is_file()
