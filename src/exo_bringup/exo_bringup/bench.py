@@ -6,7 +6,10 @@ and /diagnostics: controller rate, state-to-command latency p50/p99 (command pub
 stamp minus the stamp of the joint state that triggered it), the fraction of ticks later
 than 2 ms (latency) and of tick intervals longer than 2 ms, and the simulator's real-time
 factor. Then times one in-process closed-loop rollout (sim + human + oracle + controller
-cores) as a multiple of real time. Prints a table, writes ``bench.json`` and a plot.
+cores) as a multiple of real time, the learned policy's inference latency per call on one
+core (ONNX Runtime, one intra-op thread), and reports the wall times of the last data
+generation (``data/exo_vic_v1/manifest.json``) and of the shipped policy's training (its
+``policy_metrics.json``), when present. Prints a table, writes ``bench.json`` and a plot.
 These are measurements, not pass/fail tests.
 """
 
@@ -139,6 +142,33 @@ def measure_rollout(task_id: str = 'lift_heavy') -> dict:
             'rollout_real_time_multiple': sim_s / wall}
 
 
+def measure_policy(calls: int = 5000) -> dict:
+    """Learned-policy inference latency per call (ONNX Runtime, 1 thread), microseconds."""
+    from exo_policy.language import TaskResolver
+    from exo_policy.runtime import LearnedReferenceSource, measure_latency
+    source = LearnedReferenceSource(resolver=TaskResolver('lexical'))
+    source.set_task_text('lift a heavy box', 0.0)
+    measure_latency(source, 200)  # warm-up
+    result = measure_latency(source, calls)
+    return {'policy_inference_us_p50': result['p50_us'],
+            'policy_inference_us_p99': result['p99_us']}
+
+
+def recorded_wall_times(data_dir: Path) -> dict:
+    """Wall times of the last `make data` run and of the shipped checkpoint's training."""
+    from importlib import resources
+    out = {'datagen_wall_s': None, 'datagen_workers': None, 'train_wall_s': None}
+    manifest = data_dir / 'manifest.json'
+    if manifest.exists():
+        data = json.loads(manifest.read_text())
+        out['datagen_wall_s'] = data.get('wall_time_s')
+        out['datagen_workers'] = data.get('config', {}).get('workers')
+    metrics = resources.files('exo_policy') / 'data' / 'policy_metrics.json'
+    if metrics.is_file():
+        out['train_wall_s'] = json.loads(metrics.read_text()).get('train_wall_s')
+    return out
+
+
 def write_plot(graph: dict, path: Path) -> None:
     """Histogram of the state-to-command latency and of the tick intervals."""
     matplotlib.use('Agg')
@@ -164,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--out', type=Path, default=Path('out/bench'))
     parser.add_argument('--duration', type=float, default=20.0)
     parser.add_argument('--ready-timeout', type=float, default=120.0)
+    parser.add_argument('--data', type=Path, default=Path('data/exo_vic_v1'),
+                        help='dataset whose manifest holds the data-generation wall time')
     opts = parser.parse_args(argv)
     stop_on_sigterm()
     opts.out.mkdir(parents=True, exist_ok=True)
@@ -175,7 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     write_plot(graph, opts.out / 'latency.png')
     print('[bench] in-process rollout ...', flush=True)
     rollout = measure_rollout()
-    results = {k: v for k, v in graph.items() if not k.startswith('_')} | rollout
+    print('[bench] policy inference ...', flush=True)
+    policy = measure_policy()
+    results = ({k: v for k, v in graph.items() if not k.startswith('_')} | rollout | policy
+               | recorded_wall_times(opts.data))
+
+    def seconds(value) -> str:
+        return 'not run here' if value is None else f'{value:.0f} s'
+
     rows = [
         ('controller rate', f'{results["controller_rate_hz"]:.1f} Hz'),
         ('state-to-command latency p50', f'{results["command_latency_ms_p50"]:.3f} ms'),
@@ -185,6 +224,10 @@ def main(argv: list[str] | None = None) -> int:
         ('sim real-time factor', f'{results["sim_real_time_factor"]:.3f}'),
         ('in-process rollout speed',
          f'{results["rollout_real_time_multiple"]:.1f}x real time'),
+        ('policy inference p50 (1 core)', f'{results["policy_inference_us_p50"]:.0f} us'),
+        ('policy inference p99 (1 core)', f'{results["policy_inference_us_p99"]:.0f} us'),
+        ('data generation (make data)', seconds(results['datagen_wall_s'])),
+        ('training (shipped checkpoint)', seconds(results['train_wall_s'])),
     ]
     print(f'\nexo-vic benchmark ({results["duration_s"]:.1f} s closed loop, full graph)')
     for name, value in rows:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 CONFIG_VERSION = 1
+REFERENCE_TARGETS = ('human', 'assist')
 
 
 def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
@@ -57,6 +58,13 @@ class PolicyConfig:
         paraphrase_prob: probability of replacing the canonical text during training.
         num_threads: torch intra-op threads during training.
         seed: random seed (split, initialisation, sampling).
+        reference_target: what the angle head learns. 'human' (default): the human's own
+            reference ``q_ref`` -- with the impedance law (``tau_ext = K (q - q_d)`` at
+            equilibrium) the exo then follows the human and gives no assistance.
+            'assist': the virtual equilibrium ``q_v = q_exo - tau_ext / k_int`` of the
+            recorded rollout, the reference that makes the impedance with ``K = k_int``
+            reproduce the recorded interaction torque (train it on ``alpha == 1`` only).
+        train_alphas: eq. 3 assistance ratios of the episodes trained on; () = all.
 
     """
 
@@ -86,12 +94,16 @@ class PolicyConfig:
     paraphrase_prob: float = 0.5
     num_threads: int = 2
     seed: int = 0
+    reference_target: str = 'human'
+    train_alphas: tuple[float, ...] = ()
     version: int = field(default=CONFIG_VERSION)
 
     def __post_init__(self) -> None:
         """Validate every field; tuples may arrive as lists (JSON)."""
         if isinstance(self.conv_dilations, list):
             self.conv_dilations = tuple(self.conv_dilations)
+        if isinstance(self.train_alphas, list):
+            self.train_alphas = tuple(self.train_alphas)
         if self.version != CONFIG_VERSION:
             raise ValueError(f'config version must be {CONFIG_VERSION}, got {self.version!r}')
         _check_int('history_steps', self.history_steps, 2, 1024)
@@ -127,6 +139,16 @@ class PolicyConfig:
         _check_float('paraphrase_prob', self.paraphrase_prob, 0.0, 1.0)
         _check_int('num_threads', self.num_threads, 1, 256)
         _check_int('seed', self.seed, 0, 2**31 - 1)
+        if self.reference_target not in REFERENCE_TARGETS:
+            raise ValueError(f'reference_target must be one of {REFERENCE_TARGETS}, got '
+                             f'{self.reference_target!r}')
+        if not isinstance(self.train_alphas, tuple):
+            raise ValueError(f'train_alphas must be a tuple of floats (empty = all), got '
+                             f'{self.train_alphas!r}')
+        for a in self.train_alphas:
+            _check_float('train_alphas[i]', a, 0.0, 10.0)
+        if len(set(self.train_alphas)) != len(self.train_alphas):
+            raise ValueError(f'train_alphas must not repeat values, got {self.train_alphas!r}')
 
     @property
     def receptive_field(self) -> int:
@@ -137,6 +159,7 @@ class PolicyConfig:
         """JSON-compatible dict (tuples become lists)."""
         out = asdict(self)
         out['conv_dilations'] = list(self.conv_dilations)
+        out['train_alphas'] = [float(a) for a in self.train_alphas]
         return out
 
     @classmethod

@@ -5,6 +5,11 @@ steps ``t-T+1 .. t`` (the episode's first sample repeats before its start, as th
 ring buffer does), the targets ``q_ref(t)`` (the human's reference q_d) and ``k_int(t)``
 (eq. 4), and the episode's instruction text. Only ``condition == 'exo'`` rows with finite
 values are used. Train/validation are split by episode, per task, deterministically.
+
+With ``reference_target='assist'`` the angle target is instead the virtual equilibrium
+``q_v = q_exo - tau_ext / k_int`` (the reference that makes the impedance law, with
+``K = k_int``, reproduce the recorded cuff torque; needs the ``tau_ext`` column), and
+``alphas`` keeps only the episodes of those eq. 3 assistance ratios (needs ``alpha``).
 During training the canonical text is replaced, with probability ``paraphrase_prob``, by a
 random paraphrase / casing / punctuation / filler variant (:mod:`exo_policy.paraphrases`).
 """
@@ -29,17 +34,39 @@ from exo_sim.tasks import ReferenceTrajectory, TASKS, TASKS_BY_ID, TrajectoryPar
 
 REQUIRED_COLUMNS = ('episode', 'task_id', 'text', 'condition', 't', 'q_exo', 'qd_exo', 'q_ref',
                     'k_int')
+ASSIST_COLUMNS = ('tau_ext', 'alpha')
+REFERENCE_TARGETS = ('human', 'assist')
+ALPHA_TOLERANCE = 1e-4
 
 
-def load_table(path: str | Path) -> pa.Table:
-    """Read the step table: a ``steps.parquet`` file or a directory that holds one."""
+def load_table(path: str | Path, extra_columns: tuple[str, ...] = ()) -> pa.Table:
+    """Read the step table: a ``steps.parquet`` file or a directory that holds one.
+
+    Only :data:`REQUIRED_COLUMNS` plus ``extra_columns`` are read.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / 'steps.parquet'
     if not path.is_file():
         raise FileNotFoundError(f'no step table at {str(path)!r}')
-    table = pq.read_table(path, columns=list(REQUIRED_COLUMNS))
+    columns = list(REQUIRED_COLUMNS) + [c for c in extra_columns if c not in REQUIRED_COLUMNS]
+    available = set(pq.read_schema(path).names)
+    missing = [c for c in columns if c not in available]
+    if missing:
+        raise ValueError(f'step table {str(path)!r} lacks columns {missing}')
+    table = pq.read_table(path, columns=columns)
     return table
+
+
+def columns_needed(reference_target: str = 'human', alphas: tuple[float, ...] = ()
+                   ) -> tuple[str, ...]:
+    """Columns beyond :data:`REQUIRED_COLUMNS` that :func:`episodes_from_table` needs."""
+    extra = []
+    if reference_target == 'assist':
+        extra.append('tau_ext')
+    if alphas:
+        extra.append('alpha')
+    return tuple(extra)
 
 
 @dataclass
@@ -48,7 +75,9 @@ class Episode:
 
     Attributes:
         episode: id. task_id, text: task and canonical instruction. state: (N, 2) physical
-        ``(q_exo, qd_exo)``. q_ref: (N,) rad. k_int: (N,) N*m/rad.
+        ``(q_exo, qd_exo)``. q_ref: (N,) rad, the angle target (the human's reference, or
+        the virtual equilibrium ``q_v`` for ``reference_target='assist'``). k_int: (N,)
+        N*m/rad.
 
     """
 
@@ -60,19 +89,41 @@ class Episode:
     k_int: np.ndarray
 
 
-def episodes_from_table(table: pa.Table) -> list[Episode]:
-    """Split the table into exo episodes (non-finite rows dropped), sorted by episode id."""
-    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
+def episodes_from_table(table: pa.Table, reference_target: str = 'human',
+                        alphas: tuple[float, ...] = ()) -> list[Episode]:
+    """Split the table into exo episodes (non-finite rows dropped), sorted by episode id.
+
+    Args:
+        table: the step table.
+        reference_target: 'human' (target ``q_ref``) or 'assist' (target
+            ``q_exo - tau_ext / k_int``).
+        alphas: keep only rows whose ``alpha`` is one of these (() = all).
+
+    """
+    if reference_target not in REFERENCE_TARGETS:
+        raise ValueError(f'reference_target must be one of {REFERENCE_TARGETS}, got '
+                         f'{reference_target!r}')
+    needed = REQUIRED_COLUMNS + columns_needed(reference_target, alphas)
+    missing = [c for c in needed if c not in table.column_names]
     if missing:
         raise ValueError(f'step table lacks columns {missing}')
     table = table.filter(pc.equal(table['condition'], 'exo'))
-    cols = {c: table[c].to_numpy(zero_copy_only=False) for c in REQUIRED_COLUMNS}
+    cols = {c: table[c].to_numpy(zero_copy_only=False) for c in needed}
     order = np.lexsort((cols['t'], cols['episode']))
     cols = {c: v[order] for c, v in cols.items()}
     finite = np.ones(len(order), dtype=bool)
     for c in ('q_exo', 'qd_exo', 'q_ref', 'k_int'):
         finite &= np.isfinite(cols[c].astype(float))
+    if reference_target == 'assist':
+        finite &= np.isfinite(cols['tau_ext'].astype(float)) & (cols['k_int'] > 0)
+    if alphas:
+        alpha = cols['alpha'].astype(float)
+        finite &= np.any(np.abs(alpha[:, None] - np.asarray(alphas, float)[None, :])
+                         <= ALPHA_TOLERANCE, axis=1)
     cols = {c: v[finite] for c, v in cols.items()}
+    if reference_target == 'assist':
+        cols['q_ref'] = (cols['q_exo'].astype(np.float64)
+                         - cols['tau_ext'].astype(np.float64) / cols['k_int'].astype(np.float64))
     ep = cols['episode']
     if ep.size == 0:
         return []
@@ -193,16 +244,18 @@ def synthetic_table(episodes_per_task: int = 2, seed: int = 0, rate_hz: float = 
     """A small step table in the datagen schema, without physics (tests and smoke runs).
 
     The exo angle lags the task reference through a first-order filter plus noise;
-    ``k_int`` is a smooth positive function of the phase and the payload.
+    ``k_int`` is a smooth positive function of the phase and the payload; ``alpha`` cycles
+    1, 1, 0.5 over the repetitions of a task and ``tau_ext`` is a smooth cuff torque whose
+    virtual equilibrium ``q_exo - tau_ext / k_int`` leads the exo by about 0.1 rad.
     """
     rng = np.random.default_rng(seed)
     rows: dict[str, list] = {c: [] for c in REQUIRED_COLUMNS}
-    rows.update({'phase': []})
+    rows.update({'phase': [], 'tau_ext': [], 'alpha': []})
     ep = 0
     for task in TASKS:
         if tasks is not None and task.task_id not in tasks:
             continue
-        for _ in range(episodes_per_task):
+        for rep in range(episodes_per_task):
             params = TrajectoryParams(amplitude_scale=float(rng.uniform(0.9, 1.1)),
                                       duration_scale=float(rng.uniform(0.9, 1.1)))
             ref = ReferenceTrajectory(task, params)
@@ -228,6 +281,9 @@ def synthetic_table(episodes_per_task: int = 2, seed: int = 0, rate_hz: float = 
             rows['qd_exo'] += qd.tolist()
             rows['q_ref'] += q_ref.tolist()
             rows['k_int'] += k.tolist()
+            rows['tau_ext'] += (-0.1 * k * np.sin(np.pi * phase) * (1 + 0.1 * task.payload_kg)
+                                ).tolist()
+            rows['alpha'] += [(1.0, 1.0, 0.5)[rep % 3]] * n
             ep += 1
     arrays = {c: pa.array(v, pa.float32()) for c, v in rows.items()
               if c not in ('episode', 'task_id', 'text', 'condition')}

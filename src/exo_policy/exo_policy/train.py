@@ -3,6 +3,12 @@
 Usage::
 
     exo_train --data data/exo_vic_v1 --out /tmp/policy [--epochs N] [--quick] [--threads N]
+              [--reference-target {human,assist}] [--alphas 1[,0.5...]]
+
+``--reference-target assist`` trains the angle head on the virtual equilibrium
+``q_v = q_exo - tau_ext / k_int`` (the reference with which the impedance law reproduces
+the recorded assistance) instead of the human's reference; without ``--alphas`` it then
+uses the ``alpha == 1`` episodes only (``--alphas all`` for every episode).
 
 Writes to ``--out``:
 
@@ -13,8 +19,8 @@ Writes to ``--out``:
   ``K`` (1,) N*m/rad (normalisation folded into the graph);
 * ``metrics.json``: validation RMSE of q_d (rad) and K (N*m/rad), overall and per task.
 
-To refresh the shipped checkpoint, train into ``src/exo_policy/exo_policy/data/policy`` and
-regenerate the golden outputs (see ``test/test_runtime.py``).
+To refresh the shipped checkpoints, see ``test/test_runtime.py`` (default) and
+``test/test_assist_checkpoint.py`` (assist variant).
 """
 
 from __future__ import annotations
@@ -32,8 +38,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from exo_policy.configuration import PolicyConfig, quick_config
+from exo_policy.configuration import PolicyConfig, quick_config, REFERENCE_TARGETS
 from exo_policy.dataset import (
+    columns_needed,
     episodes_from_table,
     fit_normalizer,
     load_table,
@@ -168,7 +175,9 @@ def train(data_path: str | Path, out_dir: str | Path, config: PolicyConfig | Non
     rng = random.Random(config.seed)
     np_rng = np.random.default_rng(config.seed)
 
-    episodes = episodes_from_table(load_table(data_path))
+    extra = columns_needed(config.reference_target, config.train_alphas)
+    episodes = episodes_from_table(load_table(data_path, extra), config.reference_target,
+                                   config.train_alphas)
     train_eps, val_eps = split_episodes(episodes, config.val_fraction, config.seed)
     if not train_eps or not val_eps:
         raise ValueError(f'need >= 2 exo episodes of a task to split, got {len(episodes)}')
@@ -228,6 +237,8 @@ def train(data_path: str | Path, out_dir: str | Path, config: PolicyConfig | Non
     val = evaluate(model, val_set, normalizer, config.loss_weight_k)
     wall = time.perf_counter() - start
     metadata = {'data_path': str(data_path), 'best_epoch': best[1],
+                'reference_target': config.reference_target,
+                'train_alphas': [float(a) for a in config.train_alphas],
                 'train_episodes': len(train_eps), 'val_episodes': len(val_eps),
                 'val_episode_ids': sorted(e.episode for e in val_eps),
                 'train_windows': len(train_set), 'torch': str(torch.__version__),
@@ -244,6 +255,19 @@ def train(data_path: str | Path, out_dir: str | Path, config: PolicyConfig | Non
     return metrics
 
 
+def parse_alphas(text: str) -> tuple[float, ...]:
+    """``'all'`` -> (); ``'1,0.5'`` -> (1.0, 0.5). Raises ValueError (quoted) otherwise."""
+    if text.strip().lower() == 'all':
+        return ()
+    try:
+        values = tuple(float(v) for v in text.split(',') if v.strip())
+    except ValueError:
+        values = ()
+    if not values:
+        raise ValueError(f"--alphas must be 'all' or comma-separated numbers, got {text!r}")
+    return values
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console script ``exo_train``."""
     parser = argparse.ArgumentParser(prog='exo_train', description=__doc__.splitlines()[0])
@@ -254,6 +278,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--quick', action='store_true', help='tiny model, few windows (smoke)')
     parser.add_argument('--threads', type=int, default=None, help='torch intra-op threads')
     parser.add_argument('--config', type=Path, default=None, help='PolicyConfig JSON file')
+    parser.add_argument('--reference-target', choices=REFERENCE_TARGETS, default=None,
+                        help="angle target: 'human' (q_ref, default) or 'assist' (virtual "
+                             'equilibrium q_exo - tau_ext / k_int)')
+    parser.add_argument('--alphas', default=None,
+                        help="comma-separated eq. 3 alphas to train on, or 'all' (default: all "
+                             "for 'human', 1 for 'assist')")
     opts = parser.parse_args(argv)
     config = (PolicyConfig.load(opts.config) if opts.config is not None
               else quick_config() if opts.quick else PolicyConfig())
@@ -262,8 +292,20 @@ def main(argv: list[str] | None = None) -> int:
         overrides['epochs'] = opts.epochs
     if opts.threads is not None:
         overrides['num_threads'] = opts.threads
+    if opts.reference_target is not None:
+        overrides['reference_target'] = opts.reference_target
+    if opts.alphas is not None:
+        try:
+            overrides['train_alphas'] = parse_alphas(opts.alphas)
+        except ValueError as exc:
+            parser.error(str(exc))
+    elif opts.reference_target == 'assist':
+        overrides['train_alphas'] = (1.0,)
     if overrides:
-        config = PolicyConfig.from_dict({**config.to_dict(), **overrides})
+        try:
+            config = PolicyConfig.from_dict({**config.to_dict(), **overrides})
+        except ValueError as exc:
+            parser.error(str(exc))
     start = time.perf_counter()
     metrics = train(opts.data, opts.out, config)
     print(f'val RMSE q_d {metrics["val_rmse_q_rad"]:.4f} rad, K '
