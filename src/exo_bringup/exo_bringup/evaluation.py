@@ -1,16 +1,21 @@
 """Closed-loop evaluation (paper section V, Fig. 4-7): every task x condition x body mass.
 
 In-process rollouts (:func:`exo_sim.rollout.run_rollout`, no ROS) of the simulated human
-wearing the exo under five conditions:
+wearing the exo under six conditions:
 
 * ``no_exo``      -- no exoskeleton at all (``ExoArmConfig(attach_exo=False)``);
 * ``transparent`` -- exo attached, zero assistance (``ZeroTorque``);
 * ``promp``       -- ProMP baseline (:class:`exo_policy.promp.ProMPReferenceSource`);
 * ``learned``     -- the learned policy (``exo_policy.runtime.LearnedReferenceSource``;
                      skipped with a message when it cannot be imported/constructed);
+                     it predicts the human's own reference, so the exo follows the wearer;
+* ``assist``      -- the learned policy on the shipped assist checkpoint
+                     (``exo_policy/data/assist``: virtual-equilibrium reference
+                     ``q_exo - tau_ext / k_int`` of alpha = 1 rollouts, which assists;
+                     skipped like ``learned`` when unavailable);
 * ``oracle``      -- task-library reference + fitted stiffness (upper bound);
 
-the last three through :class:`exo_bringup.harness.ImpedanceAssist` (reference source +
+the last four through :class:`exo_bringup.harness.ImpedanceAssist` (reference source +
 stability-bounded impedance controller, the same cores as the ROS nodes), at the
 training masses (60, 70, 80 kg) and unseen masses (65, 75, 90 kg), plus a repetitive
 lift-and-carry session with a 10 kg box (default 10 simulated minutes).
@@ -93,8 +98,8 @@ from exo_sim.tasks import (
 )
 
 SCHEMA = 'exo_vic.eval/1'
-CONDITIONS = ('no_exo', 'transparent', 'promp', 'learned', 'oracle')
-ASSISTED = ('promp', 'learned', 'oracle')
+CONDITIONS = ('no_exo', 'transparent', 'promp', 'learned', 'assist', 'oracle')
+ASSISTED = ('promp', 'learned', 'assist', 'oracle')
 TRAINING_MASSES = (60.0, 70.0, 80.0)
 UNSEEN_MASSES = (65.0, 75.0, 90.0)
 QUICK_TASKS = ('ok_gesture', 'wave', 'lift_heavy')
@@ -133,11 +138,11 @@ def make_source(condition: str):
     from exo_policy.sources import make_source as make_reference_source  # noqa: PLC0415
     if condition in ('oracle', 'promp'):
         return make_reference_source(condition)
-    if condition == 'learned':
+    if condition in ('learned', 'assist'):
         try:
-            return make_reference_source('learned')
+            return make_reference_source(condition)
         except Exception as exc:  # noqa: BLE001 -- any failure skips the condition
-            raise SourceUnavailableError(f'the learned policy is unavailable: '
+            raise SourceUnavailableError(f'the {condition} policy is unavailable: '
                                          f'{type(exc).__name__}: {exc}') from exc
     raise ValueError(f'condition must be one of {CONDITIONS}, got {condition!r}')
 
@@ -582,7 +587,7 @@ def run_evaluation(conditions: list[str], tasks: list[str], masses: list[float],
 
 # ---------------------------------------------------------------------- plots
 _COLORS = {'no_exo': '#7f7f7f', 'transparent': '#bcbd22', 'promp': '#1f77b4',
-           'learned': '#d62728', 'oracle': '#2ca02c'}
+           'learned': '#d62728', 'assist': '#9467bd', 'oracle': '#2ca02c'}
 
 
 def _bar_grid(report: dict, key: str, ylabel: str, title: str, path: Path) -> None:
@@ -720,7 +725,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--task-text', default=None,
                    help='single rollout for this text (with --mass, --policy)')
     p.add_argument('--mass', type=float, default=70.0, help='body mass of --task-text, kg')
-    p.add_argument('--policy', choices=('learned', 'promp', 'oracle', 'transparent', 'no_exo'),
+    p.add_argument('--policy', choices=('learned', 'assist', 'promp', 'oracle', 'transparent',
+                                        'no_exo'),
                    default='learned', help='condition of the --task-text rollout')
     p.add_argument('--json', action='store_true', help='print the result as JSON')
     return p

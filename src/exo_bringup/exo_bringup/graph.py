@@ -63,7 +63,8 @@ CONTROLLER_NODE = NodeSpec(
 
 COMMON_ARGUMENTS: tuple[GraphArgument, ...] = (
     GraphArgument('policy_mode', 'learned',
-                  "Reference source of policy_node: 'learned' (bimodal policy), 'promp' "
+                  "Reference source of policy_node: 'learned' (bimodal policy), 'assist' "
+                  "(bimodal policy, assisting virtual-equilibrium reference), 'promp' "
                   "(ProMP baseline) or 'oracle' (task library + fitted stiffness).",
                   (('policy_node', 'mode'),)),
     GraphArgument('policy_rate_hz', '100.0', 'Rate of /exo/impedance_reference, Hz.',

@@ -13,7 +13,14 @@ target of :mod:`exo_policy.oracle` (hold the measured angle, compliant stiffness
 
 ``python -m exo_policy.runtime`` prints the per-call latency (p50/p99);
 ``python -m exo_policy.runtime --write-golden`` regenerates the golden outputs of the
-shipped checkpoint (see ``test/test_runtime.py``).
+shipped checkpoint (see ``test/test_runtime.py``; ``--checkpoint`` for another one, e.g.
+the assist variant in :func:`default_assist_checkpoint_dir`).
+
+Two checkpoints are shipped: the default one (``exo_policy/data``) predicts the human's
+own reference (the exo follows the wearer, no net assistance), the *assist* one
+(``exo_policy/data/assist``, ``reference_target='assist'``) predicts the virtual
+equilibrium ``q_exo - tau_ext / k_int`` of ``alpha = 1`` rollouts, with which the
+impedance law reproduces the recorded assistance torque.
 """
 
 from __future__ import annotations
@@ -43,6 +50,11 @@ MAX_REFERENCE_SPEED = 10.0  # rad/s, clip of the finite-difference reference vel
 def default_checkpoint_dir() -> Path:
     """Directory of the shipped checkpoint (``exo_policy/data``)."""
     return Path(str(resources.files('exo_policy') / 'data'))
+
+
+def default_assist_checkpoint_dir() -> Path:
+    """Directory of the shipped assist checkpoint (``exo_policy/data/assist``)."""
+    return Path(str(resources.files('exo_policy') / 'data' / 'assist'))
 
 
 class OnnxPolicy:

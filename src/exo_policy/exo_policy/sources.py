@@ -1,10 +1,12 @@
 """Build the reference source of policy_node / the evaluation from a mode name.
 
-Modes: ``learned`` (the bimodal policy, default), ``promp`` (the paper's baseline),
-``oracle`` (task library reference + fitted stiffness). All resolve task text with the
-same :class:`exo_policy.language.TaskResolver` when one is given, so a paraphrase means the
-same task whichever source runs, and text that names no task always gives the compliant
-fallback. No rclpy here.
+Modes: ``learned`` (the bimodal policy, default; predicts the human's own reference),
+``assist`` (the same policy trained on the virtual-equilibrium reference of ``alpha = 1``
+rollouts, the shipped ``exo_policy/data/assist`` checkpoint: the impedance then assists),
+``promp`` (the paper's baseline), ``oracle`` (task library reference + fitted stiffness).
+All resolve task text with the same :class:`exo_policy.language.TaskResolver` when one is
+given, so a paraphrase means the same task whichever source runs, and text that names no
+task always gives the compliant fallback. No rclpy here.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from exo_policy.oracle import OracleReferenceSource, ReferenceSource, StiffnessTable
 
-SOURCE_MODES = ('learned', 'promp', 'oracle')
+SOURCE_MODES = ('learned', 'assist', 'promp', 'oracle')
 
 
 def make_source(mode: str, *, resolver=None, compliant_stiffness: float = 2.0,
@@ -26,7 +28,8 @@ def make_source(mode: str, *, resolver=None, compliant_stiffness: float = 2.0,
         resolver: a :class:`exo_policy.language.TaskResolver` shared by the sources
             (None: learned builds its default one, promp/oracle match the task library).
         compliant_stiffness: fallback stiffness, N*m/rad.
-        checkpoint: learned-policy checkpoint directory.
+        checkpoint: learned-policy checkpoint directory ('' = the shipped default one for
+            'learned', the shipped assist one for 'assist').
         promp_model: ProMP model file (.npz).
         stiffness_table: oracle stiffness table (.npz).
 
@@ -37,6 +40,11 @@ def make_source(mode: str, *, resolver=None, compliant_stiffness: float = 2.0,
     if mode == 'learned':
         from exo_policy.runtime import LearnedReferenceSource
         return LearnedReferenceSource(checkpoint or None, resolver=resolver,
+                                      compliant_stiffness=compliant_stiffness)
+    if mode == 'assist':
+        from exo_policy.runtime import default_assist_checkpoint_dir, LearnedReferenceSource
+        return LearnedReferenceSource(checkpoint or default_assist_checkpoint_dir(),
+                                      resolver=resolver,
                                       compliant_stiffness=compliant_stiffness)
     if mode == 'promp':
         from exo_policy.promp import ProMPModel, ProMPReferenceSource

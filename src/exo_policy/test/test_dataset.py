@@ -94,3 +94,36 @@ def test_augmentation_varies_text(table):
     np.testing.assert_array_equal(a['history'], p['history'])
     np.testing.assert_array_equal(a['q'], p['q'])
     assert np.mean(np.any(a['tokens'] != p['tokens'], axis=1)) > 0.5
+
+
+def test_assist_target_is_the_virtual_equilibrium_and_alphas_filter(table, tmp_path):
+    human = {e.episode: e for e in episodes_from_table(table)}
+    assist = episodes_from_table(table, 'assist')
+    assert {e.episode for e in assist} == set(human)
+    cols = {c: table[c].to_numpy(zero_copy_only=False) for c in ('episode', 'q_exo', 'tau_ext',
+                                                                  'k_int')}
+    for e in assist[:5]:
+        rows = cols['episode'] == e.episode
+        expected = cols['q_exo'][rows] - cols['tau_ext'][rows] / cols['k_int'][rows]
+        np.testing.assert_allclose(e.q_ref, expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(e.state, human[e.episode].state)
+        assert not np.allclose(e.q_ref, human[e.episode].q_ref)
+    # synthetic alphas cycle 1, 1, 0.5 over the 3 repetitions of each task
+    only_one = episodes_from_table(table, 'assist', (1.0,))
+    assert len(only_one) == 18
+    assert len(episodes_from_table(table, 'human', (0.5,))) == 9
+    assert len(episodes_from_table(table, 'human', (0.5, 1.0))) == 27
+    assert episodes_from_table(table, 'human', (0.25,)) == []
+    # the extra columns are read on request only, and their absence is reported
+    write_table(table, tmp_path)
+    assert 'tau_ext' not in load_table(tmp_path).column_names
+    loaded = load_table(tmp_path, ('tau_ext', 'alpha'))
+    assert len(episodes_from_table(loaded, 'assist', (1.0,))) == 18
+    with pytest.raises(ValueError, match=r"\['tau_ext'\]"):
+        episodes_from_table(load_table(tmp_path), 'assist')
+    with pytest.raises(ValueError, match=r"\['alpha'\]"):
+        episodes_from_table(load_table(tmp_path), 'human', (1.0,))
+    with pytest.raises(ValueError, match="'virtual'"):
+        episodes_from_table(table, 'virtual')
+    with pytest.raises(ValueError, match="'nope'"):
+        load_table(tmp_path, ('nope',))

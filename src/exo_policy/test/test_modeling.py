@@ -145,6 +145,11 @@ def test_config_json_round_trip(tmp_path):
     ({'conv_dilations': ()}, '()'),
     ({'dropout': 1.5}, '1.5'),
     ({'epochs': 2.5}, '2.5'),
+    ({'reference_target': 'virtual'}, "'virtual'"),
+    ({'train_alphas': (1.0, float('nan'))}, 'nan'),
+    ({'train_alphas': (-0.5,)}, '-0.5'),
+    ({'train_alphas': (1.0, 1.0)}, '(1.0, 1.0)'),
+    ({'train_alphas': '1'}, "'1'"),
 ])
 def test_config_rejects_invalid_values_quoting_them(bad, quoted):
     with pytest.raises(ValueError, match=None) as err:
@@ -155,3 +160,13 @@ def test_config_rejects_invalid_values_quoting_them(bad, quoted):
 def test_config_rejects_unknown_keys():
     with pytest.raises(ValueError, match='bogus'):
         PolicyConfig.from_dict({'bogus': 1})
+
+
+def test_config_reference_target_round_trips_and_defaults_to_human():
+    assert PolicyConfig().reference_target == 'human' and PolicyConfig().train_alphas == ()
+    cfg = PolicyConfig(reference_target='assist', train_alphas=(1.0,))
+    assert PolicyConfig.from_json(cfg.to_json()) == cfg
+    # a checkpoint config written before the fields existed loads with the defaults
+    old = cfg.to_dict()
+    del old['reference_target'], old['train_alphas']
+    assert PolicyConfig.from_dict(old) == PolicyConfig()

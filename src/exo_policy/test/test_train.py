@@ -8,7 +8,7 @@ import torch
 
 from exo_policy.configuration import quick_config
 from exo_policy.dataset import synthetic_table, write_table
-from exo_policy.train import load_checkpoint, main, train
+from exo_policy.train import load_checkpoint, main, parse_alphas, train
 
 torch.set_num_threads(1)
 
@@ -43,3 +43,31 @@ def test_console_script_quick(data_dir, tmp_path, capsys):
                  '--threads', '1']) == 0
     out = capsys.readouterr().out
     assert 'wall time' in out and (tmp_path / 'policy.onnx').is_file()
+
+
+def test_assist_target_trains_on_selected_alphas_and_is_recorded(tmp_path):
+    data = write_table(synthetic_table(episodes_per_task=3, seed=4), tmp_path / 'data')
+    out = tmp_path / 'ckpt'
+    assert main(['--data', str(data), '--out', str(out), '--quick', '--epochs', '1',
+                 '--threads', '1', '--reference-target', 'assist']) == 0
+    _, config, norm, _, meta = load_checkpoint(out)
+    assert config.reference_target == 'assist' and config.train_alphas == (1.0,)
+    assert meta['reference_target'] == 'assist' and meta['train_alphas'] == [1.0]
+    assert meta['train_episodes'] + meta['val_episodes'] == 18  # alpha 0.5 episodes dropped
+    # the synthetic virtual equilibrium leads the exo: positive mean offset
+    assert norm.dq_mean > 0.01
+    written = json.loads((out / 'policy_meta.json').read_text())
+    assert written['config']['reference_target'] == 'assist'
+    assert written['metadata']['train_alphas'] == [1.0]
+
+
+def test_parse_alphas_and_cli_errors(data_dir, tmp_path, capsys):
+    assert parse_alphas('all') == () and parse_alphas('1, 0.5') == (1.0, 0.5)
+    for bad in ('', 'one', ','):
+        with pytest.raises(ValueError, match=repr(bad).replace('(', r'\(')):
+            parse_alphas(bad)
+    for argv, quoted in ((['--alphas', 'x'], "'x'"), (['--alphas', '1,1'], '(1.0, 1.0)'),
+                         (['--reference-target', 'bogus'], "'bogus'")):
+        with pytest.raises(SystemExit):
+            main(['--data', str(data_dir), '--out', str(tmp_path), '--quick', *argv])
+        assert quoted in capsys.readouterr().err
