@@ -20,6 +20,7 @@ from exo_policy.dataset import synthetic_table, write_table
 from exo_policy.language import TaskResolver
 from exo_policy.oracle import ReferenceSource, SOURCE_FALLBACK
 from exo_policy.runtime import (
+    default_assist_checkpoint_dir,
     default_checkpoint_dir,
     GOLDEN_FILE,
     golden_inputs,
@@ -132,8 +133,11 @@ def test_missing_checkpoint_is_reported(tmp_path, resolver):
         LearnedReferenceSource(tmp_path, resolver=resolver)
 
 
-def test_shipped_checkpoint_golden_outputs():
-    directory = default_checkpoint_dir()
+@pytest.mark.parametrize('checkpoint', ['default', 'assist'])
+def test_shipped_checkpoint_golden_outputs(checkpoint):
+    """Golden outputs of both shipped checkpoints (regeneration: test module docstrings)."""
+    directory = (default_checkpoint_dir() if checkpoint == 'default'
+                 else default_assist_checkpoint_dir())
     golden = json.loads((directory / GOLDEN_FILE).read_text())
     policy = OnnxPolicy(directory)
     inputs = golden_inputs(policy.history_steps)
