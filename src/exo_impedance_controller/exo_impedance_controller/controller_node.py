@@ -11,6 +11,7 @@ states stop. All physics, math and safety logic live in the core (core.py).
 from dataclasses import fields
 import math
 import signal
+import threading
 import time
 
 from builtin_interfaces.msg import Time
@@ -315,20 +316,25 @@ class ControllerNode(LifecycleNode):
         self._state_pub.publish(m)
 
 
-def _raise_keyboard_interrupt(signum, frame):
-    raise KeyboardInterrupt
+_STOP = threading.Event()
+
+
+def _request_stop(signum, frame):
+    # Only set a flag: an exception raised from a signal handler can surface inside a
+    # callback run by the C++ EventsExecutor and be turned into another error (exit 1).
+    _STOP.set()
 
 
 def main(args=None):
     """Run the node; with autostart it configures and activates itself.
 
     rclpy's own SIGINT handler would shut the context down before a last zero torque
-    could be published, so SIGINT/SIGTERM raise KeyboardInterrupt here instead and the
-    zero torque goes out before shutdown.
+    could be published, so SIGINT/SIGTERM only request a stop here: the spin loop ends,
+    the zero torque goes out, then the node is destroyed and rclpy shut down.
     """
     # Explicit handlers: a process started in the background may inherit SIGINT ignored.
-    signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    signal.signal(signal.SIGINT, _request_stop)
+    signal.signal(signal.SIGTERM, _request_stop)
     try:
         with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
             node = ControllerNode()
@@ -341,7 +347,7 @@ def main(args=None):
                     else:
                         node.get_logger().error('autostart: configure failed; staying '
                                                 'unconfigured')
-                while rclpy.ok():
+                while rclpy.ok() and not _STOP.is_set():
                     executor.spin_once(timeout_sec=0.1)
             finally:
                 node.publish_zero_torque()
@@ -349,7 +355,6 @@ def main(args=None):
                 node.destroy_node()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-
 
 if __name__ == '__main__':
     main()
