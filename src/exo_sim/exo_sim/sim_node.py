@@ -150,10 +150,14 @@ class SimNode(Node):
         joint.effort = [sample.exo_torque]
         self._joint_pub.publish(joint)
 
-        if self._ticks % self._human_every == 0:
-            self._publish_human(stamp, sample)
-        if self._ticks % self._metabolic_every == 0:
-            power = self.session.metabolic_power()
+        human_due = self._ticks % self._human_every == 0
+        metabolic_due = self._ticks % self._metabolic_every == 0
+        if not (human_due or metabolic_due):
+            return
+        power = self.session.metabolic_power()  # once per tick, for both messages
+        if human_due:
+            self._publish_human(stamp, sample, power)
+        if metabolic_due:
             m = self._metabolic_msg
             m.header.stamp = stamp
             m.power = power
@@ -170,7 +174,7 @@ class SimNode(Node):
             self.get_logger().info(
                 f'human starts task {task.task_id!r} (payload {task.payload_per_arm_kg} kg)')
 
-    def _publish_human(self, stamp, sample) -> None:
+    def _publish_human(self, stamp, sample, power: float) -> None:
         arm = self.session.arm
         m = self._human_msg
         m.header.stamp = stamp
@@ -181,7 +185,7 @@ class SimNode(Node):
         m.reference_angle = sample.reference_angle
         m.biological_torque = arm.biological_torque()
         m.muscle_activations = arm.muscle_activations().tolist()
-        m.metabolic_power = self.session.metabolic_power()
+        m.metabolic_power = power
         self._human_pub.publish(m)
 
     def _on_diagnostics(self) -> None:
