@@ -10,18 +10,13 @@ states stop. All physics, math and safety logic live in the core (core.py).
 
 from dataclasses import fields
 import math
-import signal
-import threading
 import time
 
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import WrenchStamped
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, SetParametersResult
-import rclpy
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
@@ -37,7 +32,7 @@ from exo_impedance_controller.qos import (
     SENSOR_SUB_QOS,
     STATE_QOS,
 )
-from exo_impedance_controller.runtime import make_executor
+from exo_impedance_controller.runtime import run_node
 from exo_interfaces.msg import ControllerState, ImpedanceReference
 
 WATCHDOG_PERIOD = 0.005  # s (200 Hz)
@@ -316,45 +311,22 @@ class ControllerNode(LifecycleNode):
         self._state_pub.publish(m)
 
 
-_STOP = threading.Event()
-
-
-def _request_stop(signum, frame):
-    # Only set a flag: an exception raised from a signal handler can surface inside a
-    # callback run by the C++ EventsExecutor and be turned into another error (exit 1).
-    _STOP.set()
+def _autostart(node: ControllerNode) -> None:
+    if node.get_parameter('autostart').value:
+        if node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+            node.trigger_activate()
+        else:
+            node.get_logger().error('autostart: configure failed; staying unconfigured')
 
 
 def main(args=None):
     """Run the node; with autostart it configures and activates itself.
 
-    rclpy's own SIGINT handler would shut the context down before a last zero torque
-    could be published, so SIGINT/SIGTERM only request a stop here: the spin loop ends,
-    the zero torque goes out, then the node is destroyed and rclpy shut down.
+    On SIGINT/SIGTERM the spin loop ends, a last zero torque is published while the
+    context is still up, then the node is destroyed (:func:`runtime.run_node`).
     """
-    # Explicit handlers: a process started in the background may inherit SIGINT ignored.
-    signal.signal(signal.SIGINT, _request_stop)
-    signal.signal(signal.SIGTERM, _request_stop)
-    try:
-        with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
-            node = ControllerNode()
-            executor = make_executor()
-            executor.add_node(node)
-            try:
-                if node.get_parameter('autostart').value:
-                    if node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
-                        node.trigger_activate()
-                    else:
-                        node.get_logger().error('autostart: configure failed; staying '
-                                                'unconfigured')
-                while rclpy.ok() and not _STOP.is_set():
-                    executor.spin_once(timeout_sec=0.1)
-            finally:
-                node.publish_zero_torque()
-                executor.shutdown()
-                node.destroy_node()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    run_node(ControllerNode, args, on_start=_autostart,
+             on_stop=ControllerNode.publish_zero_torque)
 
 if __name__ == '__main__':
     main()

@@ -10,12 +10,15 @@ forces the classic executor.
 """
 
 import os
+import signal
 import sys
+import threading
 from typing import Callable
 
 import rclpy
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 
 
 def make_executor() -> Executor:
@@ -30,37 +33,53 @@ def make_executor() -> Executor:
     return SingleThreadedExecutor()
 
 
-def spin(node, executor: Executor | None = None) -> None:
-    """Spin ``node`` until the context shuts down (spin_once loop: see module docstring)."""
+def spin(node: Node, executor: Executor | None = None,
+         stop: threading.Event | None = None) -> None:
+    """Spin ``node`` until the context shuts down or ``stop`` is set (spin_once loop)."""
     executor = executor if executor is not None else make_executor()
     executor.add_node(node)
     try:
-        while node.context.ok():
+        while node.context.ok() and not (stop is not None and stop.is_set()):
             executor.spin_once(timeout_sec=0.1)
     finally:
         executor.shutdown()
 
 
 def run_node(factory: Callable[[], Node], args: list[str] | None = None,
-             executor: Callable[[], Executor] = make_executor) -> None:
+             executor: Callable[[], Executor] = make_executor,
+             on_start: Callable[[Node], None] | None = None,
+             on_stop: Callable[[Node], None] | None = None) -> None:
     """``main()`` of a node (ros2/demos style): init, spin, clean shutdown.
 
-    ``executor`` makes the executor (default :func:`make_executor`).
-
-    Ctrl-C and external shutdown end quietly; a ``ValueError``/``OSError`` from the
-    constructor (invalid parameters, already logged with the rejected value) exits with
-    status 2.
+    SIGINT/SIGTERM only set a flag; the spin loop then ends within 0.1 s, ``on_stop`` runs
+    while the node can still publish (e.g. a last zero torque), and the node and rclpy
+    shut down. (rclpy's own handlers shut the context down first, and an exception raised
+    from a handler can surface inside a callback of the C++ EventsExecutor and make the
+    process exit with an error.) A ``ValueError``/``OSError`` from the constructor
+    (invalid parameters, already logged with the rejected value) exits with status 2.
     """
-    rclpy.init(args=args)
+    stop = threading.Event()
+
+    def request_stop(signum, frame) -> None:
+        stop.set()
+
+    # Explicit handlers: a process started in the background may inherit SIGINT ignored.
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     node = None
     try:
         node = factory()
-        spin(node, executor())
+        if on_start is not None:
+            on_start(node)
+        spin(node, executor(), stop)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (ValueError, OSError):
         sys.exit(2)
     finally:
         if node is not None:
+            if on_stop is not None:
+                on_stop(node)
             node.destroy_node()
         rclpy.try_shutdown()
