@@ -21,15 +21,18 @@ from scipy.ndimage import uniform_filter1d
 from tqdm import tqdm
 
 from exo_policy.oracle import StiffnessTable
+from exo_sim.datagen import DatagenConfig
 from exo_sim.model import ExoArmConfig
 from exo_sim.rollout import ProportionalAssist, run_rollout
 from exo_sim.stiffness import fit_interaction_stiffness
 from exo_sim.tasks import Task, TASKS
 
 PHASE_POINTS = 101
-K_MIN = 5.0
-K_MAX = 250.0
-WINDOW_S = 0.2
+# The eq. 4 fit uses the settings of the dataset (one definition: exo_sim.datagen).
+_FIT = DatagenConfig()
+K_MIN = _FIT.k_min
+K_MAX = _FIT.k_max
+WINDOW_S = _FIT.fit_window_s
 SMOOTH_POINTS = 5
 DEFAULT_OUT = Path(__file__).parent / 'data' / 'oracle_stiffness.npz'
 

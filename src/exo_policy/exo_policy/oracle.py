@@ -23,7 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
-from exo_sim.tasks import find_task, ReferenceTrajectory, Task, TASKS, TASKS_BY_ID
+from exo_sim.tasks import find_task, ReferenceTrajectory, Task, TASKS_BY_ID
 
 SOURCE_ORACLE = 'oracle'
 SOURCE_FALLBACK = 'fallback'
@@ -167,8 +167,3 @@ class OracleReferenceSource:
         q, qd, _ = self._trajectory(tau)
         k = self._table.stiffness(self._task.task_id, self._trajectory.phase(tau))
         return ImpedanceTarget(float(q), float(qd), k, self._task.task_id, 1.0, SOURCE_ORACLE)
-
-
-def task_ids() -> list[str]:
-    """Task ids of the library, in mission order."""
-    return [task.task_id for task in TASKS]
