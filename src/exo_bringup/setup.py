@@ -31,7 +31,9 @@ setup(
             'exo_bench = exo_bringup.bench:main',
             'exo_record = exo_bringup.recorder:main',
             'exo_send_task = exo_bringup.send_task:main',
-            'exo_eval = exo_bringup.evaluation:main',
+            'exo_fit_oracle = exo_bringup.fitting:oracle_main',
+            'exo_fit_promp = exo_bringup.fitting:promp_main',
+            'exo_eval = exo_bringup.evaluation.cli:main',
         ],
     },
 )

@@ -27,9 +27,7 @@ setup(
     entry_points={
         'console_scripts': [
             'policy_node = exo_policy.policy_node:main',
-            'exo_fit_oracle = exo_policy.fit_oracle:main',
             'exo_train = exo_policy.train:main',
-            'exo_fit_promp = exo_policy.promp:main',
         ],
     },
 )

@@ -27,7 +27,7 @@ setup(
     entry_points={
         'console_scripts': [
             'sim_node = exo_sim.sim_node:main',
-            'exo_datagen = exo_sim.datagen:main',
+            'exo_datagen = exo_sim.datagen.cli:main',
             'exo_validate_data = exo_sim.validation:main',
         ],
     },

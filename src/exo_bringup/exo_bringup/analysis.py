@@ -31,23 +31,18 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from exo_bringup.mcap_io import iter_decoded
-from exo_impedance_controller.topics import (
-    CONTROLLER_STATE_TOPIC,
-    EFFORT_COMMAND_TOPIC,
-    HUMAN_STATE_TOPIC,
-    IMPEDANCE_REFERENCE_TOPIC,
-    INTERACTION_TORQUE_TOPIC,
-    JOINT_STATES_TOPIC,
-    TASK_TEXT_TOPIC,
-)
+from exo_contract import topics
+from exo_contract.metrics import rmse
+from exo_impedance_controller import stability
 
 SCHEMA_VERSION = 1
 EXO_JOINT = 'exo_elbow_joint'
 
 
-#: Relative and absolute slack of the stiffness-rate check (rounding of the limiter).
-STIFFNESS_RTOL = 1e-9
-STIFFNESS_ATOL = 1e-12
+#: Relative and absolute slack of the stiffness-rate check (rounding of the limiter); the
+#: one definition is :mod:`exo_impedance_controller.stability`.
+STIFFNESS_RTOL = stability.BOUND_RTOL
+STIFFNESS_ATOL = stability.BOUND_ATOL
 #: Slack of the torque-limit check, N*m.
 TORQUE_ATOL = 1e-9
 
@@ -75,9 +70,11 @@ def stiffness_rate_violated(k_prev: np.ndarray, k_now: np.ndarray, tick_period: 
                             damping: np.ndarray, inertia: np.ndarray) -> bool:
     """Whether one controller tick breaks the discrete eq. 13 bound on any joint.
 
-    The bound is ``K_k <= K_{k-1} * exp(2 h D_k / M_k) * (1 + 1e-9) + 1e-12``. A
-    non-finite bounded stiffness is a violation; ticks whose joint count differs from the
-    previous tick's are not judged. Arrays are ``(J,)``.
+    The bound and its slack are :func:`exo_impedance_controller.stability.
+    stiffness_rate_violated`'s: ``K_k > K_{k-1} * exp(2 h D_k / M_k) * (1 + 1e-9) + 1e-12``.
+    A non-finite bounded stiffness is a violation; ticks whose joint count differs from
+    the previous tick's, and joints whose bound is undefined (NaN), are not judged. Arrays
+    are ``(J,)``; ``damping`` and ``inertia`` hold one value or one per joint.
     """
     k_prev = np.asarray(k_prev, dtype=float)
     k_now = np.asarray(k_now, dtype=float)
@@ -89,11 +86,9 @@ def stiffness_rate_violated(k_prev: np.ndarray, k_now: np.ndarray, tick_period: 
         if np.size(damping) in (1, k_now.size) else np.full(k_now.shape, np.nan)
     inertia = np.broadcast_to(np.asarray(inertia, dtype=float), k_now.shape) \
         if np.size(inertia) in (1, k_now.size) else np.full(k_now.shape, np.nan)
-    with np.errstate(divide='ignore', invalid='ignore', over='ignore'):
-        growth = np.exp(2.0 * float(tick_period) * damping / inertia)
-        bound = k_prev * growth * (1.0 + STIFFNESS_RTOL) + STIFFNESS_ATOL
-    bound = np.where(np.isnan(bound), np.inf, bound)  # undefined bound: not judged
-    return bool(np.any(k_now > bound))
+    return bool(np.any(stability.stiffness_rate_violated(
+        k_prev, k_now, np.full(k_now.shape, float(tick_period)), inertia, damping,
+        STIFFNESS_RTOL, STIFFNESS_ATOL)))
 
 
 @dataclass
@@ -160,26 +155,26 @@ def load_recording(mcap_path: PathLike, joint: str = EXO_JOINT) -> Recording:
         counts[topic] += 1
         first = t if first is None else min(first, t)
         last = t if last is None else max(last, t)
-        if topic == TASK_TEXT_TOPIC:
+        if topic == topics.TASK_TEXT_TOPIC:
             cols['task_text_t'].append(t)
             rec.task_texts.append(str(msg.data))
-        elif topic == JOINT_STATES_TOPIC:
+        elif topic == topics.JOINT_STATES_TOPIC:
             cols['joint_t'].append(t)
             cols['exo_angle'].append(_joint_value(msg.name, msg.position, joint))
-        elif topic == HUMAN_STATE_TOPIC:
+        elif topic == topics.HUMAN_STATE_TOPIC:
             cols['human_t'].append(t)
             rec.human_task_id.append(str(msg.task_id))
             cols['human_phase'].append(float(msg.task_phase))
             cols['human_angle'].append(float(msg.elbow_angle))
             cols['human_reference'].append(float(msg.reference_angle))
-        elif topic == IMPEDANCE_REFERENCE_TOPIC:
+        elif topic == topics.IMPEDANCE_REFERENCE_TOPIC:
             cols['impedance_t'].append(t)
             rec.impedance_task_id.append(str(msg.task_id))
             cols['impedance_reference'].append(
                 _joint_value(msg.joint_names, msg.reference_angle, joint))
             cols['impedance_stiffness'].append(
                 _joint_value(msg.joint_names, msg.stiffness, joint))
-        elif topic == CONTROLLER_STATE_TOPIC:
+        elif topic == topics.CONTROLLER_STATE_TOPIC:
             names = msg.joint_names
             cols['control_t'].append(t)
             js_stamp = _stamp_ns(msg.joint_state_stamp)
@@ -197,10 +192,10 @@ def load_recording(mcap_path: PathLike, joint: str = EXO_JOINT) -> Recording:
                 prev_bounded is not None and stiffness_rate_violated(
                     prev_bounded, bounded, msg.tick_period, msg.damping, msg.inertia))
             prev_bounded = bounded
-        elif topic == EFFORT_COMMAND_TOPIC:
+        elif topic == topics.EFFORT_COMMAND_TOPIC:
             cols['command_t'].append(t)
             rec.command_values.append(np.asarray(msg.data, dtype=float))
-        elif topic == INTERACTION_TORQUE_TOPIC:
+        elif topic == topics.INTERACTION_TORQUE_TOPIC:
             cols['interaction_t'].append(t)
             cols['interaction_torque'].append(float(msg.wrench.torque.z))
     for name, values in cols.items():
@@ -224,7 +219,7 @@ def check_stiffness_bound(mcap_path: PathLike) -> Tuple[int, int]:
     """
     ticks = violations = 0
     prev: Optional[np.ndarray] = None
-    for _topic, _t, msg in iter_decoded(mcap_path, topics=[CONTROLLER_STATE_TOPIC]):
+    for _topic, _t, msg in iter_decoded(mcap_path, topics=[topics.CONTROLLER_STATE_TOPIC]):
         bounded = np.asarray(msg.stiffness_bounded, dtype=float)
         if prev is not None and stiffness_rate_violated(prev, bounded, msg.tick_period,
                                                         msg.damping, msg.inertia):
@@ -257,13 +252,15 @@ def _nearest(t_query: np.ndarray, t_ref: np.ndarray) -> np.ndarray:
 
 def _rmse(t: np.ndarray, values: np.ndarray, t_ref: np.ndarray, ref: np.ndarray
           ) -> Optional[float]:
+    """RMSE of ``values`` (at ``t``) against the ``ref`` sample nearest in time; None if empty.
+
+    The alignment is the recording's own (nearest log time); the RMSE is
+    :func:`exo_contract.metrics.rmse` (non-finite errors skipped).
+    """
     if len(t) == 0 or len(t_ref) == 0:
         return None
-    error = values - ref[_nearest(t, t_ref)]
-    error = error[np.isfinite(error)]
-    if error.size == 0:
-        return None
-    return float(np.sqrt(np.mean(error ** 2)))
+    value = rmse(values, ref[_nearest(t, t_ref)])
+    return value if math.isfinite(value) else None
 
 
 def _in(t: np.ndarray, start: int, end: int, inclusive: bool = True) -> np.ndarray:

@@ -31,9 +31,9 @@ from tqdm import tqdm
 from exo_bringup.harness import rollout_with_oracle
 from exo_bringup.launcher import GraphProcesses, stop_on_sigterm
 from exo_bringup.send_task import publish_task_text
-from exo_impedance_controller.qos import CONTROLLER_STATE_TOPIC, STATE_QOS
+from exo_contract.qos import CONTROLLER_STATE_TOPIC, STATE_QOS
+from exo_contract.tasks import TASKS, TASKS_BY_ID
 from exo_interfaces.msg import ControllerState
-from exo_sim.tasks import TASKS, TASKS_BY_ID
 
 LATE_MS = 2.0
 
@@ -144,7 +144,7 @@ def measure_rollout(task_id: str = 'lift_heavy') -> dict:
 
 def measure_policy(calls: int = 5000) -> dict:
     """Learned-policy inference latency per call (ONNX Runtime, 1 thread), microseconds."""
-    from exo_policy.language import TaskResolver
+    from exo_contract.language import TaskResolver
     from exo_policy.runtime import LearnedReferenceSource, measure_latency
     source = LearnedReferenceSource(resolver=TaskResolver('lexical'))
     source.set_task_text('lift a heavy box', 0.0)

@@ -24,10 +24,10 @@ from exo_bringup.analysis import summarize, write_summary
 from exo_bringup.launcher import GraphProcesses, stop_on_sigterm
 from exo_bringup.plots import write_plots
 from exo_bringup.send_task import publish_task_text
+from exo_contract.qos import CONTROLLER_STATE_TOPIC, STATE_QOS, TASK_TEXT_TOPIC
+from exo_contract.tasks import TASKS
 from exo_impedance_controller.params import ControllerParams
-from exo_impedance_controller.qos import CONTROLLER_STATE_TOPIC, STATE_QOS, TASK_TEXT_TOPIC
 from exo_interfaces.msg import ControllerState
-from exo_sim.tasks import TASKS
 
 UNKNOWN_TEXT = 'do a backflip'
 RMSE_TARGET_RAD = 0.05

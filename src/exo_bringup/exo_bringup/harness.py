@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import math
 
-import numpy as np
-
+from exo_contract.metrics import active_mask, rmse
+from exo_contract.tasks import Task
 from exo_impedance_controller.core import ControlOutput, ImpedanceControllerCore
 from exo_impedance_controller.params import ControllerParams
+from exo_impedance_controller.stability import stiffness_rate_violated
 from exo_policy.oracle import OracleReferenceSource
-from exo_sim.rollout import ExoObservation, RolloutResult, run_rollout
-from exo_sim.tasks import Task
+from exo_sim.rollout import RolloutResult, run_rollout
+from exo_sim.step_loop import ExoObservation
 
 
 @dataclass
@@ -89,11 +90,9 @@ class ImpedanceAssist:
         elif abs(out.torque) > self.params.torque_limit + 1e-9:
             c.torque_limit_violations += 1
         k = out.k_bounded
-        if self._k_prev is not None:
-            bound = self._k_prev * math.exp(
-                2.0 * out.tick_period * out.damping / out.inertia)
-            if k > bound * (1 + 1e-9) + 1e-12:
-                c.stiffness_rate_violations += 1
+        if self._k_prev is not None and stiffness_rate_violated(
+                self._k_prev, k, out.tick_period, out.inertia, out.damping):
+            c.stiffness_rate_violations += 1
         self._k_prev = k
         c.stiffness.append(k)
 
@@ -107,7 +106,8 @@ def rollout_with_oracle(task: Task, rest_before: float = 0.5, **kwargs
 
 
 def tracking_rmse(result: RolloutResult) -> float:
-    """RMSE of the exo angle against the task reference over the task's active phase, rad."""
-    active = (result.phase > 0.0) & (result.phase < 1.0)
-    err = result.q_exo[active] - result.q_ref[active]
-    return float(np.sqrt(np.mean(err**2))) if err.size else math.nan
+    """RMSE of the exo angle against the task reference over the task's active phase, rad.
+
+    NaN when the rollout has no active step (:func:`exo_contract.metrics.rmse`).
+    """
+    return rmse(result.q_exo, result.q_ref, active_mask(result.phase))

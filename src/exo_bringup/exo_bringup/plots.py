@@ -68,6 +68,14 @@ def _draw(rec: Recording, axes: Any, span: Optional[Tuple[float, float]]) -> Non
             ax.legend(loc='upper right', fontsize='small')
 
 
+def _save(fig: Any, path: PathLike) -> Path:
+    """Lay out ``fig`` and write it to ``path`` (PNG, 100 dpi); the caller closes it."""
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    return path
+
+
 def _format_rmse(value: Optional[float]) -> str:
     return 'n/a' if value is None else f'{value:.4f} rad'
 
@@ -86,12 +94,9 @@ def plot_task(rec: Recording, task: Dict[str, Any], path: PathLike) -> Path:
         if task.get('text'):
             title += f"\n'{task['text']}'"
         fig.suptitle(title)
-        fig.tight_layout()
-        path = Path(path)
-        fig.savefig(path, dpi=100)
+        return _save(fig, path)
     finally:
         plt.close(fig)
-    return path
 
 
 def plot_overview(rec: Recording, summary: Dict[str, Any], path: PathLike) -> Path:
@@ -110,12 +115,9 @@ def plot_overview(rec: Recording, summary: Dict[str, Any], path: PathLike) -> Pa
         fig.suptitle(f"{rec.path.name}: {len(summary.get('tasks', []))} tasks, "
                      f"{summary.get('duration_s', 0.0):.1f} s, "
                      f'{violations} stiffness-rate violations')
-        fig.tight_layout()
-        path = Path(path)
-        fig.savefig(path, dpi=100)
+        return _save(fig, path)
     finally:
         plt.close(fig)
-    return path
 
 
 def write_plots(mcap_path: Union[PathLike, Recording], out_dir: PathLike,

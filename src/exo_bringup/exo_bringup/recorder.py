@@ -51,29 +51,11 @@ from rclpy.qos import (
 )
 
 from exo_bringup.mcap_io import McapRos2Writer, normalize_type_name
-from exo_impedance_controller.qos import (
-    CONTROLLER_STATE_TOPIC,
-    EFFORT_COMMAND_TOPIC,
-    HUMAN_STATE_TOPIC,
-    IMPEDANCE_REFERENCE_TOPIC,
-    INTERACTION_TORQUE_TOPIC,
-    JOINT_STATES_TOPIC,
-    METABOLIC_POWER_TOPIC,
-    TASK_TEXT_TOPIC,
-)
-from exo_impedance_controller.runtime import run_node
+from exo_contract.runtime import run_node
+from exo_contract.topics import TASK_TEXT_TOPIC, TOPIC_TYPES
 
 #: Message type of every topic of the exo-vic graph.
-KNOWN_TOPIC_TYPES: Dict[str, str] = {
-    TASK_TEXT_TOPIC: 'std_msgs/msg/String',
-    JOINT_STATES_TOPIC: 'sensor_msgs/msg/JointState',
-    INTERACTION_TORQUE_TOPIC: 'geometry_msgs/msg/WrenchStamped',
-    EFFORT_COMMAND_TOPIC: 'std_msgs/msg/Float64MultiArray',
-    IMPEDANCE_REFERENCE_TOPIC: 'exo_interfaces/msg/ImpedanceReference',
-    CONTROLLER_STATE_TOPIC: 'exo_interfaces/msg/ControllerState',
-    HUMAN_STATE_TOPIC: 'exo_interfaces/msg/HumanState',
-    METABOLIC_POWER_TOPIC: 'exo_interfaces/msg/MetabolicPower',
-}
+KNOWN_TOPIC_TYPES: Dict[str, str] = dict(TOPIC_TYPES)
 
 #: Topics recorded by default.
 DEFAULT_TOPICS: Tuple[str, ...] = tuple(KNOWN_TOPIC_TYPES)

@@ -26,7 +26,7 @@ from rclpy.publisher import Publisher
 from rclpy.utilities import remove_ros_args
 from std_msgs.msg import String
 
-from exo_impedance_controller.qos import TASK_TEXT_QOS, TASK_TEXT_TOPIC
+from exo_contract.qos import TASK_TEXT_QOS, TASK_TEXT_TOPIC
 
 _PUBLISHER_ATTRIBUTE = '_exo_task_text_publisher'
 

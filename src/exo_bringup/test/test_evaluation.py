@@ -1,4 +1,4 @@
-"""Evaluation harness: single-rollout CLI, eq. 16 on a synthetic trace, reduction sign."""
+"""Evaluation harness: single-rollout CLI, language front end, repetitive session, eq. 16."""
 
 import json
 import math
@@ -14,9 +14,29 @@ from exo_bringup.evaluation import (
     main,
     make_schedule,
     make_source,
-    SequenceReference,
+    repetitive,
+    resolve_task,
+    run_repetitive,
+    start_step,
     steady_window,
+    UNKNOWN_TEXT_ERROR,
 )
+from exo_bringup.node_config import load_node_config
+from exo_contract.language import TaskResolver
+from exo_contract.tasks import find_task
+
+# A paraphrase (no exact library match) that the lexical and the hybrid resolvers both
+# map to ok_gesture.
+PARAPHRASE = 'do the okay gesture'
+MODES = ('no_exo', 'transparent', 'promp', 'learned', 'assist', 'oracle')
+
+
+@pytest.fixture(scope='module')
+def lexical_policy_yaml(tmp_path_factory):
+    """policy_node parameters with the fast lexical resolver (the rest: defaults)."""
+    path = tmp_path_factory.mktemp('params') / 'policy.yaml'
+    path.write_text('policy_node:\n  ros__parameters:\n    language_encoder: lexical\n')
+    return path
 
 
 def test_single_rollout_cli_json_at_an_arbitrary_mass(capsys):
@@ -34,10 +54,62 @@ def test_single_rollout_cli_json_at_an_arbitrary_mass(capsys):
     assert res['safety_ok'] is True
 
 
-def test_single_rollout_cli_unknown_text_is_an_error(capsys):
-    rc = main(['--task-text', 'do a backflip', '--policy', 'oracle', '--json'])
+def test_the_paraphrase_is_one_both_resolvers_map_to_ok_gesture():
+    assert find_task(PARAPHRASE) is None  # not an exact match: the encoder decides
+    assert TaskResolver('lexical')(PARAPHRASE).task_id == 'ok_gesture'
+    # The default configuration's resolver (policy.yaml: language_encoder auto = hybrid
+    # when MiniLM loads).
+    assert resolve_task(PARAPHRASE).task_id == 'ok_gesture'
+    assert resolve_task('pick up that heavy box').task_id == 'lift_heavy'
+
+
+@pytest.mark.parametrize('mode', ['no_exo', 'transparent', 'promp', 'oracle'])
+def test_a_paraphrase_runs_its_task_in_every_non_learned_mode(mode, lexical_policy_yaml,
+                                                              capsys):
+    rc = main(['--task-text', PARAPHRASE, '--policy', mode, '--json',
+               '--policy-params', str(lexical_policy_yaml)])
     res = json.loads(capsys.readouterr().out)
-    assert rc == 1 and res['resolved_task'] is None and 'error' in res
+    assert rc == 0, res
+    # The simulated human and the reference source resolved it alike.
+    assert res['human_task'] == 'ok_gesture' and res['resolved_task'] == 'ok_gesture'
+    assert res['task_text'] == PARAPHRASE and res['policy'] == mode
+    if mode in ASSISTED:
+        assert 0.5 < res['confidence'] < 1.0  # an encoder match, not an exact one
+        assert res['fallback_fraction'] < 0.5
+    assert math.isfinite(res['rmse_rad']) and res['safety_ok'] is True
+
+
+@pytest.mark.parametrize('mode', MODES)
+def test_unknown_text_is_refused_alike_in_every_mode(mode, lexical_policy_yaml, capsys):
+    rc = main(['--task-text', 'do a backflip', '--policy', mode, '--json',
+               '--policy-params', str(lexical_policy_yaml)])
+    res = json.loads(capsys.readouterr().out)
+    assert rc == 1
+    assert res == {'task_text': 'do a backflip', 'policy': mode, 'body_mass_kg': 70.0,
+                   'resolved_task': None, 'error': UNKNOWN_TEXT_ERROR}
+
+
+def test_the_rollout_runs_the_controller_yaml(tmp_path, lexical_policy_yaml, capsys):
+    # A lower stiffness ceiling in the controller's parameter file caps the stiffness.
+    path = tmp_path / 'params.yaml'
+    path.write_text('controller_node:\n  ros__parameters:\n    stiffness_max: 40.0\n')
+    rc = main(['--task-text', 'make an ok gesture', '--policy', 'oracle', '--json',
+               '--controller-params', str(path), '--policy-params', str(lexical_policy_yaml)])
+    res = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert res['k_max'] <= 40.0 + 1e-9
+    rc = main(['--task-text', 'make an ok gesture', '--policy', 'oracle', '--json',
+               '--policy-params', str(lexical_policy_yaml)])
+    assert json.loads(capsys.readouterr().out)['k_max'] > 40.0  # the shipped ceiling: 300
+
+
+def test_a_wrong_key_in_a_parameter_file_stops_the_cli(tmp_path, capsys):
+    path = tmp_path / 'params.yaml'
+    path.write_text('controller_node:\n  ros__parameters:\n    target_dampin: 5.0\n')
+    with pytest.raises(SystemExit) as exc:
+        main(['--quick', '--controller-params', str(path), '--no-plots'])
+    assert exc.value.code == 2
+    assert "'target_dampin'" in capsys.readouterr().err
 
 
 def test_ec_equals_the_analytic_integral():
@@ -65,16 +137,76 @@ def test_reduction_sign():
     assert math.isnan(ec_reduction_pct(1.0, 0.0))
 
 
-def test_repetitive_schedule_is_continuous_and_paper_like():
+def test_repetitive_schedule_is_paper_like():
     cycles = make_schedule(600.0, seed=0)
     assert 55 <= len(cycles) <= 80  # the paper reports 62-67 transfers in 10 min
-    ref = SequenceReference(cycles)
+    assert cycles[0].start == 0.0
     for a, b in zip(cycles, cycles[1:], strict=False):
-        assert b.start > a.end  # a pause between cycles
-        assert ref(0.5 * (a.end + b.start)) == (ref.baseline, 0.0, 0.0)
-    t = np.arange(0.0, 60.0, 0.001)
-    q = np.array([ref(x)[0] for x in t])
-    assert np.max(np.abs(np.diff(q))) < 0.01
+        assert 2.0 <= b.start - a.end <= 4.0  # a pause between cycles
+    for c in cycles:
+        # Every cycle starts and ends at the rest posture: the session is continuous.
+        q0, _, _ = c.reference(0.0)
+        q1, _, _ = c.reference(c.reference.duration)
+        assert q0 == pytest.approx(c.reference.baseline, abs=1e-9)
+        assert q1 == pytest.approx(c.reference.baseline, abs=1e-9)
+
+
+def test_start_step_is_the_first_step_at_or_after_the_start():
+    h = 0.001
+    for start in (0.0, 0.0005, 0.001, 0.0123456, 3.9999999, 7.3, 600.0):
+        k = start_step(start, h)
+        assert k * h >= start and (k == 0 or (k - 1) * h < start)
+
+
+class _Spy:
+    """Reference source wrapper that records when the task text arrives."""
+
+    def __init__(self, source):
+        self.source = source
+        self.text_times = []
+
+    def set_task_text(self, text, t):
+        self.text_times.append(t)
+        return self.source.set_task_text(text, t)
+
+    def reference(self, t, q, qd=0.0):
+        return self.source.reference(t, q, qd)
+
+
+def test_repetitive_session_runs_the_step_loop(monkeypatch, lexical_policy_yaml):
+    config = load_node_config(policy_path=lexical_policy_yaml)
+    spies = []
+
+    def spy_source(condition, node_config=None):
+        spies.append(_Spy(make_source(condition, node_config)))
+        return spies[-1]
+
+    monkeypatch.setattr(repetitive, 'make_source', spy_source)
+    minutes = 0.5
+    res = run_repetitive('oracle', minutes, node_config=config)
+    total_s = minutes * 60.0
+    h = 0.001
+    cycles = [c for c in make_schedule(total_s) if c.start < total_s]
+    # The text arrives at the step each cycle's task starts: the first k with k h >= start.
+    assert spies[0].text_times == [start_step(c.start, h) * h for c in cycles]
+    assert res['cycles_started'] == len(cycles) >= 3
+    assert res['cycles_completed'] == sum(1 for c in cycles if c.end <= total_s)
+    assert res['safety_ok'] is True and res['safety']['ticks'] == int(round(total_s / h))
+    assert 0.0 < res['rmse_rad'] < 0.1 and res['effort'] > 0.0
+    # The human's reference (20 Hz samples): each cycle's trajectory from its start step,
+    # the rest posture in the pauses.
+    fm = res['first_minute']
+    t, q_ref = np.asarray(fm['t_s']), np.asarray(fm['q_ref'])
+    baseline = cycles[0].reference.baseline
+    for i, c in enumerate(cycles):
+        t0 = start_step(c.start, h) * h
+        during = (t >= t0) & (t <= t0 + c.reference.duration)
+        expected = [c.reference(x - t0)[0] for x in t[during]]
+        assert q_ref[during] == pytest.approx(expected, abs=1e-9)
+        nxt = cycles[i + 1].start if i + 1 < len(cycles) else total_s
+        pause = (t > t0 + c.reference.duration + h) & (t < nxt)
+        assert pause.any() or i + 1 == len(cycles)
+        assert np.all(np.abs(q_ref[pause] - baseline) <= 1e-9)
 
 
 def test_assist_condition_uses_the_assist_checkpoint():

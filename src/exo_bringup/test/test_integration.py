@@ -22,16 +22,16 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
 from exo_bringup.launcher import GraphProcesses  # noqa: E402
 from exo_bringup.send_task import publish_task_text  # noqa: E402
-from exo_impedance_controller.params import ControllerParams  # noqa: E402
-from exo_impedance_controller.qos import (  # noqa: E402
+from exo_contract.qos import (  # noqa: E402
     COMMAND_QOS,
     CONTROLLER_STATE_TOPIC,
     HUMAN_STATE_TOPIC,
     IMPEDANCE_REFERENCE_TOPIC,
     STATE_QOS,
 )
+from exo_contract.tasks import TASKS_BY_ID  # noqa: E402
+from exo_impedance_controller.params import ControllerParams  # noqa: E402
 from exo_interfaces.msg import ControllerState, HumanState, ImpedanceReference  # noqa: E402
-from exo_sim.tasks import TASKS_BY_ID  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

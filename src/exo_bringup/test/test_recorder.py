@@ -22,7 +22,7 @@ from exo_bringup.mcap_io import (
     MessageDefinitionError,
 )
 from exo_bringup.recorder import RecorderConfig, RecorderNode
-from exo_impedance_controller.qos import TASK_TEXT_QOS
+from exo_contract.qos import TASK_TEXT_QOS
 from exo_interfaces.msg import ControllerState
 
 DEADLINE_S = 30.0  # generous: the machine is shared; only a hang makes a test fail

@@ -10,7 +10,7 @@ from rclpy.executors import SingleThreadedExecutor
 from std_msgs.msg import String
 
 from exo_bringup.send_task import main, parse_args, publish_task_text
-from exo_impedance_controller.qos import TASK_TEXT_QOS, TASK_TEXT_TOPIC
+from exo_contract.qos import TASK_TEXT_QOS, TASK_TEXT_TOPIC
 
 DEADLINE_S = 30.0  # generous: the machine is shared; only a hang makes a test fail
 

@@ -20,9 +20,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
-from exo_impedance_controller.core import ControlOutput, ImpedanceControllerCore
-from exo_impedance_controller.params import ControllerParams
-from exo_impedance_controller.qos import (
+from exo_contract.qos import (
     COMMAND_QOS,
     CONTROLLER_STATE_TOPIC,
     EFFORT_COMMAND_TOPIC,
@@ -32,7 +30,9 @@ from exo_impedance_controller.qos import (
     SENSOR_SUB_QOS,
     STATE_QOS,
 )
-from exo_impedance_controller.runtime import run_node
+from exo_contract.runtime import run_node
+from exo_impedance_controller.core import ControlOutput, ImpedanceControllerCore
+from exo_impedance_controller.params import ControllerParams
 from exo_interfaces.msg import ControllerState, ImpedanceReference
 
 WATCHDOG_PERIOD = 0.005  # s (200 Hz)

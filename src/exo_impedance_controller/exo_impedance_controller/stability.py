@@ -5,18 +5,85 @@ function of eq. 9 is non-increasing along eq. 7 with ``tau_ext = 0`` when ``K >=
 ``dK/dt <= 2 gamma K`` (eq. 13). Its exact discrete form over a tick of length h is
 ``K_k <= K_{k-1} exp(2 h Dt/Mt)``: stiffness may fall at once but rise only
 exponentially. A positive floor ``k_min`` keeps growth from zero possible.
+
+The bound is written once, here: :func:`stiffness_bound` (the ceiling),
+:func:`stiffness_rate_violated` (the check with its rounding slack
+:data:`BOUND_RTOL` / :data:`BOUND_ATOL`). The limiter, the evaluation harness's safety
+counters and the analysis of recordings all use them.
 """
 
 import math
 
+import numpy as np
 
-def growth_factor(h: float, target_inertia: float, target_damping: float) -> float:
+#: Relative slack of :func:`stiffness_rate_violated` (rounding of the limiter).
+BOUND_RTOL = 1e-9
+#: Absolute slack of :func:`stiffness_rate_violated`, N*m/rad.
+BOUND_ATOL = 1e-12
+#: Exponents at or above this saturate the growth factor to ``inf`` (math.exp overflows
+#: near 709.78).
+_MAX_EXPONENT = 700.0
+
+
+def _scalar(*values) -> bool:
+    return all(isinstance(v, (int, float)) for v in values)
+
+
+def _growth_exponent(h, target_inertia, target_damping):
+    # (2 Dt / Mt) * h: the limiter's order of operations (bit-identical ceilings).
+    return 2.0 * target_damping / target_inertia * h
+
+
+def growth_factor(h, target_inertia, target_damping):
     """Return exp(2 h Dt/Mt), the largest allowed ratio K_k / K_{k-1} over a tick h.
 
-    Saturates to ``inf`` instead of raising OverflowError for a huge exponent.
+    Saturates to ``inf`` instead of raising OverflowError for a huge exponent; a NaN input
+    gives NaN. Scalars give a float, arrays broadcast (numpy).
     """
-    x = 2.0 * h * target_damping / target_inertia
-    return math.exp(x) if x < 700.0 else math.inf
+    if _scalar(h, target_inertia, target_damping):
+        x = _growth_exponent(h, target_inertia, target_damping)
+        if x != x:
+            return math.nan
+        return math.exp(x) if x < _MAX_EXPONENT else math.inf
+    with np.errstate(divide='ignore', invalid='ignore', over='ignore'):
+        x = _growth_exponent(np.asarray(h, dtype=float), np.asarray(target_inertia, dtype=float),
+                             np.asarray(target_damping, dtype=float))
+        return np.where(x < _MAX_EXPONENT, np.exp(np.minimum(x, _MAX_EXPONENT)),
+                        np.where(np.isnan(x), np.nan, np.inf))
+
+
+def stiffness_bound(k_prev, tick_period, target_inertia, target_damping):
+    """Eq. 13's ceiling over one tick: ``K_{k-1} * exp(2 h Dt/Mt)``, N*m/rad.
+
+    Args:
+        k_prev: bounded stiffness of the previous tick K_{k-1}, N*m/rad.
+        tick_period: tick length h, s.
+        target_inertia: Mt of eq. 7, kg*m^2.
+        target_damping: Dt of eq. 7, N*m*s/rad.
+
+    Scalars give a float; numpy arrays broadcast elementwise. A huge exponent saturates to
+    ``inf``; NaN inputs give NaN (an undefined bound). The limiter decides separately what
+    a non-finite or non-positive h means (no growth).
+
+    """
+    return k_prev * growth_factor(tick_period, target_inertia, target_damping)
+
+
+def stiffness_rate_violated(k_prev, k_now, tick_period, target_inertia, target_damping,
+                            rtol: float = BOUND_RTOL, atol: float = BOUND_ATOL):
+    """Whether ``k_now`` exceeds eq. 13's ceiling over ``k_prev``, with rounding slack.
+
+    Violated when ``k_now > stiffness_bound(k_prev, h, Mt, Dt) * (1 + rtol) + atol``. An
+    undefined (NaN) bound or a NaN ``k_now`` is not a violation here (callers that must
+    flag non-finite stiffness do so themselves). Scalars give a bool; numpy arrays give a
+    boolean array (elementwise).
+    """
+    bound = stiffness_bound(k_prev, tick_period, target_inertia, target_damping)
+    if _scalar(k_now, bound):
+        return k_now > bound * (1.0 + rtol) + atol
+    with np.errstate(invalid='ignore', over='ignore'):
+        return np.asarray(k_now, dtype=float) > np.asarray(bound, dtype=float) * (
+            1.0 + rtol) + atol
 
 
 class StiffnessRateLimiter:
@@ -42,7 +109,6 @@ class StiffnessRateLimiter:
         self.k_max = float(k_max)
         self.target_inertia = float(target_inertia)
         self.target_damping = float(target_damping)
-        self._rate = 2.0 * self.target_damping / self.target_inertia
         self.value = self.k_min
         self.rate_limited = False
         self.clamped = False
@@ -71,8 +137,7 @@ class StiffnessRateLimiter:
         else:
             request = float(k_raw)
         if h == h and 0.0 < h < math.inf:
-            x = self._rate * h
-            ceiling = self.value * math.exp(x) if x < 700.0 else math.inf
+            ceiling = stiffness_bound(self.value, h, self.target_inertia, self.target_damping)
         else:
             ceiling = self.value
         if request > ceiling:

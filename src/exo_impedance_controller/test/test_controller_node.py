@@ -15,8 +15,7 @@ from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import Float64MultiArray  # noqa: E402
 
-from exo_impedance_controller.controller_node import ControllerNode  # noqa: E402
-from exo_impedance_controller.qos import (  # noqa: E402
+from exo_contract.qos import (  # noqa: E402
     COMMAND_QOS,
     CONTROLLER_STATE_TOPIC,
     EFFORT_COMMAND_TOPIC,
@@ -26,6 +25,7 @@ from exo_impedance_controller.qos import (  # noqa: E402
     SENSOR_PUB_QOS,
     STATE_QOS,
 )
+from exo_impedance_controller.controller_node import ControllerNode  # noqa: E402
 from exo_interfaces.msg import ControllerState, ImpedanceReference  # noqa: E402
 
 DEADLINE = 30.0  # s, generous; not a timing requirement

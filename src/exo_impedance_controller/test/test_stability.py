@@ -5,11 +5,16 @@ import math
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+import numpy as np
 import pytest
 
 from exo_impedance_controller.stability import (
+    BOUND_ATOL,
+    BOUND_RTOL,
     growth_factor,
     lyapunov_value,
+    stiffness_bound,
+    stiffness_rate_violated,
     stiffness_term,
     StiffnessRateLimiter,
 )
@@ -35,6 +40,56 @@ def test_growth_factor():
     assert growth_factor(0.0, MT, DT) == 1.0
     assert growth_factor(1e6, MT, DT) == math.inf
     assert math.isclose(growth_factor(0.001, MT, DT), math.exp(0.04))
+
+
+def test_stiffness_bound_scalar_and_vectorised():
+    h = 0.001
+    assert stiffness_bound(10.0, h, MT, DT) == pytest.approx(10.0 * math.exp(2 * h * DT / MT),
+                                                              rel=1e-15)
+    assert stiffness_bound(10.0, 0.0, MT, DT) == 10.0  # h = 0: no growth
+    assert stiffness_bound(10.0, 1e6, MT, DT) == math.inf  # saturates, never raises
+    assert math.isnan(stiffness_bound(10.0, math.nan, MT, DT))
+    # Arrays broadcast elementwise and agree with the scalar form.
+    k_prev = np.array([2.0, 10.0, 150.0])
+    hs = np.array([0.001, 0.002, 0.0])
+    mt = np.array([0.25, 0.5, 0.25])
+    dt = np.array([5.0, 2.0, 5.0])
+    got = stiffness_bound(k_prev, hs, mt, dt)
+    assert isinstance(got, np.ndarray) and got.shape == (3,)
+    expected = [stiffness_bound(float(k), float(x), float(m), float(d))
+                for k, x, m, d in zip(k_prev, hs, mt, dt, strict=True)]
+    assert got.tolist() == pytest.approx(expected, rel=1e-15)
+    big = stiffness_bound(np.array([1.0, 1.0]), np.array([1e6, math.nan]), MT, DT)
+    assert big[0] == math.inf and math.isnan(big[1])
+
+
+def test_stiffness_rate_violated_tolerance_edges():
+    h = 0.001
+    ceiling = stiffness_bound(10.0, h, MT, DT)
+    assert not stiffness_rate_violated(10.0, ceiling, h, MT, DT)
+    assert not stiffness_rate_violated(10.0, ceiling * (1 + 0.5 * BOUND_RTOL), h, MT, DT)
+    assert stiffness_rate_violated(10.0, ceiling * (1 + 1e-6), h, MT, DT)
+    assert not stiffness_rate_violated(10.0, 0.0, h, MT, DT)  # a drop is always allowed
+    # From zero only the absolute slack applies.
+    assert not stiffness_rate_violated(0.0, 0.5 * BOUND_ATOL, h, MT, DT)
+    assert stiffness_rate_violated(0.0, 1e-9, h, MT, DT)
+    # Custom slack, undefined bound and NaN stiffness.
+    assert not stiffness_rate_violated(10.0, ceiling * 1.01, h, MT, DT, rtol=0.02)
+    assert not stiffness_rate_violated(10.0, 50.0, math.nan, MT, DT)
+    assert not stiffness_rate_violated(10.0, math.nan, h, MT, DT)
+    flags = stiffness_rate_violated(np.array([10.0, 10.0]), np.array([ceiling, 2 * ceiling]),
+                                    h, MT, DT)
+    assert flags.tolist() == [False, True]
+
+
+def test_limiter_ceiling_is_the_stiffness_bound():
+    lim = StiffnessRateLimiter(K_MIN, K_MAX, MT, DT)
+    lim.reset(10.0)
+    for h in (0.0005, 0.001, 0.005):
+        k_prev = lim.value
+        k = lim.step(K_MAX, h)
+        assert lim.rate_limited and k == stiffness_bound(k_prev, h, MT, DT)
+        assert not stiffness_rate_violated(k_prev, k, h, MT, DT)
 
 
 def test_limiter_basic_behaviour():

@@ -1,4 +1,7 @@
-"""Training windows from the step table of ``exo_sim.datagen`` (one row per 100 Hz step).
+"""Training windows from the dataset's step table (one row per 100 Hz step).
+
+The table is read with :func:`exo_contract.dataset.load_dataset` (format version 1, checked),
+columns :data:`REQUIRED_COLUMNS` plus :func:`columns_needed`.
 
 A window ending at step t of an episode holds the physical exo state ``(q_exo, qd_exo)`` at
 steps ``t-T+1 .. t`` (the episode's first sample repeats before its start, as the runtime's
@@ -11,26 +14,25 @@ With ``reference_target='assist'`` the angle target is instead the virtual equil
 ``K = k_int``, reproduce the recorded cuff torque; needs the ``tau_ext`` column), and
 ``alphas`` keeps only the episodes of those eq. 3 assistance ratios (needs ``alpha``).
 During training the canonical text is replaced, with probability ``paraphrase_prob``, by a
-random paraphrase / casing / punctuation / filler variant (:mod:`exo_policy.paraphrases`).
+random paraphrase / casing / punctuation / filler variant (:mod:`exo_contract.paraphrases`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 import math
-from pathlib import Path
 import random
 import zlib
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from exo_contract.dataset import ACTIVATION_COLUMNS, CONDITION_EXO, SCHEMA
+from exo_contract.paraphrases import augment_text
+from exo_contract.tasks import ReferenceTrajectory, TASKS, TASKS_BY_ID, TrajectoryParams
 from exo_policy.configuration import PolicyConfig
-from exo_policy.paraphrases import augment_text
-from exo_policy.processing import history_windows, Normalizer, WordTokenizer
-from exo_sim.tasks import ReferenceTrajectory, TASKS, TASKS_BY_ID, TrajectoryParams
+from exo_policy.processing import Normalizer, WordTokenizer
 
 REQUIRED_COLUMNS = ('episode', 'task_id', 'text', 'condition', 't', 'q_exo', 'qd_exo', 'q_ref',
                     'k_int')
@@ -39,28 +41,13 @@ REFERENCE_TARGETS = ('human', 'assist')
 ALPHA_TOLERANCE = 1e-4
 
 
-def load_table(path: str | Path, extra_columns: tuple[str, ...] = ()) -> pa.Table:
-    """Read the step table: a ``steps.parquet`` file or a directory that holds one.
-
-    Only :data:`REQUIRED_COLUMNS` plus ``extra_columns`` are read.
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = path / 'steps.parquet'
-    if not path.is_file():
-        raise FileNotFoundError(f'no step table at {str(path)!r}')
-    columns = list(REQUIRED_COLUMNS) + [c for c in extra_columns if c not in REQUIRED_COLUMNS]
-    available = set(pq.read_schema(path).names)
-    missing = [c for c in columns if c not in available]
-    if missing:
-        raise ValueError(f'step table {str(path)!r} lacks columns {missing}')
-    table = pq.read_table(path, columns=columns)
-    return table
-
-
 def columns_needed(reference_target: str = 'human', alphas: tuple[float, ...] = ()
                    ) -> tuple[str, ...]:
-    """Columns beyond :data:`REQUIRED_COLUMNS` that :func:`episodes_from_table` needs."""
+    """Columns beyond :data:`REQUIRED_COLUMNS` that :func:`episodes_from_table` needs.
+
+    Read a dataset for training with ``load_dataset(path, REQUIRED_COLUMNS +
+    columns_needed(...))`` (:func:`exo_contract.dataset.load_dataset`).
+    """
     extra = []
     if reference_target == 'assist':
         extra.append('tau_ext')
@@ -107,7 +94,7 @@ def episodes_from_table(table: pa.Table, reference_target: str = 'human',
     missing = [c for c in needed if c not in table.column_names]
     if missing:
         raise ValueError(f'step table lacks columns {missing}')
-    table = table.filter(pc.equal(table['condition'], 'exo'))
+    table = table.filter(pc.equal(table['condition'], CONDITION_EXO))
     cols = {c: table[c].to_numpy(zero_copy_only=False) for c in needed}
     order = np.lexsort((cols['t'], cols['episode']))
     cols = {c: v[order] for c, v in cols.items()}
@@ -241,16 +228,19 @@ class WindowSet:
 
 def synthetic_table(episodes_per_task: int = 2, seed: int = 0, rate_hz: float = 100.0,
                     tasks: tuple[str, ...] | None = None) -> pa.Table:
-    """A small step table in the datagen schema, without physics (tests and smoke runs).
+    """A small step table in the dataset format, without physics (tests and smoke runs).
 
-    The exo angle lags the task reference through a first-order filter plus noise;
-    ``k_int`` is a smooth positive function of the phase and the payload; ``alpha`` cycles
-    1, 1, 0.5 over the repetitions of a task and ``tau_ext`` is a smooth cuff torque whose
-    virtual equilibrium ``q_exo - tau_ext / k_int`` leads the exo by about 0.1 rad.
+    Every column of :data:`exo_contract.dataset.SCHEMA` is filled (write it with
+    :func:`exo_contract.dataset.write_dataset`). The exo angle lags the task reference
+    through a first-order filter plus noise; ``k_int`` is a smooth positive function of the
+    phase and the payload; ``alpha`` cycles 1, 1, 0.5 over the repetitions of a task and
+    ``tau_ext`` is a smooth cuff torque whose virtual equilibrium ``q_exo - tau_ext / k_int``
+    leads the exo by about 0.1 rad. ``phase`` is -1 at rest (0.5 s before and after the
+    task). The human follows the exo (``q_human = q_exo``); the muscle columns are smooth
+    placeholders (70 kg, ``tau_exo = alpha * tau_bio``).
     """
     rng = np.random.default_rng(seed)
-    rows: dict[str, list] = {c: [] for c in REQUIRED_COLUMNS}
-    rows.update({'phase': [], 'tau_ext': [], 'alpha': []})
+    rows: dict[str, list] = {c: [] for c in SCHEMA.names}
     ep = 0
     for task in TASKS:
         if tasks is not None and task.task_id not in tasks:
@@ -261,45 +251,47 @@ def synthetic_table(episodes_per_task: int = 2, seed: int = 0, rate_hz: float = 
             ref = ReferenceTrajectory(task, params)
             t = np.arange(0.0, ref.duration + 1.0, 1.0 / rate_hz)
             q_ref, _, _ = ref(t - 0.5)
-            alpha = 1.0 - math.exp(-1.0 / (rate_hz * 0.08))
+            lag = 1.0 - math.exp(-1.0 / (rate_hz * 0.08))
             q = np.empty_like(q_ref)
             q[0] = q_ref[0]
             for i in range(1, q.size):
-                q[i] = q[i - 1] + alpha * (q_ref[i] - q[i - 1])
+                q[i] = q[i - 1] + lag * (q_ref[i] - q[i - 1])
             q += rng.normal(0.0, 0.002, q.size)
             qd = np.gradient(q, 1.0 / rate_hz)
-            phase = np.clip((t - 0.5) / ref.duration, 0.0, 1.0)
-            k = 10.0 + 4.0 * task.payload_kg + 20.0 * np.sin(np.pi * phase) ** 2
+            tau = (t - 0.5) / ref.duration
+            progress = np.clip(tau, 0.0, 1.0)
+            k = 10.0 + 4.0 * task.payload_kg + 20.0 * np.sin(np.pi * progress) ** 2
+            alpha = (1.0, 1.0, 0.5)[rep % 3]
+            tau_bio = 1.0 + 2.0 * task.payload_kg * np.sin(np.pi * progress) ** 2
+            activation = 0.05 + 0.2 * np.sin(np.pi * progress) ** 2
             n = t.size
             rows['episode'] += [ep] * n
             rows['task_id'] += [task.task_id] * n
             rows['text'] += [task.text] * n
-            rows['condition'] += ['exo'] * n
+            rows['condition'] += [CONDITION_EXO] * n
+            rows['alpha'] += [alpha] * n
+            rows['body_mass_kg'] += [70.0] * n
+            rows['repetition'] += [rep] * n
+            rows['seed'] += [seed] * n
             rows['t'] += t.tolist()
-            rows['phase'] += phase.tolist()
+            rows['phase'] += np.where((tau >= 0.0) & (tau <= 1.0), tau, -1.0).tolist()
+            rows['q_ref'] += q_ref.tolist()
             rows['q_exo'] += q.tolist()
             rows['qd_exo'] += qd.tolist()
-            rows['q_ref'] += q_ref.tolist()
-            rows['k_int'] += k.tolist()
-            rows['tau_ext'] += (-0.1 * k * np.sin(np.pi * phase) * (1 + 0.1 * task.payload_kg)
+            rows['q_human'] += q.tolist()
+            rows['qd_human'] += qd.tolist()
+            rows['tau_ext'] += (-0.1 * k * np.sin(np.pi * progress) * (1 + 0.1 * task.payload_kg)
                                 ).tolist()
-            rows['alpha'] += [(1.0, 1.0, 0.5)[rep % 3]] * n
+            rows['tau_exo'] += (alpha * tau_bio).tolist()
+            rows['tau_bio'] += tau_bio.tolist()
+            rows['k_int'] += k.tolist()
+            for name in ACTIVATION_COLUMNS:
+                rows[name] += activation.tolist()
+            rows['metabolic_power'] += (20.0 + 100.0 * activation).tolist()
             ep += 1
-    arrays = {c: pa.array(v, pa.float32()) for c, v in rows.items()
-              if c not in ('episode', 'task_id', 'text', 'condition')}
-    arrays['episode'] = pa.array(rows['episode'], pa.int32())
-    for c in ('task_id', 'text', 'condition'):
-        arrays[c] = pa.array(rows[c], pa.string())
-    return pa.table(arrays)
+    return pa.Table.from_arrays([pa.array(rows[f.name], f.type) for f in SCHEMA],
+                                schema=SCHEMA)
 
 
-def write_table(table: pa.Table, out_dir: str | Path) -> Path:
-    """Write ``table`` as ``out_dir/steps.parquet``; returns the directory."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, out_dir / 'steps.parquet')
-    return out_dir
-
-
-__all__ = ['Episode', 'WindowSet', 'episodes_from_table', 'fit_normalizer', 'history_windows',
-           'load_table', 'split_episodes', 'synthetic_table', 'write_table']
+__all__ = ['Episode', 'WindowSet', 'columns_needed', 'episodes_from_table', 'fit_normalizer',
+           'REQUIRED_COLUMNS', 'split_episodes', 'synthetic_table']

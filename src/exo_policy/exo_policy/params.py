@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from exo_sim.checks import check_range
+from exo_contract.checks import check_range
 
 POLICY_MODES = ('learned', 'assist', 'promp', 'oracle')
 LANGUAGE_ENCODERS = ('auto', 'hybrid', 'minilm', 'lexical')

@@ -16,7 +16,8 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 
-from exo_impedance_controller.qos import (
+from exo_contract.language import TaskResolver
+from exo_contract.qos import (
     COMMAND_QOS,
     IMPEDANCE_REFERENCE_TOPIC,
     JOINT_STATES_TOPIC,
@@ -24,9 +25,8 @@ from exo_impedance_controller.qos import (
     TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
-from exo_impedance_controller.runtime import run_node
+from exo_contract.runtime import run_node
 from exo_interfaces.msg import ImpedanceReference
-from exo_policy.language import TaskResolver
 from exo_policy.params import PolicyNodeParams
 from exo_policy.sources import make_source
 

@@ -24,7 +24,7 @@ MAX_INPUT_CHARS = 500
 def split_words(text: Any) -> list[str]:
     """Lowercase, strip accents and punctuation, split on whitespace. Never raises.
 
-    Unlike :func:`exo_sim.tasks.normalize_text` filler words are kept: the policy sees them.
+    Unlike :func:`exo_contract.tasks.normalize_text` filler words are kept: the policy sees them.
     """
     if not isinstance(text, str):
         return []

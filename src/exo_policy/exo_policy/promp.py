@@ -14,23 +14,24 @@ positive floor.
     exo_fit_promp --data data/exo_vic_v1 --out src/exo_policy/exo_policy/data/promp.npz
     exo_fit_promp --simulate 4 --out /tmp/promp.npz     # no dataset: in-process rollouts
 
-No rclpy here; :class:`ProMPReferenceSource` implements the
-:class:`exo_policy.oracle.ReferenceSource` protocol.
+The console script lives in :mod:`exo_bringup.fitting` (it can simulate); here are the pure
+parts: demonstrations from a dataset table (:func:`demonstrations_from_table`), the model
+(:class:`ProMPModel`, fitting and persistence) and the source (:class:`ProMPReferenceSource`,
+a :class:`exo_policy.reference_source.ReferenceSourceBase`). No rclpy here.
 """
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Callable
 from importlib import resources
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 
-from exo_policy.oracle import ImpedanceTarget, SOURCE_FALLBACK
-from exo_sim.tasks import find_task, Task, TASKS, TASKS_BY_ID
+from exo_contract.dataset import CONDITION_EXO
+from exo_contract.metrics import active_mask
+from exo_contract.tasks import Task, TASKS_BY_ID
+from exo_policy.reference_source import ImpedanceTarget, ReferenceSourceBase, Resolver
 
 SOURCE_PROMP = 'promp'
 PROMP_MODEL_VERSION = 1
@@ -43,18 +44,14 @@ K_FLOOR = 1.0
 # Episodes whose active phase covers less than [MIN_COVER_LO, MIN_COVER_HI] are skipped.
 MIN_COVER_LO = 0.05
 MIN_COVER_HI = 0.95
-DEFAULT_MODEL = Path(__file__).parent / 'data' / 'promp.npz'
-DEFAULT_DATA = Path('data/exo_vic_v1')
 DIMS = ('q_ref', 'k_int')
-_TABLE_COLUMNS = ('episode', 'task_id', 'condition', 'phase', 'q_ref', 'k_int')
+TABLE_COLUMNS = ('episode', 'task_id', 'condition', 'phase', 'q_ref', 'k_int')
+"""The dataset columns :func:`demonstrations_from_table` reads."""
 
-Resolver = Callable[[str], tuple['Task | None', float]]
 
-
-def default_resolver(text: str) -> tuple[Task | None, float]:
-    """Resolve ``text`` with :func:`exo_sim.tasks.find_task`; confidence 1 when found."""
-    task = find_task(text)
-    return task, (1.0 if task is not None else 0.0)
+def default_model_path() -> Path:
+    """The shipped model, ``exo_policy/data/promp.npz``."""
+    return Path(str(resources.files('exo_policy') / 'data' / 'promp.npz'))
 
 
 def _promp_class():
@@ -205,7 +202,7 @@ class ProMPModel:
     def load(cls, path: Path | None = None, require_all_tasks: bool = True) -> 'ProMPModel':
         """Load a model; the default is the one shipped in ``exo_policy/data/promp.npz``."""
         if path is None:
-            path = Path(str(resources.files('exo_policy') / 'data' / 'promp.npz'))
+            path = default_model_path()
         with np.load(path) as data:
             header = json.loads(str(data['header']))
             version = int(header.get('version', -1))
@@ -225,13 +222,15 @@ class ProMPModel:
 
 # ---------------------------------------------------------------------- data
 def demonstrations_from_table(table, phase_points: int = PHASE_POINTS,
-                              condition: str = 'exo') -> dict[str, np.ndarray]:
+                              condition: str = CONDITION_EXO) -> dict[str, np.ndarray]:
     """Per-task demonstrations (n, phase_points, 2) from a dataset table.
 
     Args:
-        table: ``pyarrow.Table`` (or a dict of equal-length columns) with at least
-            ``episode, task_id, condition, phase, q_ref, k_int``; one row per 100 Hz step,
-            ``phase`` -1 at rest and in [0, 1] in the task.
+        table: ``pyarrow.Table`` (e.g. :func:`exo_contract.dataset.load_dataset` with
+            :data:`TABLE_COLUMNS`) or a dict of equal-length columns, with at least
+            ``episode, task_id, condition, phase, q_ref, k_int``; one row per step, ``phase``
+            -1 at rest and in [0, 1] in the task (the active phase, ``0 < phase < 1``,
+            :func:`exo_contract.metrics.active_mask`, is used).
         phase_points: samples of the uniform phase grid.
         condition: episodes of this condition are used ('exo': k_int is defined).
 
@@ -240,10 +239,10 @@ def demonstrations_from_table(table, phase_points: int = PHASE_POINTS,
 
     """
     cols = {}
-    for name in ('episode', 'task_id', 'condition', 'phase', 'q_ref', 'k_int'):
+    for name in TABLE_COLUMNS:
         col = table[name]
         cols[name] = np.asarray(col.to_numpy() if hasattr(col, 'to_numpy') else col)
-    keep = (cols['condition'] == condition) & (cols['phase'] >= 0.0)
+    keep = (cols['condition'] == condition) & active_mask(cols['phase'])
     episode = cols['episode'][keep]
     task = cols['task_id'][keep].astype(str)
     phase = cols['phase'][keep].astype(float)
@@ -266,168 +265,60 @@ def demonstrations_from_table(table, phase_points: int = PHASE_POINTS,
     return {k: np.stack(v) for k, v in out.items()}
 
 
-def load_table(data: Path):
-    """The dataset table under ``data`` (a directory with steps.parquet, or the file)."""
-    data = Path(data)
-    path = data / 'steps.parquet' if data.is_dir() else data
-    try:
-        from exo_sim.datagen import load_dataset  # noqa: PLC0415 -- optional module
-    except ImportError:
-        import pyarrow.parquet as pq  # noqa: PLC0415
-        return pq.read_table(path, columns=list(_TABLE_COLUMNS))
-    return load_dataset(path).select(list(_TABLE_COLUMNS))
+def subsample_demonstrations(demos: dict[str, np.ndarray], max_demos: int,
+                             seed: int = 0) -> dict[str, np.ndarray]:
+    """At most ``max_demos`` demonstrations per task, drawn without replacement (order kept).
 
-
-def simulate_table(n_per_task: int = 3, seed: int = 0, tasks: list[str] | None = None,
-                   body_masses: tuple[float, ...] = (60.0, 70.0, 80.0),
-                   alphas: tuple[float, ...] = (0.5, 1.0)) -> dict[str, np.ndarray]:
-    """A small dev dataset (dict of columns, 100 Hz) from in-process rollouts.
-
-    Same recipe as the oracle fit (:mod:`exo_policy.fit_oracle`): eq. 3 assistance, eq. 4
-    stiffness by windowed least squares of ``tau_ext`` on ``q_ref - q_exo``; per episode a
-    random body mass, assistance ratio and :func:`sample_trajectory_params` variation.
+    ``max_demos <= 0`` keeps them all.
     """
-    from exo_policy.fit_oracle import K_MAX, K_MIN, WINDOW_S  # noqa: PLC0415
-    from exo_sim.model import ExoArmConfig  # noqa: PLC0415
-    from exo_sim.rollout import ProportionalAssist, run_rollout  # noqa: PLC0415
-    from exo_sim.stiffness import fit_interaction_stiffness  # noqa: PLC0415
-    from exo_sim.tasks import sample_trajectory_params  # noqa: PLC0415
-
+    if max_demos <= 0:
+        return dict(demos)
     rng = np.random.default_rng(seed)
-    rows: dict[str, list] = {k: [] for k in ('episode', 'task_id', 'condition', 'phase',
-                                             'q_ref', 'k_int')}
-    episode = 0
-    for task in TASKS:
-        if tasks is not None and task.task_id not in tasks:
-            continue
-        for _ in range(n_per_task):
-            mass = float(rng.choice(body_masses))
-            alpha = float(rng.choice(alphas))
-            params = sample_trajectory_params(rng, 0.1)
-            config = ExoArmConfig(body_mass_kg=mass)
-            rest = 0.5
-            res = run_rollout(task, config=config, controller=ProportionalAssist(alpha),
-                              params=params, rest_before=rest)
-            window = max(1, int(round(WINDOW_S / config.timestep)))
-            k = fit_interaction_stiffness(res.tau_ext, res.q_ref, res.q_exo, window,
-                                          K_MIN, K_MAX)
-            dur = task.duration_s * params.duration_scale
-            every = max(1, int(round(0.01 / config.timestep)))
-            idx = np.arange(0, len(res.t), every)
-            tt = res.t[idx] - rest
-            phase = np.where((tt >= 0) & (tt <= dur), tt / dur, -1.0)
-            n = len(idx)
-            rows['episode'].append(np.full(n, episode))
-            rows['task_id'].append(np.full(n, task.task_id))
-            rows['condition'].append(np.full(n, 'exo'))
-            rows['phase'].append(phase)
-            rows['q_ref'].append(res.q_ref[idx])
-            rows['k_int'].append(k[idx])
-            episode += 1
-    return {k: np.concatenate(v) for k, v in rows.items()}
+    return {k: v[np.sort(rng.choice(len(v), min(len(v), max_demos), replace=False))]
+            for k, v in demos.items()}
+
+
+def fit_summary(model: ProMPModel, demos: dict[str, np.ndarray]) -> list[str]:
+    """One line per task: demonstrations, ranges of the mean, RMSE of the mean vs the data."""
+    lines = []
+    for task_id in model.task_ids:
+        grid = np.linspace(0.0, 1.0, demos[task_id].shape[1])
+        y = model.mean(task_id, grid)
+        err = np.sqrt(np.mean((y - demos[task_id].mean(axis=0)) ** 2, axis=0))
+        lines.append(f'{task_id:<16} demos {model.n_demos[task_id]:4d}  q {y[:, 0].min():5.2f}..'
+                     f'{y[:, 0].max():5.2f} rad  K {y[:, 1].min():6.1f}..{y[:, 1].max():6.1f}  '
+                     f'fit RMSE q {err[0]:.4f} rad, K {err[1]:.2f}')
+    return lines
 
 
 # ---------------------------------------------------------------------- source
-class ProMPReferenceSource:
+class ProMPReferenceSource(ReferenceSourceBase):
     """Reference angle + stiffness from the task's ProMP mean (the paper's baseline).
 
     Args:
         model: fitted model (default: the shipped ``exo_policy/data/promp.npz``).
-        resolver: text -> (Task | None, confidence); default :func:`default_resolver`
-            (exact library match, confidence 1).
+        resolver: text -> task resolution (:class:`exo_contract.language.TaskResolver`);
+            default: :func:`exo_policy.reference_source.default_resolver`.
         compliant_stiffness: stiffness at rest and for unknown text, N*m/rad.
 
     """
 
     def __init__(self, model: ProMPModel | None = None, resolver: Resolver | None = None,
                  compliant_stiffness: float = 2.0) -> None:
-        if not math.isfinite(compliant_stiffness) or compliant_stiffness <= 0:
-            raise ValueError(f'compliant_stiffness must be > 0 N*m/rad, got {compliant_stiffness}')
+        super().__init__(resolver, compliant_stiffness)
         self._model = model if model is not None else ProMPModel.load()
-        self._resolver = resolver if resolver is not None else default_resolver
-        self._compliant = float(compliant_stiffness)
-        self._task: Task | None = None
-        self._confidence = 0.0
-        self._t0 = 0.0
 
-    @property
-    def task(self) -> Task | None:
-        """The task being followed, or None at rest / after unknown text."""
-        return self._task
-
-    def set_task_text(self, text: str, t: float) -> Task | None:
-        """Resolve ``text`` at time ``t`` (s) and restart the phase clock; None if unknown."""
-        try:
-            task, confidence = self._resolver(text)
-        except Exception:  # noqa: BLE001 -- a bad command must never crash the caller
-            task, confidence = None, 0.0
-        if task is not None and task.task_id not in self._model.weight_mean:
-            task = None
-        self._task = task
-        self._confidence = float(confidence) if task is not None else 0.0
-        self._t0 = float(t)
-        return task
+    def accepts(self, task: Task) -> bool:
+        """Only tasks with a fitted ProMP."""
+        return task.task_id in self._model.weight_mean
 
     def reference(self, t: float, q: float, qd: float = 0.0) -> ImpedanceTarget:
         """ProMP mean at phase ``(t - t0) / duration`` (held after 1); fallback if no task."""
         del qd
         task = self._task
         if task is None:
-            hold = q if math.isfinite(q) else float('nan')
-            return ImpedanceTarget(hold, 0.0, self._compliant, '', 0.0, SOURCE_FALLBACK)
+            return self.fallback(q)
         phase = (t - self._t0) / task.duration_s
         q_ref, dq_dphase, k = self._model.sample(task.task_id, phase)
         qd_ref = dq_dphase / task.duration_s if 0.0 <= phase < 1.0 else 0.0
         return ImpedanceTarget(q_ref, qd_ref, k, task.task_id, self._confidence, SOURCE_PROMP)
-
-
-# ---------------------------------------------------------------------- CLI
-def main(argv: list[str] | None = None) -> int:
-    """Console script ``exo_fit_promp``."""
-    parser = argparse.ArgumentParser(prog='exo_fit_promp', description=__doc__.splitlines()[0])
-    parser.add_argument('--data', type=Path, default=DEFAULT_DATA,
-                        help='dataset directory (steps.parquet) or parquet file')
-    parser.add_argument('--out', type=Path, default=DEFAULT_MODEL, help='output .npz')
-    parser.add_argument('--weights', type=int, default=N_WEIGHTS_PER_DIM,
-                        help='RBFs per dimension')
-    parser.add_argument('--phase-points', type=int, default=PHASE_POINTS,
-                        help='resampled points per demonstration')
-    parser.add_argument('--max-demos', type=int, default=0,
-                        help='at most this many demonstrations per task (0: all)')
-    parser.add_argument('--simulate', type=int, default=0, metavar='N',
-                        help='ignore --data: simulate N demonstrations per task in-process')
-    parser.add_argument('--seed', type=int, default=0)
-    opts = parser.parse_args(argv)
-    if opts.simulate > 0:
-        table = simulate_table(opts.simulate, opts.seed)
-        source = f'simulated: {opts.simulate} rollouts/task, seed {opts.seed}'
-    else:
-        if not opts.data.exists():
-            parser.error(f'--data {str(opts.data)!r} does not exist (or use --simulate N)')
-        table = load_table(opts.data)
-        source = str(opts.data)
-    demos = demonstrations_from_table(table, opts.phase_points)
-    if opts.max_demos > 0:
-        rng = np.random.default_rng(opts.seed)
-        demos = {k: v[np.sort(rng.choice(len(v), min(len(v), opts.max_demos), replace=False))]
-                 for k, v in demos.items()}
-    missing = sorted(set(TASKS_BY_ID) - set(demos))
-    if missing:
-        print(f'warning: no demonstrations for tasks {missing}')
-    model = ProMPModel.fit(demos, opts.weights, metadata={
-        'data': source, 'condition': 'exo', 'dims': 'q_ref,k_int',
-        'n_weights_per_dim': str(opts.weights)})
-    model.save(opts.out)
-    grid = np.linspace(0.0, 1.0, opts.phase_points)
-    for task_id in model.task_ids:
-        y = model.mean(task_id, grid)
-        err = np.sqrt(np.mean((y - demos[task_id].mean(axis=0)) ** 2, axis=0))
-        print(f'{task_id:<16} demos {model.n_demos[task_id]:4d}  q {y[:, 0].min():5.2f}..'
-              f'{y[:, 0].max():5.2f} rad  K {y[:, 1].min():6.1f}..{y[:, 1].max():6.1f}  '
-              f'fit RMSE q {err[0]:.4f} rad, K {err[1]:.2f}')
-    print(f'wrote {opts.out}')
-    return 0
-
-
-if __name__ == '__main__':
-    raise SystemExit(main())

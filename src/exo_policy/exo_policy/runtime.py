@@ -8,8 +8,8 @@ here: the checkpoint's ``policy_meta.json`` holds the tokenizer and the configur
 the normalisation is folded into ``policy.onnx`` (physical units in and out).
 
 Safety: unknown text, no text yet, and non-finite inputs or outputs give the fallback
-target of :mod:`exo_policy.oracle` (hold the measured angle, compliant stiffness, source
-'fallback', confidence 0); NaN never comes out.
+target of :class:`exo_policy.reference_source.ReferenceSourceBase` (hold the measured angle,
+compliant stiffness, source 'fallback', confidence 0); NaN never comes out.
 
 ``python -m exo_policy.runtime`` prints the per-call latency (p50/p99);
 ``python -m exo_policy.runtime --write-golden`` regenerates the golden outputs of the
@@ -36,10 +36,10 @@ from typing import Any
 
 import numpy as np
 
-from exo_policy.language import TaskResolver
-from exo_policy.oracle import ImpedanceTarget, SOURCE_FALLBACK
+from exo_contract.language import TaskResolver
+from exo_contract.tasks import ELBOW_MAX_RAD, ELBOW_MIN_RAD, Task
 from exo_policy.processing import WordTokenizer
-from exo_sim.tasks import ELBOW_MAX_RAD, ELBOW_MIN_RAD, Task
+from exo_policy.reference_source import ImpedanceTarget, ReferenceSourceBase, Resolver
 
 LOGGER = logging.getLogger(__name__)
 SOURCE_LEARNED = 'learned'
@@ -93,12 +93,14 @@ class OnnxPolicy:
         return q_d, k
 
 
-class LearnedReferenceSource:
+class LearnedReferenceSource(ReferenceSourceBase):
     """ReferenceSource backed by the learned policy.
 
     Args:
         checkpoint_dir: checkpoint directory (default: the shipped one in exo_policy/data).
-        resolver: task resolver (default: ``TaskResolver('auto')``, slow to build once).
+        resolver: text -> task resolution (:class:`exo_contract.language.TaskResolver`);
+            default: :func:`exo_policy.reference_source.default_resolver` (slow to build,
+            once per process).
         compliant_stiffness: stiffness of the fallback target, N*m/rad.
         feed_raw_text: give the policy the raw command's tokens instead of the resolved
             task's canonical text (the resolver still decides whether a task is known).
@@ -106,13 +108,10 @@ class LearnedReferenceSource:
     """
 
     def __init__(self, checkpoint_dir: str | Path | None = None,
-                 resolver: TaskResolver | None = None, compliant_stiffness: float = 2.0,
+                 resolver: Resolver | None = None, compliant_stiffness: float = 2.0,
                  feed_raw_text: bool = False) -> None:
-        if not (math.isfinite(compliant_stiffness) and compliant_stiffness > 0):
-            raise ValueError(f'compliant_stiffness must be > 0 N*m/rad, got {compliant_stiffness}')
+        super().__init__(resolver, compliant_stiffness)
         self.policy = OnnxPolicy(checkpoint_dir)
-        self.resolver = resolver if resolver is not None else TaskResolver()
-        self._compliant = float(compliant_stiffness)
         self._feed_raw = bool(feed_raw_text)
         t = self.policy.history_steps
         self._t = t
@@ -120,30 +119,18 @@ class LearnedReferenceSource:
         # are always the contiguous slice [i + 1, i + 1 + T) after writing at i.
         self._ring = np.zeros((1, 2 * t, 2), dtype=np.float32)
         self._count = 0
-        self._task: Task | None = None
-        self._confidence = 0.0
         self._tokens: np.ndarray | None = None
         self._last_q = 0.0
         self._prev: tuple[float, float] | None = None
 
-    @property
-    def task(self) -> Task | None:
-        """The task being followed, or None."""
-        return self._task
-
-    def set_task_text(self, text: str, t: float) -> Task | None:
-        """Resolve ``text`` (once per message); None (and fallback targets) when unknown."""
-        del t
-        resolution = self.resolver.resolve(text)
-        self._task = resolution.task
-        self._confidence = float(resolution.confidence)
+    def on_task_text(self, text: str, task: Task | None) -> None:
+        """Tokenise the resolved task's canonical text (or the raw text) once per message."""
         self._prev = None
-        if self._task is None:
+        if task is None:
             self._tokens = None
-            return None
-        source_text = text if self._feed_raw else self._task.text
+            return
+        source_text = text if self._feed_raw else task.text
         self._tokens = self.policy.tokenizer.encode(source_text)[None, :]
-        return self._task
 
     def _push(self, q: float, qd: float) -> np.ndarray:
         t = self._t
@@ -157,8 +144,7 @@ class LearnedReferenceSource:
         return self._ring[:, i + 1:i + 1 + t, :]
 
     def _fallback(self, q: float) -> ImpedanceTarget:
-        hold = q if math.isfinite(q) else self._last_q
-        return ImpedanceTarget(float(hold), 0.0, self._compliant, '', 0.0, SOURCE_FALLBACK)
+        return self.fallback(q, self._last_q)
 
     def history(self) -> np.ndarray:
         """The current window (T, 2), oldest first (zeros before the first sample)."""

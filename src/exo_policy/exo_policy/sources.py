@@ -4,29 +4,31 @@ Modes: ``learned`` (the bimodal policy, default; predicts the human's own refere
 ``assist`` (the same policy trained on the virtual-equilibrium reference of ``alpha = 1``
 rollouts, the shipped ``exo_policy/data/assist`` checkpoint: the impedance then assists),
 ``promp`` (the paper's baseline), ``oracle`` (task library reference + fitted stiffness).
-All resolve task text with the same :class:`exo_policy.language.TaskResolver` when one is
-given, so a paraphrase means the same task whichever source runs, and text that names no
-task always gives the compliant fallback. No rclpy here.
+Every source resolves task text with the same :class:`exo_contract.language.TaskResolver`
+(the one given, else :func:`exo_policy.reference_source.default_resolver`), so a paraphrase
+means the same task whichever source runs, and text that names no task always gives the
+compliant fallback (:class:`exo_policy.reference_source.ReferenceSourceBase`). No rclpy here.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from exo_policy.oracle import OracleReferenceSource, ReferenceSource, StiffnessTable
+from exo_policy.oracle import OracleReferenceSource, StiffnessTable
+from exo_policy.reference_source import ReferenceSource, Resolver
 
 SOURCE_MODES = ('learned', 'assist', 'promp', 'oracle')
 
 
-def make_source(mode: str, *, resolver=None, compliant_stiffness: float = 2.0,
-                checkpoint: str = '', promp_model: str = '',
+def make_source(mode: str, *, resolver: Resolver | None = None,
+                compliant_stiffness: float = 2.0, checkpoint: str = '', promp_model: str = '',
                 stiffness_table: str = '') -> ReferenceSource:
     """Return the reference source for ``mode`` ('' paths = the shipped files).
 
     Args:
         mode: one of :data:`SOURCE_MODES`.
-        resolver: a :class:`exo_policy.language.TaskResolver` shared by the sources
-            (None: learned builds its default one, promp/oracle match the task library).
+        resolver: a :class:`exo_contract.language.TaskResolver` shared by the sources
+            (None: the process-wide default one).
         compliant_stiffness: fallback stiffness, N*m/rad.
         checkpoint: learned-policy checkpoint directory ('' = the shipped default one for
             'learned', the shipped assist one for 'assist').
@@ -49,12 +51,7 @@ def make_source(mode: str, *, resolver=None, compliant_stiffness: float = 2.0,
     if mode == 'promp':
         from exo_policy.promp import ProMPModel, ProMPReferenceSource
         model = ProMPModel.load(Path(promp_model)) if promp_model else None
-        promp_resolver = None
-        if resolver is not None:
-            def promp_resolver(text):
-                resolution = resolver.resolve(text)
-                return resolution.task, resolution.confidence
-        return ProMPReferenceSource(model, promp_resolver, compliant_stiffness)
+        return ProMPReferenceSource(model, resolver, compliant_stiffness)
     if mode == 'oracle':
         table = StiffnessTable.load(Path(stiffness_table) if stiffness_table else None)
         return OracleReferenceSource(table, compliant_stiffness, resolver=resolver)

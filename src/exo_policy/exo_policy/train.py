@@ -38,19 +38,20 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from exo_contract.dataset import load_dataset
+from exo_contract.paraphrases import FILLERS_AFTER, FILLERS_BEFORE, training_texts
+from exo_contract.tasks import TASKS
 from exo_policy.configuration import PolicyConfig, quick_config, REFERENCE_TARGETS
 from exo_policy.dataset import (
     columns_needed,
     episodes_from_table,
     fit_normalizer,
-    load_table,
+    REQUIRED_COLUMNS,
     split_episodes,
     WindowSet,
 )
 from exo_policy.modeling import ExoPolicy, export_onnx, PhysicalPolicy, policy_loss
-from exo_policy.paraphrases import FILLERS_AFTER, FILLERS_BEFORE, training_texts
 from exo_policy.processing import Normalizer, WordTokenizer
-from exo_sim.tasks import TASKS
 
 CHECKPOINT_FORMAT = 1
 MAX_VAL_WINDOWS = 50_000
@@ -176,8 +177,8 @@ def train(data_path: str | Path, out_dir: str | Path, config: PolicyConfig | Non
     np_rng = np.random.default_rng(config.seed)
 
     extra = columns_needed(config.reference_target, config.train_alphas)
-    episodes = episodes_from_table(load_table(data_path, extra), config.reference_target,
-                                   config.train_alphas)
+    table = load_dataset(data_path, REQUIRED_COLUMNS + extra)
+    episodes = episodes_from_table(table, config.reference_target, config.train_alphas)
     train_eps, val_eps = split_episodes(episodes, config.val_fraction, config.seed)
     if not train_eps or not val_eps:
         raise ValueError(f'need >= 2 exo episodes of a task to split, got {len(episodes)}')

@@ -22,7 +22,7 @@ import math
 
 import pytest
 
-from exo_policy.language import TaskResolver
+from exo_contract.language import TaskResolver
 from exo_policy.runtime import (
     default_assist_checkpoint_dir,
     default_checkpoint_dir,

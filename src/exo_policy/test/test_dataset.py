@@ -6,15 +6,16 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from exo_contract.dataset import load_dataset, SCHEMA, write_dataset
 from exo_policy.configuration import quick_config
 from exo_policy.dataset import (
+    columns_needed,
     episodes_from_table,
     fit_normalizer,
-    load_table,
+    REQUIRED_COLUMNS,
     split_episodes,
     synthetic_table,
     WindowSet,
-    write_table,
 )
 from exo_policy.processing import history_windows
 from exo_policy.train import build_tokenizer
@@ -25,15 +26,27 @@ def table():
     return synthetic_table(episodes_per_task=3, seed=1)
 
 
+def read_for_training(path, extra=()):
+    """How training reads a dataset (exo_policy.train.train)."""
+    return load_dataset(path, REQUIRED_COLUMNS + tuple(extra))
+
+
+def test_synthetic_table_is_in_the_dataset_format(table):
+    assert table.schema.equals(SCHEMA, check_metadata=True)
+    phase = table['phase'].to_numpy()
+    assert phase.min() == -1.0 and phase.max() <= 1.0 and np.any((phase > 0) & (phase < 1))
+
+
 def test_load_and_episodes(table, tmp_path):
-    write_table(table, tmp_path)
-    loaded = load_table(tmp_path)
+    write_dataset(table, tmp_path)
+    loaded = read_for_training(tmp_path)
+    assert loaded.column_names == list(REQUIRED_COLUMNS)
     episodes = episodes_from_table(loaded)
     assert len(episodes) == 27
     for e in episodes:
         assert e.state.shape == (len(e.q_ref), 2) and e.k_int.shape == e.q_ref.shape
     with pytest.raises(FileNotFoundError, match='nowhere'):
-        load_table(tmp_path / 'nowhere')
+        read_for_training(tmp_path / 'nowhere')
 
 
 def test_only_finite_exo_rows(table):
@@ -115,15 +128,16 @@ def test_assist_target_is_the_virtual_equilibrium_and_alphas_filter(table, tmp_p
     assert len(episodes_from_table(table, 'human', (0.5, 1.0))) == 27
     assert episodes_from_table(table, 'human', (0.25,)) == []
     # the extra columns are read on request only, and their absence is reported
-    write_table(table, tmp_path)
-    assert 'tau_ext' not in load_table(tmp_path).column_names
-    loaded = load_table(tmp_path, ('tau_ext', 'alpha'))
+    write_dataset(table, tmp_path)
+    assert 'tau_ext' not in read_for_training(tmp_path).column_names
+    assert columns_needed('assist', (1.0,)) == ('tau_ext', 'alpha')
+    loaded = read_for_training(tmp_path, ('tau_ext', 'alpha'))
     assert len(episodes_from_table(loaded, 'assist', (1.0,))) == 18
     with pytest.raises(ValueError, match=r"\['tau_ext'\]"):
-        episodes_from_table(load_table(tmp_path), 'assist')
+        episodes_from_table(read_for_training(tmp_path), 'assist')
     with pytest.raises(ValueError, match=r"\['alpha'\]"):
-        episodes_from_table(load_table(tmp_path), 'human', (1.0,))
+        episodes_from_table(read_for_training(tmp_path), 'human', (1.0,))
     with pytest.raises(ValueError, match="'virtual'"):
         episodes_from_table(table, 'virtual')
     with pytest.raises(ValueError, match="'nope'"):
-        load_table(tmp_path, ('nope',))
+        read_for_training(tmp_path, ('nope',))

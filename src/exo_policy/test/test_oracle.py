@@ -1,37 +1,60 @@
-"""Oracle reference source, its stiffness table, and the shipped table's regeneration."""
+"""Oracle reference source, its stiffness table and the phase profile of one episode.
+
+The golden check of the shipped table against a fresh fit from simulation (and its
+regeneration, ``exo_fit_oracle``) is in ``exo_bringup/test/test_fitting.py``.
+"""
 
 import math
 
 import numpy as np
 import pytest
 
-from exo_policy.fit_oracle import fit_task_profile, K_MAX, K_MIN
+from exo_contract.language import TaskResolver
+from exo_contract.tasks import ReferenceTrajectory, TASKS
 from exo_policy.oracle import (
     OracleReferenceSource,
-    SOURCE_FALLBACK,
+    PROFILE_POINTS,
     SOURCE_ORACLE,
+    stiffness_profile,
     StiffnessTable,
 )
 from exo_policy.params import PolicyNodeParams
-from exo_sim.tasks import ReferenceTrajectory, TASKS, TASKS_BY_ID
+from exo_policy.reference_source import SOURCE_FALLBACK
+
+SHIPPED = StiffnessTable.load()
+# The clip range of the eq. 4 fit, recorded by exo_fit_oracle in the table.
+K_MIN = float(SHIPPED.metadata['k_min'])
+K_MAX = float(SHIPPED.metadata['k_max'])
+
+
+@pytest.fixture(scope='module')
+def resolver():
+    return TaskResolver('lexical')
 
 
 def test_shipped_table_covers_every_task_with_positive_stiffness():
     table = StiffnessTable.load()
     assert set(table.profiles) == {t.task_id for t in TASKS}
+    assert table.phase.size == PROFILE_POINTS
     for k in table.profiles.values():
         assert np.all(k >= K_MIN) and np.all(k <= K_MAX)
 
 
-def test_shipped_table_matches_a_fresh_fit():
-    """Golden check: regenerate with `exo_fit_oracle` when this fails after a model change."""
-    table = StiffnessTable.load()
-    fresh = fit_task_profile(TASKS_BY_ID['wave'], phase=table.phase)
-    np.testing.assert_allclose(fresh, table.profiles['wave'], rtol=1e-6, atol=1e-6)
+def test_stiffness_profile_uses_the_active_phase_only():
+    # rest (-1) samples carry an absurd stiffness that must not leak into the profile
+    phase = np.r_[[-1.0] * 50, np.linspace(0.0, 1.0, 400), [-1.0] * 50]
+    k = np.r_[[1e4] * 50, 20.0 + 30.0 * np.sin(np.pi * np.linspace(0.0, 1.0, 400)), [1e4] * 50]
+    profile = stiffness_profile(phase, k, 5.0, 250.0, smooth_points=1)
+    grid = np.linspace(0.0, 1.0, PROFILE_POINTS)
+    np.testing.assert_allclose(profile, 20.0 + 30.0 * np.sin(np.pi * grid), atol=0.3)
+    clipped = stiffness_profile(phase, k, 25.0, 40.0)
+    assert clipped.min() == 25.0 and clipped.max() == 40.0
+    with pytest.raises(ValueError, match='active'):
+        stiffness_profile(np.full(10, -1.0), np.ones(10), 5.0, 250.0)
 
 
-def test_known_text_follows_the_task_reference():
-    source = OracleReferenceSource()
+def test_known_text_follows_the_task_reference(resolver):
+    source = OracleReferenceSource(resolver=resolver)
     task = source.set_task_text('Lift a HEAVY box!', t=10.0)
     assert task is not None and task.task_id == 'lift_heavy'
     ref = ReferenceTrajectory(task)
@@ -46,8 +69,8 @@ def test_known_text_follows_the_task_reference():
 
 
 @pytest.mark.parametrize('text', ['do a backflip', '', '   ', 'lift', '\x00\x01', 'x' * 10000])
-def test_unknown_text_gives_a_compliant_hold(text):
-    source = OracleReferenceSource(compliant_stiffness=2.0)
+def test_unknown_text_gives_a_compliant_hold(text, resolver):
+    source = OracleReferenceSource(compliant_stiffness=2.0, resolver=resolver)
     source.set_task_text('wave hello', t=0.0)
     assert source.set_task_text(text, t=1.0) is None
     target = source.reference(1.5, 0.7, 0.0)
@@ -56,9 +79,9 @@ def test_unknown_text_gives_a_compliant_hold(text):
     assert target.reference_angle == 0.7 and target.reference_velocity == 0.0
 
 
-def test_fallback_without_a_measurement_is_not_finite():
+def test_fallback_without_a_measurement_is_not_finite(resolver):
     # policy_node publishes nothing then (the controller's watchdog takes over).
-    target = OracleReferenceSource().reference(0.0, math.nan)
+    target = OracleReferenceSource(resolver=resolver).reference(0.0, math.nan)
     assert math.isnan(target.reference_angle)
 
 
@@ -79,6 +102,7 @@ def test_table_round_trip_and_version_check(tmp_path):
     path = tmp_path / 'table.npz'
     StiffnessTable(phase, profiles).save(path, {'note': 'test'})
     loaded = StiffnessTable.load(path)
+    assert loaded.metadata == {'note': 'test'}
     assert loaded.stiffness('wave', 0.5) == profiles['wave'][2]
     assert loaded.stiffness('wave', 7.0) == profiles['wave'][-1]  # phase clipped
     del profiles['wave']
@@ -100,6 +124,6 @@ def test_policy_params_reject_and_quote(field, value, quoted):
     assert quoted in str(err.value)
 
 
-def test_oracle_rejects_invalid_compliant_stiffness():
+def test_oracle_rejects_invalid_compliant_stiffness(resolver):
     with pytest.raises(ValueError, match='compliant_stiffness'):
-        OracleReferenceSource(compliant_stiffness=0.0)
+        OracleReferenceSource(compliant_stiffness=0.0, resolver=resolver)

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from exo_contract.tasks import TASKS
 from exo_policy.processing import (
     history_windows,
     Normalizer,
@@ -13,7 +14,6 @@ from exo_policy.processing import (
     UNK_ID,
     WordTokenizer,
 )
-from exo_sim.tasks import TASKS
 
 
 def _tokenizer(max_len=8):

@@ -5,17 +5,35 @@ import math
 import numpy as np
 import pytest
 
-from exo_policy.oracle import SOURCE_FALLBACK
+from exo_contract.language import Resolution, TaskResolver
+from exo_contract.tasks import TASKS_BY_ID
 from exo_policy.promp import (
     demonstrations_from_table,
+    fit_summary,
     K_FLOOR,
     ProMPModel,
     ProMPReferenceSource,
     SOURCE_PROMP,
+    subsample_demonstrations,
 )
-from exo_sim.tasks import TASKS_BY_ID
+from exo_policy.reference_source import SOURCE_FALLBACK
 
 PHASE = np.linspace(0.0, 1.0, 100)
+
+
+class FixedResolver:
+    """Resolves any text to one task with a given confidence."""
+
+    def __init__(self, task_id: str, confidence: float) -> None:
+        self.resolution = Resolution(TASKS_BY_ID[task_id], confidence, 'fixed')
+
+    def resolve(self, text):
+        return self.resolution
+
+
+@pytest.fixture(scope='module')
+def resolver():
+    return TaskResolver('lexical')
 
 
 def _synthetic_table(n_episodes: int = 3, task_id: str = 'ok_gesture') -> dict:
@@ -77,9 +95,19 @@ def test_save_load_round_trip(fitted, tmp_path):
         ProMPModel.load(path)
 
 
-def test_source_follows_the_mean_and_holds_the_end(fitted):
+def test_subsample_and_summary(fitted):
+    model, demos = fitted
+    assert subsample_demonstrations(demos, 0)['ok_gesture'].shape[0] == 3
+    two = subsample_demonstrations(demos, 2, seed=1)['ok_gesture']
+    assert two.shape == (2, 100, 2)
+    assert any(np.array_equal(two[0], d) for d in demos['ok_gesture'])
+    (line,) = fit_summary(model, demos)
+    assert line.startswith('ok_gesture') and 'demos    3' in line
+
+
+def test_source_follows_the_mean_and_holds_the_end(fitted, resolver):
     model, _ = fitted
-    source = ProMPReferenceSource(model)
+    source = ProMPReferenceSource(model, resolver)
     task = source.set_task_text('make an OK gesture', t=2.0)
     assert task is TASKS_BY_ID['ok_gesture']
     dur = task.duration_s
@@ -100,8 +128,8 @@ def test_source_follows_the_mean_and_holds_the_end(fitted):
 
 
 @pytest.mark.parametrize('text', ['do a backflip', '', 'x' * 10000])
-def test_unknown_text_falls_back(fitted, text):
-    source = ProMPReferenceSource(fitted[0], compliant_stiffness=2.0)
+def test_unknown_text_falls_back(fitted, text, resolver):
+    source = ProMPReferenceSource(fitted[0], resolver, compliant_stiffness=2.0)
     source.set_task_text('make an ok gesture', 0.0)
     assert source.set_task_text(text, 1.0) is None
     target = source.reference(1.5, 0.7)
@@ -112,18 +140,17 @@ def test_unknown_text_falls_back(fitted, text):
 
 
 def test_task_without_a_model_and_custom_resolver_fall_back(fitted):
-    source = ProMPReferenceSource(fitted[0], resolver=lambda text: (TASKS_BY_ID['wave'], 0.7))
+    source = ProMPReferenceSource(fitted[0], resolver=FixedResolver('wave', 0.7))
     assert source.set_task_text('anything', 0.0) is None  # no ProMP for 'wave' here
-    source = ProMPReferenceSource(fitted[0],
-                                  resolver=lambda text: (TASKS_BY_ID['ok_gesture'], 0.7))
+    source = ProMPReferenceSource(fitted[0], resolver=FixedResolver('ok_gesture', 0.7))
     assert source.set_task_text('anything', 0.0) is TASKS_BY_ID['ok_gesture']
     assert source.reference(1.0, 0.3).confidence == 0.7
 
 
-def test_shipped_model_covers_every_task():
+def test_shipped_model_covers_every_task(resolver):
     model = ProMPModel.load()
     assert set(model.task_ids) == set(TASKS_BY_ID)
-    source = ProMPReferenceSource()
+    source = ProMPReferenceSource(resolver=resolver)
     assert source.set_task_text('lift a heavy box', 0.0) is TASKS_BY_ID['lift_heavy']
     for t in np.linspace(0.0, 7.0, 15):
         target = source.reference(float(t), 0.3)

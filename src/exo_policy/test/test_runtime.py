@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 import torch
 
+from exo_contract.dataset import write_dataset
+from exo_contract.language import TaskResolver
 from exo_policy.configuration import quick_config
-from exo_policy.dataset import synthetic_table, write_table
-from exo_policy.language import TaskResolver
-from exo_policy.oracle import ReferenceSource, SOURCE_FALLBACK
+from exo_policy.dataset import synthetic_table
+from exo_policy.reference_source import ReferenceSource, SOURCE_FALLBACK
 from exo_policy.runtime import (
     default_assist_checkpoint_dir,
     default_checkpoint_dir,
@@ -39,7 +40,7 @@ def resolver():
 
 @pytest.fixture(scope='module')
 def tiny_checkpoint(tmp_path_factory):
-    data = write_table(synthetic_table(episodes_per_task=2, seed=5),
+    data = write_dataset(synthetic_table(episodes_per_task=2, seed=5),
                        tmp_path_factory.mktemp('data'))
     out = tmp_path_factory.mktemp('ckpt')
     train(data, out, quick_config(epochs=1, max_train_windows=500), progress=False)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from exo_contract.dataset import write_dataset
 from exo_policy.configuration import quick_config
-from exo_policy.dataset import synthetic_table, write_table
+from exo_policy.dataset import synthetic_table
 from exo_policy.train import load_checkpoint, main, parse_alphas, train
 
 torch.set_num_threads(1)
@@ -15,7 +16,7 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope='module')
 def data_dir(tmp_path_factory):
-    return write_table(synthetic_table(episodes_per_task=2, seed=3),
+    return write_dataset(synthetic_table(episodes_per_task=2, seed=3),
                        tmp_path_factory.mktemp('data'))
 
 
@@ -46,7 +47,7 @@ def test_console_script_quick(data_dir, tmp_path, capsys):
 
 
 def test_assist_target_trains_on_selected_alphas_and_is_recorded(tmp_path):
-    data = write_table(synthetic_table(episodes_per_task=3, seed=4), tmp_path / 'data')
+    data = write_dataset(synthetic_table(episodes_per_task=3, seed=4), tmp_path / 'data')
     out = tmp_path / 'ckpt'
     assert main(['--data', str(data), '--out', str(out), '--quick', '--epochs', '1',
                  '--threads', '1', '--reference-target', 'assist']) == 0

@@ -26,7 +26,8 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from exo_sim.checks import check_range
+from exo_contract.checks import check_range
+from exo_contract.dataset import MUSCLES
 
 MYO_ELBOW_XML = 'models/legacy/elbow/myoelbow_1dof6muscles_1dofexo.xml'
 
@@ -46,7 +47,6 @@ CUFF_TENDON = 'cuff'
 FOREARM_BODY = 'r_ulna_radius_hand'
 UPPER_ARM_BODY = 'r_humerus'
 PAYLOAD_BODY = 'carry_weight'
-MUSCLES = ('TRIlong', 'TRIlat', 'TRImed', 'BIClong', 'BICshort', 'BRA')
 
 # Smallest mass MuJoCo gets for the payload body when the payload is 0 kg.
 MIN_PAYLOAD_MASS_KG = 1e-3

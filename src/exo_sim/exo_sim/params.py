@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from exo_sim.checks import check_range
+from exo_contract.checks import check_range
+from exo_contract.language import ENCODERS
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,9 @@ class SimNodeParams:
         rest_angle: elbow angle of the human at rest, rad.
         joint_name: name of the exo joint in /joint_states.
         max_catchup_steps: most physics steps one tick may take to catch up with real time.
+        language_encoder: sentence encoder of the human's task resolver, the same resolver
+            as policy_node's (``exo_contract.language``): 'auto', 'hybrid', 'minilm' or
+            'lexical'.
 
     """
 
@@ -35,6 +39,7 @@ class SimNodeParams:
     rest_angle: float = 0.3
     joint_name: str = 'exo_elbow_joint'
     max_catchup_steps: int = 10
+    language_encoder: str = 'auto'
 
     def __post_init__(self) -> None:
         """Reject invalid values, quoting them."""
@@ -49,6 +54,9 @@ class SimNodeParams:
         check_range('max_catchup_steps', self.max_catchup_steps, 1, 100, 'steps')
         if not self.joint_name:
             raise ValueError(f'joint_name must not be empty, got {self.joint_name!r}')
+        if self.language_encoder not in ENCODERS:
+            raise ValueError(f'language_encoder must be one of {ENCODERS}, '
+                             f'got {self.language_encoder!r}')
 
     @classmethod
     def defaults(cls) -> dict[str, object]:

@@ -1,22 +1,13 @@
-"""In-process rollouts (faster than real time) of a task with an exo torque controller.
+"""In-process rollouts (faster than real time) of one task with an exo torque controller.
 
-The same classes serve the real-time ROS ``sim_node``. Per 1 ms tick::
+:func:`run_rollout` runs the one step loop (:class:`exo_sim.step_loop.StepLoop`, the same
+one ``sim_node`` steps in real time): ``rest_before`` s at the task's baseline, the task
+started at that step, ``rest_after`` s of rest, and records every step. Per step::
 
-    arm, human, metabolic, ref = make_arm_and_human(config, task)
-    arm.reset(ref.baseline)
-    # every tick, t = arm.time - t_start:
-    q_ref, qd_ref, qdd_ref = ref(t)              # constant baseline outside [0, duration]
-    human.compute(q_ref, qd_ref, qdd_ref)        # writes the muscle excitations
-    arm.apply_exo_torque(tau_cmd)                # clipped to the motor limit
-    arm.step()
-    q, qd = arm.exo_state()
-    tau_ext = arm.interaction_torque()
-    q_h, qd_h = arm.human_state()
-    a = arm.muscle_activations()                 # (6,)
-    tau_bio = arm.biological_torque()
-    p = metabolic.power(arm)                     # W
-
-:func:`run_rollout` does exactly this in a loop and records every step.
+    ref = loop.reference()                 # the human's reference, phase -1 at rest
+    obs = loop.observe(ref)                # state before the step -> the controller
+    tau = controller(obs)                  # every control_period (held in between)
+    loop.step(tau, ref)                    # human -> exo torque -> physics
 """
 
 from __future__ import annotations
@@ -28,41 +19,13 @@ from typing import Protocol
 
 import numpy as np
 
-from exo_sim.human import HumanMuscleController
-from exo_sim.metabolic import MetabolicModel
-from exo_sim.model import ExoArm, ExoArmConfig
-from exo_sim.tasks import ReferenceTrajectory, Task, TrajectoryParams
+from exo_contract import metrics
+from exo_contract.tasks import ReferenceTrajectory, Task, TrajectoryParams
+from exo_sim.model import ExoArmConfig
+from exo_sim.step_loop import ExoObservation, StepLoop
 
 DEFAULT_CONFIG = ExoArmConfig()
 DEFAULT_PARAMS = TrajectoryParams()
-
-
-@dataclass(frozen=True)
-class ExoObservation:
-    """What an exo torque controller sees at one control tick.
-
-    Attributes:
-        t: time since the start of the rollout, s.
-        q: exo joint angle, rad.
-        qd: exo joint velocity, rad/s.
-        tau_ext: interaction torque on the exo (cuff), N*m, flexion positive.
-        q_human: ground-truth human elbow angle, rad (sim only).
-        qd_human: ground-truth human elbow velocity, rad/s (sim only).
-        q_ref: task reference angle, rad (sim only).
-        qd_ref: task reference velocity, rad/s (sim only).
-        tau_bio: net muscle torque about the elbow, N*m (sim only, for eq. 3).
-
-    """
-
-    t: float
-    q: float
-    qd: float
-    tau_ext: float
-    q_human: float
-    qd_human: float
-    q_ref: float
-    qd_ref: float
-    tau_bio: float
 
 
 class ExoTorqueController(Protocol):
@@ -116,7 +79,8 @@ class RolloutResult:
         t: time, s. q_exo, qd_exo: exo joint state. q_human, qd_human: elbow state.
         q_ref, qd_ref: reference. tau_ext: cuff torque on the exo, N*m. tau_cmd: applied
         motor torque, N*m. tau_bio: muscle torque, N*m. activations: (T, 6).
-        metabolic_power: W. phase: task progress in [0, 1]. task_id, config: provenance.
+        metabolic_power: W. phase: task progress in [0, 1], -1 at rest (before and
+        after the task). task_id, config: provenance.
 
     """
 
@@ -137,32 +101,24 @@ class RolloutResult:
     config: ExoArmConfig
     steps_per_second: float = 0.0
 
-    def rmse_human(self) -> float:
-        """RMSE of the human elbow angle vs the reference, rad."""
-        return float(np.sqrt(np.mean((self.q_human - self.q_ref) ** 2)))
+    def _mask(self, active_only: bool) -> np.ndarray | None:
+        return metrics.active_mask(self.phase) if active_only else None
 
-    def rmse_exo(self) -> float:
-        """RMSE of the exo angle vs the reference, rad."""
-        return float(np.sqrt(np.mean((self.q_exo - self.q_ref) ** 2)))
+    def rmse_human(self, active_only: bool = True) -> float:
+        """RMSE of the human elbow angle vs the reference, rad.
 
-    def effort(self) -> float:
-        """Mean over time of the sum of squared activations (eq. 2's effort term)."""
-        return float(np.mean(np.sum(self.activations**2, axis=1)))
+        Over the task's active phase (``0 < phase < 1``, :mod:`exo_contract.metrics`), or
+        over every step with ``active_only=False``; NaN when no step is selected.
+        """
+        return metrics.rmse(self.q_human, self.q_ref, self._mask(active_only))
 
+    def rmse_exo(self, active_only: bool = True) -> float:
+        """RMSE of the exo angle vs the reference, rad (steps selected as in rmse_human)."""
+        return metrics.rmse(self.q_exo, self.q_ref, self._mask(active_only))
 
-def make_arm_and_human(config: ExoArmConfig, task: Task,
-                       params: TrajectoryParams = DEFAULT_PARAMS
-                       ) -> tuple[ExoArm, HumanMuscleController, MetabolicModel,
-                                  ReferenceTrajectory]:
-    """Build the arm (payload from ``task``, per arm), human, metabolic model and reference.
-
-    The arm is reset to the reference baseline. See the module docstring for the tick loop.
-    """
-    config = replace(config, payload_kg=task.payload_per_arm_kg)
-    arm = ExoArm(config)
-    ref = ReferenceTrajectory(task, params)
-    arm.reset(ref.baseline)
-    return arm, HumanMuscleController(arm), MetabolicModel(arm), ref
+    def effort(self, active_only: bool = True) -> float:
+        """Eq. 2's effort: mean of the sum of squared activations (steps as in rmse_human)."""
+        return metrics.effort(self.activations, self._mask(active_only))
 
 
 def run_rollout(task: Task, *, config: ExoArmConfig = DEFAULT_CONFIG,
@@ -191,47 +147,44 @@ def run_rollout(task: Task, *, config: ExoArmConfig = DEFAULT_CONFIG,
         raise ValueError(f'control_period must be > 0, got {control_period!r}')
     if duration is not None and not (math.isfinite(duration) and duration > 0):
         raise ValueError(f'duration must be > 0, got {duration!r}')
-    arm, human, metabolic, ref = make_arm_and_human(config, task, params)
+    ref = ReferenceTrajectory(task, params)
+    loop = StepLoop(replace(config, payload_kg=task.payload_per_arm_kg), ref.baseline)
     controller = controller if controller is not None else ZeroTorque()
-    h = float(arm.model.opt.timestep)
+    h = loop.h
     task_time = ref.duration if duration is None else float(duration)
     n = int(round((rest_before + task_time + rest_after) / h))
+    k_start = int(round(rest_before / h))
     every = max(1, int(round(control_period / h)))
-    t = np.arange(n) * h
-    q_ref, qd_ref, qdd_ref = ref(t - rest_before)
-    phase = np.clip((t - rest_before) / ref.duration, 0.0, 1.0)
-    rec = {k: np.empty(n) for k in ('q_exo', 'qd_exo', 'q_human', 'qd_human', 'tau_ext',
-                                    'tau_cmd', 'tau_bio', 'metabolic_power')}
-    acts = np.empty((n, len(arm.MUSCLES)))
+    cols = ('q_exo', 'qd_exo', 'q_human', 'qd_human', 'q_ref', 'qd_ref', 'tau_ext', 'tau_cmd',
+            'tau_bio', 'metabolic_power', 'phase')
+    rec = {k: np.empty(n) for k in cols}
+    acts = np.empty((n, len(loop.arm.MUSCLES)))
     controller.reset(ref.baseline)
     tau_cmd = 0.0
-    qr_l, qdr_l, qddr_l = q_ref.tolist(), qd_ref.tolist(), qdd_ref.tolist()
     start = time.perf_counter()
     for k in range(n):
-        q, qd = arm.exo_state()
-        qh, qdh = arm.human_state()
-        tau_ext = arm.interaction_torque()
-        tau_bio = arm.biological_torque()
+        if k == k_start:
+            loop.start_task(task, params)
+        r = loop.reference()
+        obs = loop.observe(r)
         if k % every == 0:
-            obs = ExoObservation(t=k * h, q=q, qd=qd, tau_ext=tau_ext, q_human=qh,
-                                 qd_human=qdh, q_ref=qr_l[k], qd_ref=qdr_l[k],
-                                 tau_bio=tau_bio)
-            tau_cmd = arm.apply_exo_torque(controller(obs))
-        rec['q_exo'][k] = q
-        rec['qd_exo'][k] = qd
-        rec['q_human'][k] = qh
-        rec['qd_human'][k] = qdh
-        rec['tau_ext'][k] = tau_ext
+            tau_cmd = loop.arm.apply_exo_torque(controller(obs))
+        rec['q_exo'][k] = obs.q
+        rec['qd_exo'][k] = obs.qd
+        rec['q_human'][k] = obs.q_human
+        rec['qd_human'][k] = obs.qd_human
+        rec['q_ref'][k] = r.q
+        rec['qd_ref'][k] = r.qd
+        rec['tau_ext'][k] = obs.tau_ext
         rec['tau_cmd'][k] = tau_cmd
-        rec['tau_bio'][k] = tau_bio
-        rec['metabolic_power'][k] = metabolic.power(arm)
-        acts[k] = arm.data.act[human._actadr]
-        human.compute(qr_l[k], qdr_l[k], qddr_l[k])
-        arm.step()
+        rec['tau_bio'][k] = obs.tau_bio
+        rec['metabolic_power'][k] = loop.metabolic_power()
+        rec['phase'][k] = r.phase
+        acts[k] = loop.activations()
+        loop.step(tau_cmd, r)
     elapsed = time.perf_counter() - start
     rate = n / elapsed if elapsed > 0 else float('inf')
     if progress:
         print(f'{task.task_id}: {n} steps, {rate:.0f} steps/s ({rate * h:.1f}x real time)')
-    return RolloutResult(t=t, q_ref=q_ref, qd_ref=qd_ref, activations=acts, phase=phase,
-                         task_id=task.task_id, config=arm.config, steps_per_second=rate,
-                         **rec)
+    return RolloutResult(t=np.arange(n) * h, activations=acts, task_id=task.task_id,
+                         config=loop.arm.config, steps_per_second=rate, **rec)

@@ -21,7 +21,8 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
 
-from exo_impedance_controller.qos import (
+from exo_contract.language import TaskResolver
+from exo_contract.qos import (
     COMMAND_QOS,
     EFFORT_COMMAND_TOPIC,
     HUMAN_STATE_TOPIC,
@@ -33,7 +34,7 @@ from exo_impedance_controller.qos import (
     TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
-from exo_impedance_controller.runtime import run_node
+from exo_contract.runtime import run_node
 from exo_interfaces.msg import HumanState, MetabolicPower
 from exo_sim.model import ExoArmConfig, MUSCLES
 from exo_sim.params import SimNodeParams
@@ -59,7 +60,10 @@ class SimNode(Node):
         config = ExoArmConfig(body_mass_kg=float(p.body_mass_kg),
                               cuff_stiffness=float(p.cuff_stiffness),
                               cuff_damping=float(p.cuff_damping), timestep=1.0 / p.rate_hz)
-        self.session = SimSession(config, rest_angle=float(p.rest_angle))
+        # The human understands the same texts as the policy: one resolver for both.
+        resolver = TaskResolver(p.language_encoder)
+        self.get_logger().info(f'task resolver: {resolver.method}')
+        self.session = SimSession(config, rest_angle=float(p.rest_angle), resolver=resolver)
         self._dt = 1.0 / p.rate_hz
         self._command = 0.0
         self._command_time = -math.inf

@@ -1,9 +1,62 @@
-"""Time-varying interaction stiffness K_int(t) of eq. 4: ``tau_ext = K_int (q_d - q_r)``."""
+"""Time-varying interaction stiffness K_int(t) of eq. 4: ``tau_ext = K_int (q_d - q_r)``.
+
+:func:`fit_interaction_stiffness` is the fit; :class:`FitSettings` its settings (window,
+clip range), defined once: :data:`DEFAULT_FIT` serves the dataset
+(:class:`exo_sim.datagen.config.DatagenConfig`), the oracle's stiffness table and the ProMP
+fit from simulation (:mod:`exo_sim.episodes`).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+import math
+
 import numpy as np
 from scipy.ndimage import uniform_filter1d
+
+
+def _real(value: object) -> bool:
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, bool) and math.isfinite(float(value)))
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """Settings of the eq. 4 stiffness fit.
+
+    Attributes:
+        window_s: length of the centred least-squares window, s, in (0, 10].
+        k_min: lower clip of the fitted stiffness, N*m/rad, > 0.
+        k_max: upper clip of the fitted stiffness, N*m/rad, > k_min.
+
+    """
+
+    window_s: float = 0.2
+    k_min: float = 5.0
+    k_max: float = 250.0
+
+    def __post_init__(self) -> None:
+        """Reject invalid values with a message that quotes them."""
+        if not (_real(self.window_s) and 0 < self.window_s <= 10.0):
+            raise ValueError(f'window_s must be in (0, 10] s, got {self.window_s!r}')
+        if not (_real(self.k_min) and self.k_min > 0):
+            raise ValueError(f'k_min must be > 0, got {self.k_min!r}')
+        if not (_real(self.k_max) and self.k_max > self.k_min):
+            raise ValueError(f'k_max must be > k_min={self.k_min!r}, got {self.k_max!r}')
+
+    def window_samples(self, timestep: float) -> int:
+        """The window in samples of ``timestep`` s (at least 1)."""
+        return max(1, int(round(self.window_s / timestep)))
+
+    def fit(self, tau_ext: np.ndarray, q_d: np.ndarray, q_r: np.ndarray,
+            timestep: float) -> np.ndarray:
+        """:func:`fit_interaction_stiffness` of signals sampled every ``timestep`` s."""
+        return fit_interaction_stiffness(tau_ext, q_d, q_r, self.window_samples(timestep),
+                                         self.k_min, self.k_max)
+
+
+DEFAULT_FIT = FitSettings()
+"""The eq. 4 fit settings of the dataset, the oracle table and the ProMP fit."""
 
 
 def fit_interaction_stiffness(tau_ext: np.ndarray, q_d: np.ndarray, q_r: np.ndarray,

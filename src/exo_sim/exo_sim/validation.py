@@ -1,7 +1,8 @@
 """Validation report of a generated dataset (paper section V-A, Fig. 4 and Table I).
 
 For every task and condition (no exo, alpha = 0, 0.5, 1) it computes, per episode over the
-active phase (``0 <= phase <= 1``):
+active phase (``0 < phase < 1``, :func:`exo_contract.metrics.active_mask`; ``phase`` is -1 at
+rest), with the metrics of :mod:`exo_contract.metrics`:
 
 * muscle effort: mean over time of the sum of the six squared activations (eq. 2's effort
   term; Fig. 4), and the mean muscle metabolic power, W;
@@ -36,8 +37,9 @@ import warnings
 import numpy as np
 from scipy import stats
 
-from exo_sim.datagen import ACTIVATION_COLUMNS, CONDITION_NO_EXO, load_dataset
-from exo_sim.tasks import TASKS, TASKS_BY_ID
+from exo_contract.dataset import ACTIVATION_COLUMNS, CONDITION_NO_EXO, load_dataset
+from exo_contract.metrics import active_mask, effort, rmse
+from exo_contract.tasks import TASKS, TASKS_BY_ID
 
 ALPHA_LEVEL = 0.05
 METRICS = {
@@ -47,6 +49,8 @@ METRICS = {
 }
 TESTED_METRICS = ('effort', 'metabolic_power_w', 'tracking_rmse_rad')
 NO_EXO_LABEL = 'no_exo'
+EPISODE_COLUMNS = ('episode', 'task_id', 'condition', 'alpha', 'body_mass_kg', 'repetition',
+                   'phase', 'q_human', 'q_ref', 'metabolic_power') + ACTIVATION_COLUMNS
 
 
 def condition_label(condition: str, alpha: float) -> str:
@@ -64,27 +68,23 @@ def episode_metrics(table) -> list[dict]:
     Returns one dict per episode: ``episode, task_id, condition (label), body_mass_kg,
     repetition, effort, metabolic_power_w, tracking_rmse_rad``.
     """
-    col = {name: table.column(name).to_numpy(zero_copy_only=False) for name in (
-        'episode', 'task_id', 'condition', 'alpha', 'body_mass_kg', 'repetition', 'phase',
-        'q_human', 'q_ref', 'metabolic_power') + ACTIVATION_COLUMNS}
+    col = {name: table.column(name).to_numpy(zero_copy_only=False) for name in EPISODE_COLUMNS}
     acts = np.column_stack([col[name].astype(np.float64) for name in ACTIVATION_COLUMNS])
-    sq = np.sum(acts**2, axis=1)
-    err2 = (col['q_human'].astype(np.float64) - col['q_ref'].astype(np.float64)) ** 2
-    active = (col['phase'] >= 0.0) & (col['phase'] <= 1.0)
+    active = active_mask(col['phase'])
     episodes, first = np.unique(col['episode'], return_index=True)
     out = []
     for ep, i in zip(episodes.tolist(), first.tolist(), strict=True):
         sel = (col['episode'] == ep) & active
         if not np.any(sel):
-            raise ValueError(f'episode {ep} has no active-phase rows (phase in [0, 1])')
+            raise ValueError(f'episode {ep} has no active-phase rows (0 < phase < 1)')
         out.append({
             'episode': int(ep), 'task_id': str(col['task_id'][i]),
             'condition': condition_label(str(col['condition'][i]), float(col['alpha'][i])),
             'body_mass_kg': float(col['body_mass_kg'][i]),
             'repetition': int(col['repetition'][i]),
-            'effort': float(np.mean(sq[sel])),
+            'effort': effort(acts, sel),
             'metabolic_power_w': float(np.mean(col['metabolic_power'][sel])),
-            'tracking_rmse_rad': float(np.sqrt(np.mean(err2[sel]))),
+            'tracking_rmse_rad': rmse(col['q_human'], col['q_ref'], sel),
         })
     return out
 
@@ -277,7 +277,7 @@ def validation_report(dataset_path: str | Path, out_dir: str | Path) -> dict:
     Returns the content of ``report.json`` (see :func:`analyse`; plus ``dataset``,
     ``created`` and ``files``).
     """
-    table = load_dataset(dataset_path)
+    table = load_dataset(dataset_path, EPISODE_COLUMNS)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = analyse(table)

@@ -9,17 +9,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from exo_sim.datagen import (
-    DatagenConfig,
-    episode_specs,
-    generate,
+from exo_contract.dataset import (
+    ACTIVATION_COLUMNS,
     load_dataset,
-    main,
     MANIFEST_FILE,
     SCHEMA,
     STEPS_FILE,
 )
-from exo_sim.tasks import TASKS
+from exo_contract.metrics import active_mask
+from exo_contract.tasks import sample_trajectory_params, TASKS, TASKS_BY_ID
+from exo_sim.datagen.cli import main
+from exo_sim.datagen.config import DatagenConfig, episode_specs
+from exo_sim.datagen.generator import generate
+from exo_sim.episodes import simulate_assisted_episode
+from exo_sim.model import MUSCLES
+from exo_sim.stiffness import DEFAULT_FIT
 
 EXPECTED_COLUMNS = [
     ('episode', pa.int32()), ('task_id', pa.string()), ('text', pa.string()),
@@ -57,7 +61,7 @@ def _episodes(table):
 
 def _effort(ep):
     acts = np.column_stack([ep[n] for n in ep if n.startswith('act_')]).astype(float)
-    active = ep['phase'] >= 0
+    active = active_mask(ep['phase'])
     return float(np.mean(np.sum(acts[active] ** 2, axis=1)))
 
 
@@ -67,6 +71,17 @@ def test_schema_and_metadata_exact(small_dir):
     assert schema.metadata[b'exo_vic_schema_version'] == b'1'
     assert schema.equals(SCHEMA, check_metadata=False)
     assert SCHEMA.metadata == {b'exo_vic_schema_version': b'1'}
+
+
+def test_activation_columns_follow_the_model_muscles():
+    assert ACTIVATION_COLUMNS == tuple(f'act_{m}' for m in MUSCLES)
+
+
+def test_fit_settings_default_to_the_one_definition():
+    config = DatagenConfig()
+    assert config.fit == DEFAULT_FIT
+    assert (config.fit_window_s, config.k_min, config.k_max) == (
+        DEFAULT_FIT.window_s, DEFAULT_FIT.k_min, DEFAULT_FIT.k_max)
 
 
 def test_rows_and_episode_content(small):
@@ -121,6 +136,19 @@ def test_phase_rest_semantics(small):
         assert ep['t'][active[0]] == pytest.approx(0.5, abs=0.011)
         rest = phase < 0
         np.testing.assert_allclose(ep['q_ref'][rest], ep['q_ref'][0], atol=1e-6)
+
+
+def test_rows_are_the_episode_recipe_decimated(small):
+    """An exo episode of the dataset is simulate_assisted_episode's, every 10th step."""
+    spec = next(s for s in episode_specs(SMALL)
+                if s.task_id == 'ok_gesture' and s.condition == 'exo' and s.alpha == 1.0)
+    params = sample_trajectory_params(np.random.default_rng(spec.seed), SMALL.spread)
+    episode = simulate_assisted_episode(TASKS_BY_ID['ok_gesture'], 1.0, 70.0, params,
+                                        fit=SMALL.fit)
+    ep = next(e for e in _episodes(small) if e['episode'][0] == spec.episode)
+    for name, values in (('k_int', episode.k_int), ('phase', episode.rollout.phase),
+                         ('q_exo', episode.rollout.q_exo), ('t', episode.rollout.t)):
+        np.testing.assert_array_equal(ep[name], values[::10].astype(np.float32), err_msg=name)
 
 
 def test_effort_lower_with_full_assistance_lift_heavy(small):

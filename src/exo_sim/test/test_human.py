@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
+from exo_contract.tasks import ReferenceTrajectory, TASKS, TASKS_BY_ID
 from exo_sim.human import HumanControllerConfig, HumanMuscleController, solve_static_optimization
 from exo_sim.model import ExoArm, ExoArmConfig
-from exo_sim.tasks import ReferenceTrajectory, TASKS, TASKS_BY_ID
 
 RMSE_LIMIT = 0.05
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from exo_contract.tasks import TASKS_BY_ID
 from exo_sim.rollout import ProportionalAssist, run_rollout, ZeroTorque
-from exo_sim.tasks import TASKS_BY_ID
 
 
 def test_shapes_and_finite():
@@ -20,7 +20,11 @@ def test_shapes_and_finite():
     assert r.activations.shape == (n, 6)
     assert np.all(r.tau_cmd == 0.0)
     assert np.all(r.metabolic_power >= 0)
-    assert r.phase[0] == 0.0 and r.phase[-1] == 1.0
+    # One phase convention (exo_sim.step_loop): -1 at rest, [0, 1] while the task runs.
+    assert r.phase[0] == -1.0 and r.phase[-1] == -1.0
+    running = r.phase >= 0.0
+    assert np.all(np.diff(r.phase[running]) > 0) and r.phase[running].max() <= 1.0
+    assert abs(running.sum() * 0.001 - task.duration_s) < 0.002
     assert r.rmse_human() < 0.05 and r.rmse_exo() < 0.1
     assert r.task_id == 'ok_gesture'
 

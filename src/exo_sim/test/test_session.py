@@ -2,13 +2,15 @@
 
 import math
 
+import numpy as np
 import pytest
 import yaml
 
+from exo_contract.tasks import TASKS_BY_ID
 from exo_sim.model import ExoArm, ExoArmConfig
 from exo_sim.params import SimNodeParams
+from exo_sim.rollout import run_rollout
 from exo_sim.session import SimSession
-from exo_sim.tasks import TASKS_BY_ID
 
 
 def test_known_text_starts_the_task_with_its_payload():
@@ -85,3 +87,50 @@ def test_payload_change_keeps_the_running_state():
     session.arm.set_payload(10.0)
     assert abs(session.arm.human_state()[0] - q_before) < 1e-12
     assert abs(session.arm.exo_state()[0] - q_before) < 0.05
+
+
+class _Schedule:
+    """Open-loop exo torque as a function of the loop time (a deterministic 'controller')."""
+
+    def reset(self, q0):
+        pass
+
+    def __call__(self, obs):
+        return self.at(obs.t)
+
+    @staticmethod
+    def at(t):
+        return 3.0 * math.sin(2.0 * math.pi * 0.7 * t)
+
+
+@pytest.mark.parametrize('task_id', ['wave', 'lift_heavy'])
+def test_session_and_rollout_run_the_same_step_loop(task_id):
+    """sim_node's session and the in-process rollout give the same trajectory.
+
+    Same scenario both ways: rest at the baseline for 0.3 s, the instruction, the task, then
+    rest; the exo applies the same torque schedule. The rollout records the state before
+    each step, the session reports it after, so rollout step k+1 == session tick k.
+    """
+    task = TASKS_BY_ID[task_id]
+    rest_before, rest_after = 0.3, 0.2
+    rollout = run_rollout(task, config=ExoArmConfig(), controller=_Schedule(),
+                          rest_before=rest_before, rest_after=rest_after)
+    session = SimSession(ExoArmConfig(payload_kg=task.payload_per_arm_kg),
+                         rest_angle=rollout.q_ref[0])
+    n = rollout.t.size
+    k_start = int(round(rest_before / 0.001))
+    rows = []
+    for k in range(n - 1):
+        if k == k_start:
+            assert session.start_task_text(task.text) is task
+        s = session.tick(_Schedule.at(k * 0.001))
+        rows.append((s.exo_angle, s.human_angle, s.interaction_torque, s.reference_angle,
+                     s.task_phase, s.exo_torque))
+    got = np.array(rows)
+    want = np.column_stack([rollout.q_exo, rollout.q_human, rollout.tau_ext, rollout.q_ref,
+                            rollout.phase, rollout.tau_cmd])
+    # state after tick k == state before rollout step k + 1; reference/phase/torque of the
+    # step just taken == rollout step k.
+    np.testing.assert_allclose(got[:, :3], want[1:, :3], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got[:, 3:], want[:-1, 3:], rtol=0, atol=1e-12)
+    assert got[:, 0].max() > task.baseline_rad + 0.5 * task.amplitude_rad  # the task ran

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from exo_sim.stiffness import fit_interaction_stiffness
+from exo_sim.stiffness import DEFAULT_FIT, fit_interaction_stiffness, FitSettings
 
 
 def synthetic(k_true, seed=0, noise=0.0):
@@ -58,3 +58,25 @@ def test_invalid_arguments(kwargs):
     args = dict(window=5, k_min=1.0, k_max=10.0) | kwargs
     with pytest.raises(ValueError):
         fit_interaction_stiffness(np.ones(10), np.ones(10), np.zeros(10), **args)
+
+
+def test_fit_settings_window_and_fit():
+    fit = FitSettings(window_s=0.05, k_min=1.0, k_max=500.0)
+    assert fit.window_samples(1e-3) == 50 and FitSettings(window_s=1e-4).window_samples(1e-3) == 1
+    k_true = np.full(3000, 80.0)
+    tau, q_d, q_r = synthetic(k_true)
+    np.testing.assert_array_equal(fit.fit(tau, q_d, q_r, 1e-3),
+                                  fit_interaction_stiffness(tau, q_d, q_r, 50, 1.0, 500.0))
+    assert DEFAULT_FIT == FitSettings()
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(window_s=0.0), 'window_s'),
+    (dict(window_s=float('nan')), 'window_s'),
+    (dict(k_min=0.0), 'k_min must be > 0, got 0.0'),
+    (dict(k_min=5.0, k_max=5.0), 'k_max must be > k_min=5.0, got 5.0'),
+    (dict(k_max=True), 'k_max'),
+])
+def test_fit_settings_reject_and_quote(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        FitSettings(**kwargs)

@@ -9,7 +9,10 @@ import pyarrow.parquet as pq
 import pytest
 from scipy import stats
 
-from exo_sim.datagen import DatagenConfig, generate, load_dataset, STEPS_FILE
+from exo_contract.dataset import load_dataset, STEPS_FILE
+from exo_contract.metrics import active_mask
+from exo_sim.datagen.config import DatagenConfig
+from exo_sim.datagen.generator import generate
 from exo_sim.validation import episode_metrics, friedman, main, validation_report
 
 TINY = DatagenConfig(tasks=('ok_gesture',), alphas=(0.0, 1.0), masses=(60.0, 80.0),
@@ -51,7 +54,8 @@ def test_episode_metrics_match_direct_computation(tiny_dir):
     assert len(rows) == 6
     ep = table.filter(pc.equal(table.column('episode'), 0))
     phase = ep.column('phase').to_numpy()
-    active = phase >= 0
+    active = (phase > 0) & (phase < 1)
+    np.testing.assert_array_equal(active, active_mask(phase))
     acts = np.column_stack([ep.column(n).to_numpy() for n in ep.schema.names
                             if n.startswith('act_')]).astype(float)[active]
     err = (ep.column('q_human').to_numpy().astype(float)

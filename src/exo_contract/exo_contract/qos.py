@@ -5,14 +5,9 @@ instruction), sensor subscriptions are best effort so that they accept both sim_
 ros2_control publishers, commands are reliable with depth 1.
 """
 
-from rclpy.qos import (
-    DurabilityPolicy,
-    HistoryPolicy,
-    QoSProfile,
-    ReliabilityPolicy,
-)
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from exo_impedance_controller.topics import (  # noqa: F401 (re-exported)
+from exo_contract.topics import (  # noqa: F401 (re-exported)
     CONTROLLER_STATE_TOPIC,
     EFFORT_COMMAND_TOPIC,
     HUMAN_STATE_TOPIC,
@@ -23,44 +18,26 @@ from exo_impedance_controller.topics import (  # noqa: F401 (re-exported)
     TASK_TEXT_TOPIC,
 )
 
+
+def _keep_last(depth: int, reliability: ReliabilityPolicy,
+               durability: DurabilityPolicy = DurabilityPolicy.VOLATILE) -> QoSProfile:
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=reliability,
+                      durability=durability)
+
+
 # /task_text: reliable, latched, depth 1.
-TASK_TEXT_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST,
-    depth=1,
-    reliability=ReliabilityPolicy.RELIABLE,
-    durability=DurabilityPolicy.TRANSIENT_LOCAL,
-)
+TASK_TEXT_QOS = _keep_last(1, ReliabilityPolicy.RELIABLE, DurabilityPolicy.TRANSIENT_LOCAL)
 
 # Subscriptions to /joint_states and /interaction_torque: best effort, depth 1.
-SENSOR_SUB_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST,
-    depth=1,
-    reliability=ReliabilityPolicy.BEST_EFFORT,
-    durability=DurabilityPolicy.VOLATILE,
-)
+SENSOR_SUB_QOS = _keep_last(1, ReliabilityPolicy.BEST_EFFORT)
 
 # Publishers of /joint_states and /interaction_torque (sim_node): reliable publishers
 # match both reliable and best-effort subscribers (recorders use either).
-SENSOR_PUB_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST,
-    depth=1,
-    reliability=ReliabilityPolicy.RELIABLE,
-    durability=DurabilityPolicy.VOLATILE,
-)
+SENSOR_PUB_QOS = _keep_last(1, ReliabilityPolicy.RELIABLE)
 
 # Effort commands and the impedance reference: reliable, depth 1.
-COMMAND_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST,
-    depth=1,
-    reliability=ReliabilityPolicy.RELIABLE,
-    durability=DurabilityPolicy.VOLATILE,
-)
+COMMAND_QOS = _keep_last(1, ReliabilityPolicy.RELIABLE)
 
 # Diagnostic streams (controller state, human state, metabolic power): reliable with a
 # short queue so that a recorder sees every tick.
-STATE_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST,
-    depth=50,
-    reliability=ReliabilityPolicy.RELIABLE,
-    durability=DurabilityPolicy.VOLATILE,
-)
+STATE_QOS = _keep_last(50, ReliabilityPolicy.RELIABLE)

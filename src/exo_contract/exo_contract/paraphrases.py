@@ -1,13 +1,13 @@
 """Hand-written paraphrases of the nine task commands, and sentences that name no task.
 
 * :data:`TRAIN_PARAPHRASES`: used for text augmentation during training, in the policy's
-  vocabulary and in the :class:`~exo_policy.language.TaskResolver`'s reference set.
+  vocabulary and in the :class:`~exo_contract.language.TaskResolver`'s reference set.
 * :data:`HELDOUT_PARAPHRASES`: never seen in training or by the resolver's reference set;
   used to calibrate the resolver's threshold and by the tests.
 * :data:`NON_TASK_SENTENCES`: commands that must be refused (unknown -> never a guess).
 
 The two paraphrase lists are disjoint from each other and from the task library's canonical
-texts and aliases (``exo_sim.tasks``); the tests check it.
+texts and aliases (``exo_contract.tasks``); the tests check it.
 """
 
 from __future__ import annotations

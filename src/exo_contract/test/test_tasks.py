@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.signal import find_peaks
 
-from exo_sim.tasks import (
+from exo_contract.tasks import (
     ELBOW_MAX_RAD,
     find_task,
     normalize_text,

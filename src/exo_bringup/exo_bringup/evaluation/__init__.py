@@ -1,0 +1,135 @@
+"""Closed-loop evaluation (paper section V, Fig. 4-7): every task x condition x body mass.
+
+In-process rollouts (:func:`exo_sim.rollout.run_rollout`, no ROS) of the simulated human
+wearing the exo under six conditions:
+
+* ``no_exo``      -- no exoskeleton at all (``ExoArmConfig(attach_exo=False)``);
+* ``transparent`` -- exo attached, zero assistance (``ZeroTorque``);
+* ``promp``       -- ProMP baseline (:class:`exo_policy.promp.ProMPReferenceSource`);
+* ``learned``     -- the learned policy (``exo_policy.runtime.LearnedReferenceSource``;
+                     skipped with a message when it cannot be imported/constructed);
+                     it predicts the human's own reference, so the exo follows the wearer;
+* ``assist``      -- the learned policy on the shipped assist checkpoint
+                     (``exo_policy/data/assist``: virtual-equilibrium reference
+                     ``q_exo - tau_ext / k_int`` of alpha = 1 rollouts, which assists;
+                     skipped like ``learned`` when unavailable);
+* ``oracle``      -- task-library reference + fitted stiffness (upper bound);
+
+the last four through :class:`exo_bringup.harness.ImpedanceAssist` (reference source +
+stability-bounded impedance controller, the same cores as the ROS nodes), at the
+training masses (60, 70, 80 kg) and unseen masses (65, 75, 90 kg), plus a repetitive
+lift-and-carry session with a 10 kg box (default 10 simulated minutes).
+
+The nodes' configuration: the controller's parameters and the policy's rate (reference
+period ``1 / rate_hz``), task resolver and source files come from the parameter YAML the
+launch files pass to controller_node and policy_node, with the launch arguments' defaults
+on top (:mod:`exo_bringup.node_config`; ``--controller-params`` / ``--policy-params``
+take other files as they are). One language front end: the simulated human and every
+condition resolve the task text with the same :class:`exo_contract.language.TaskResolver`
+(one per process), so a paraphrase runs the same task in every mode and unknown text is
+refused in every mode.
+
+Metrics per rollout (over the task's active phase, ``0 < phase < 1``):
+
+* ``rmse_rad``: RMSE of the exo angle vs the task reference (no_exo: the human angle);
+* ``effort``: mean over time of the sum of the six squared muscle activations (eq. 2);
+* ``metabolic_energy_j`` / ``_j_per_kg``: integral of the muscle metabolic power of the
+  Umberger, Gerritsen & Martin (2003) muscle-energetics model
+  (:class:`exo_sim.metabolic.MetabolicModel`; six elbow muscles of one arm, no basal term);
+* safety counters of :class:`ImpedanceAssist` (stiffness-rate bound violations,
+  torque-limit violations, non-finite commands): all must be 0.
+
+Repetitive task: cycles of ``'lift a heavy box'`` (mission 8, 10 kg box in the hand for
+the whole session) with small random amplitude/duration variation (+-5 %) and a random
+pause of 2-4 s between cycles (about 67 cycles in 10 min, as in the paper), run on the one
+step loop (:class:`exo_sim.step_loop.StepLoop`; each cycle starts at the first step at or
+after its scheduled time); the task text is re-sent at the start of every cycle. Its
+``rmse_rad`` is over the cycles' active phases, its ``effort`` over the whole session.
+EE(t) in W/kg is the modelled muscle metabolic power per kg body mass (plus
+``--basal-w-per-kg``, default 0: the paper's indirect calorimetry includes the whole
+body, our model only the elbow muscles), and EC is eq. 16
+(:func:`exo_sim.metabolic.steady_state_energy`) over the steady-state window [0.3 T, T]
+([3 min, 10 min] for T = 10 min), with its reduction against no_exo in %
+(positive = less energy than no_exo).
+
+eval.json schema (``schema: 'exo_vic.eval/1'``)::
+
+    {schema, created, wall_s, config: {conditions, tasks, masses, training_masses,
+     unseen_masses, repetitive_minutes, quick, seed, basal_w_per_kg},
+     metabolic_model, skipped_conditions: {condition: reason},
+     rollouts: [{task_id, text, condition, body_mass_kg, mass_seen, resolved_task,
+                 confidence, rmse_rad, rmse_human_rad, effort, metabolic_energy_j,
+                 metabolic_energy_j_per_kg, safety: {ticks, stiffness_rate_violations,
+                 torque_limit_violations, nonfinite_commands}, safety_ok, k_mean, k_max,
+                 wall_s} | {..., error}],
+     summary: {task_id: {condition: {rmse_rad, effort, metabolic_energy_j_per_kg,
+               n, rmse_rad_seen, rmse_rad_unseen}}},
+     per_condition: {condition: {rmse_rad, effort, metabolic_energy_j_per_kg, n,
+                     safety_violations}},
+     repetitive: {task_text, payload_kg, body_mass_kg, minutes, steady_window_s, seed,
+                  ee_definition, conditions: {condition: {ec_j, ec_kj,
+                  reduction_pct_vs_no_exo, mean_ee_w_per_kg, cycles_started,
+                  cycles_completed, rmse_rad, effort, safety, safety_ok, ee_curve:
+                  {t_s, ee_w_per_kg} (1 s bins), first_minute: {t_s, q_ref, q,
+                  stiffness} (20 Hz)}}},
+     safety_ok, plots: [file names]}
+
+    exo_eval --out out/eval                 # full grid (minutes on many cores)
+    exo_eval --quick --out out/eval_quick   # 3 tasks, 70 kg, 1 simulated minute
+    exo_eval --task-text 'make an ok gesture' --mass 72 --policy promp --json
+
+Modules: :mod:`~exo_bringup.evaluation.conditions` (conditions, reference sources, the
+shared resolver, safety counters), :mod:`~exo_bringup.evaluation.single` (one rollout),
+:mod:`~exo_bringup.evaluation.repetitive` (schedule, session, EE/EC),
+:mod:`~exo_bringup.evaluation.grid` (job pool, summary, eval.json),
+:mod:`~exo_bringup.evaluation.figures` (Fig. 4-7), :mod:`~exo_bringup.evaluation.cli`
+(``exo_eval``).
+"""
+
+from exo_bringup.evaluation.cli import build_parser, main, QUICK_MASSES, QUICK_TASKS
+from exo_bringup.evaluation.conditions import (
+    ASSISTED,
+    check_condition,
+    CONDITIONS,
+    language_resolver,
+    make_source,
+    RecordingSource,
+    resolve_task,
+    safety_counts,
+    safety_ok,
+    SourceUnavailableError,
+    TRAINING_MASSES,
+    UNKNOWN_TEXT_ERROR,
+    UNSEEN_MASSES,
+)
+from exo_bringup.evaluation.figures import make_plots
+from exo_bringup.evaluation.grid import METABOLIC_MODEL, run_evaluation, SCHEMA, summarize
+from exo_bringup.evaluation.repetitive import (
+    Cycle,
+    ec_reduction_pct,
+    ee_metrics,
+    make_schedule,
+    REPETITIVE_MASS_KG,
+    REPETITIVE_TASK,
+    RepetitiveAssist,
+    run_repetitive,
+    start_step,
+    steady_window,
+)
+from exo_bringup.evaluation.single import (
+    evaluate_rollout,
+    REST_AFTER_S,
+    REST_BEFORE_S,
+    single_rollout,
+)
+
+__all__ = [
+    'ASSISTED', 'build_parser', 'check_condition', 'CONDITIONS', 'Cycle', 'ec_reduction_pct',
+    'ee_metrics', 'evaluate_rollout', 'language_resolver', 'main', 'make_plots',
+    'make_schedule', 'make_source', 'METABOLIC_MODEL', 'QUICK_MASSES', 'QUICK_TASKS',
+    'RecordingSource', 'RepetitiveAssist', 'REPETITIVE_MASS_KG', 'REPETITIVE_TASK',
+    'resolve_task', 'REST_AFTER_S', 'REST_BEFORE_S', 'run_evaluation', 'run_repetitive',
+    'safety_counts', 'safety_ok', 'SCHEMA', 'single_rollout', 'SourceUnavailableError',
+    'start_step', 'steady_window', 'summarize', 'TRAINING_MASSES', 'UNKNOWN_TEXT_ERROR',
+    'UNSEEN_MASSES',
+]

@@ -1,0 +1,22 @@
+"""Topic names of the exo-vic graph (pure Python: usable without rclpy)."""
+
+TASK_TEXT_TOPIC = '/task_text'
+JOINT_STATES_TOPIC = '/joint_states'
+INTERACTION_TORQUE_TOPIC = '/interaction_torque'
+EFFORT_COMMAND_TOPIC = '/exo_effort_controller/commands'
+IMPEDANCE_REFERENCE_TOPIC = '/exo/impedance_reference'
+CONTROLLER_STATE_TOPIC = '/exo/controller_state'
+HUMAN_STATE_TOPIC = '/exo/human_state'
+METABOLIC_POWER_TOPIC = '/exo/metabolic_power'
+
+#: Message type of every topic of the exo-vic graph (what a recorder or bridge subscribes with).
+TOPIC_TYPES = {
+    TASK_TEXT_TOPIC: 'std_msgs/msg/String',
+    JOINT_STATES_TOPIC: 'sensor_msgs/msg/JointState',
+    INTERACTION_TORQUE_TOPIC: 'geometry_msgs/msg/WrenchStamped',
+    EFFORT_COMMAND_TOPIC: 'std_msgs/msg/Float64MultiArray',
+    IMPEDANCE_REFERENCE_TOPIC: 'exo_interfaces/msg/ImpedanceReference',
+    CONTROLLER_STATE_TOPIC: 'exo_interfaces/msg/ControllerState',
+    HUMAN_STATE_TOPIC: 'exo_interfaces/msg/HumanState',
+    METABOLIC_POWER_TOPIC: 'exo_interfaces/msg/MetabolicPower',
+}

@@ -1,0 +1,166 @@
+"""What every reference source shares: the target type, the text resolution, the fallback.
+
+A reference source turns the last task text and the exo state into an
+:class:`ImpedanceTarget` (reference angle and stiffness) for the controller:
+:class:`exo_policy.oracle.OracleReferenceSource`, :class:`exo_policy.promp.ProMPReferenceSource`
+and :class:`exo_policy.runtime.LearnedReferenceSource` derive from
+:class:`ReferenceSourceBase`, which
+
+* resolves each task text through one :class:`exo_contract.language.TaskResolver` (injected,
+  shared by policy_node and the evaluation; default: :func:`default_resolver`), so a
+  paraphrase means the same task whichever source runs and unknown text is refused by all;
+* holds the resolved task, its confidence and the time the text arrived;
+* gives the fallback target for unknown text and before any text: hold the measured
+  angle with the compliant stiffness (no assistance), ``source='fallback'``, confidence 0.
+
+No rclpy here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import functools
+import math
+from typing import Any, Protocol
+
+from exo_contract.language import Resolution, TaskResolver
+from exo_contract.tasks import Task
+
+SOURCE_FALLBACK = 'fallback'
+
+
+@dataclass(frozen=True)
+class ImpedanceTarget:
+    """One reference sample for the controller (one joint).
+
+    Attributes:
+        reference_angle: q_d, rad.
+        reference_velocity: dq_d/dt, rad/s.
+        stiffness: K_hat, N*m/rad, before the controller's stability bound.
+        task_id: resolved task, '' when none.
+        confidence: confidence of the task resolution in [0, 1].
+        source: the source's name ('oracle', 'promp', 'learned') or 'fallback'.
+
+    """
+
+    reference_angle: float
+    reference_velocity: float
+    stiffness: float
+    task_id: str
+    confidence: float
+    source: str
+
+
+class ReferenceSource(Protocol):
+    """What policy_node and the evaluation harness drive: oracle, learned policy, ProMP.
+
+    ``set_task_text`` is called once per /task_text message (text encoded once);
+    ``reference`` at the policy rate with the latest exo joint state.
+    """
+
+    def set_task_text(self, text: str, t: float) -> Task | None:
+        """Resolve ``text`` at time ``t`` (s); None when it names no known task."""
+
+    def reference(self, t: float, q: float, qd: float = 0.0) -> ImpedanceTarget:
+        """Reference angle and stiffness at time ``t`` given the exo state."""
+
+
+class Resolver(Protocol):
+    """Text -> :class:`exo_contract.language.Resolution` (a :class:`TaskResolver`)."""
+
+    def resolve(self, text: Any) -> Resolution:
+        """Resolve ``text``; never raises."""
+
+
+@functools.lru_cache(maxsize=1)
+def default_resolver() -> TaskResolver:
+    """The process-wide default :class:`TaskResolver` (``'auto'`` encoder), built once.
+
+    Building it loads the sentence encoder (seconds); callers that build their own (e.g.
+    policy_node with its ``language_encoder`` parameter) inject it instead.
+    """
+    return TaskResolver()
+
+
+class ReferenceSourceBase:
+    """Base of the reference sources: text resolution, task state and the fallback target.
+
+    Subclasses implement :meth:`reference` (calling :meth:`fallback` when :attr:`task` is
+    None) and may override :meth:`accepts` (tasks they cannot serve resolve to None) and
+    :meth:`on_task_text` (per-text state, e.g. the encoded tokens).
+
+    Args:
+        resolver: text -> task resolution (:class:`exo_contract.language.TaskResolver`);
+            None: :func:`default_resolver`.
+        compliant_stiffness: stiffness of the fallback target, N*m/rad, > 0.
+
+    """
+
+    def __init__(self, resolver: Resolver | None = None,
+                 compliant_stiffness: float = 2.0) -> None:
+        if not (isinstance(compliant_stiffness, (int, float))
+                and math.isfinite(compliant_stiffness) and compliant_stiffness > 0):
+            raise ValueError(f'compliant_stiffness must be > 0 N*m/rad, got {compliant_stiffness}')
+        self.resolver = resolver if resolver is not None else default_resolver()
+        self._compliant = float(compliant_stiffness)
+        self._task: Task | None = None
+        self._confidence = 0.0
+        self._t0 = 0.0
+
+    @property
+    def task(self) -> Task | None:
+        """The task being followed, or None at rest / after unknown text."""
+        return self._task
+
+    @property
+    def confidence(self) -> float:
+        """Confidence of the last resolution in [0, 1] (0 when no task)."""
+        return self._confidence
+
+    @property
+    def compliant_stiffness(self) -> float:
+        """Stiffness of the fallback target, N*m/rad."""
+        return self._compliant
+
+    def accepts(self, task: Task) -> bool:
+        """Whether this source can follow ``task`` (default: every task)."""
+        del task
+        return True
+
+    def on_task_text(self, text: str, task: Task | None) -> None:
+        """Hook called after each resolution (``task`` None: unknown text); default: no-op."""
+
+    def set_task_text(self, text: str, t: float) -> Task | None:
+        """Resolve ``text`` at time ``t`` (s) and restart the task clock.
+
+        Returns the task, or None (unknown, ambiguous or invalid text, or a task this source
+        cannot follow): the source then gives the fallback target. Never raises.
+        """
+        try:
+            resolution = self.resolver.resolve(text)
+            task = resolution.task
+            confidence = float(resolution.confidence)
+        except Exception:  # noqa: BLE001 -- a bad command must never crash the caller
+            task, confidence = None, 0.0
+        if task is not None and not self.accepts(task):
+            task = None
+        self._task = task
+        self._confidence = confidence if task is not None else 0.0
+        try:
+            self._t0 = float(t)
+        except (TypeError, ValueError):
+            self._t0 = 0.0
+        self.on_task_text(text, task)
+        return task
+
+    def fallback(self, q: float, hold_if_unmeasured: float = math.nan) -> ImpedanceTarget:
+        """Compliant hold of the measured angle ``q`` (``hold_if_unmeasured`` if not finite).
+
+        NaN angle (no measurement, no default) tells policy_node to publish nothing.
+        """
+        hold = q if isinstance(q, (int, float)) and math.isfinite(q) else hold_if_unmeasured
+        return ImpedanceTarget(float(hold), 0.0, self._compliant, '', 0.0, SOURCE_FALLBACK)
+
+    def reference(self, t: float, q: float, qd: float = 0.0) -> ImpedanceTarget:
+        """Reference at time ``t`` (s) given the exo angle ``q`` (rad) and velocity ``qd``."""
+        raise NotImplementedError

@@ -1,0 +1,217 @@
+"""Simulate every episode of a :class:`DatagenConfig` on a worker pool and write the dataset.
+
+Each episode is one :func:`exo_sim.episodes.simulate_assisted_episode` (eq. 3 assistance,
+eq. 4 stiffness fitted at the 1 kHz simulation rate); every signal is then decimated to
+``sample_rate_hz`` by taking every n-th 1 kHz sample (no filtering; the values of a row
+belong to one simulation instant). Episodes run in a ``multiprocessing`` pool (spawn) with
+a progress bar; the result does not depend on the number of workers or their scheduling.
+The step table and the manifest follow :mod:`exo_contract.dataset` (format version 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+import datetime
+import hashlib
+import importlib.metadata
+import json
+import math
+import multiprocessing
+from pathlib import Path
+import platform
+import subprocess
+import time
+
+import numpy as np
+import pyarrow as pa
+from tqdm import tqdm
+
+from exo_contract.dataset import (
+    ACTIVATION_COLUMNS,
+    CONDITION_EXO,
+    FLOAT_COLUMNS,
+    MANIFEST_FILE,
+    MUSCLES,
+    SCHEMA,
+    SCHEMA_VERSION,
+    STEPS_FILE,
+    write_dataset,
+)
+from exo_contract.tasks import sample_trajectory_params, TASKS_BY_ID
+from exo_sim.datagen.config import DatagenConfig, episode_specs, EpisodeSpec
+from exo_sim.episodes import AssistedEpisode, simulate_assisted_episode
+from exo_sim.model import MUSCLES as MODEL_MUSCLES
+
+SOFTWARE_PACKAGES = ('numpy', 'scipy', 'mujoco', 'myo-sim', 'pyarrow')
+
+if tuple(MODEL_MUSCLES) != MUSCLES:  # the activation columns follow the model's muscles
+    raise RuntimeError(f'exo_sim.model.MUSCLES {tuple(MODEL_MUSCLES)} differ from the dataset '
+                      f'format exo_contract.dataset.MUSCLES {MUSCLES}')
+
+
+def episode_columns(episode: AssistedEpisode, every: int = 1) -> dict[str, np.ndarray]:
+    """The per-step (float32) columns of the dataset for ``episode``, every ``every``-th step.
+
+    Without the exoskeleton ``q_exo``, ``qd_exo``, ``alpha`` and ``k_int`` are NaN and
+    ``tau_ext``, ``tau_exo`` are 0. ``phase`` is the rollout's (-1 at rest).
+    """
+    res = episode.rollout
+    n = res.t.size
+    nan = np.full(n, np.nan)
+    exo = episode.exo
+    full = {
+        't': res.t, 'phase': res.phase, 'q_ref': res.q_ref,
+        'q_exo': res.q_exo if exo else nan, 'qd_exo': res.qd_exo if exo else nan,
+        'q_human': res.q_human, 'qd_human': res.qd_human,
+        'tau_ext': res.tau_ext if exo else np.zeros(n),
+        'tau_exo': res.tau_cmd if exo else np.zeros(n),
+        'tau_bio': res.tau_bio, 'k_int': episode.k_int,
+        'metabolic_power': res.metabolic_power,
+        'alpha': np.full(n, episode.alpha), 'body_mass_kg': np.full(n, episode.body_mass_kg),
+    }
+    for i, name in enumerate(ACTIVATION_COLUMNS):
+        full[name] = res.activations[:, i]
+    return {name: np.asarray(full[name][::every], dtype=np.float32) for name in FLOAT_COLUMNS}
+
+
+def simulate_episode(spec: EpisodeSpec, config: DatagenConfig) -> tuple[dict, dict]:
+    """Simulate one episode; returns ``(columns, info)``.
+
+    ``columns`` maps every float column of the format to a decimated (N,) array;
+    ``info`` holds the trajectory parameters, the task duration and the number of rows.
+    """
+    task = TASKS_BY_ID[spec.task_id]
+    params = sample_trajectory_params(np.random.default_rng(spec.seed), config.spread)
+    episode = simulate_assisted_episode(
+        task, spec.alpha if spec.condition == CONDITION_EXO else None, spec.body_mass_kg,
+        params, fit=config.fit, rest_before=config.rest_before_s,
+        rest_after=config.rest_after_s)
+    columns = episode_columns(episode, config.decimation)
+    info = {'trajectory_params': asdict(params), 'steps': int(columns['t'].size),
+            'task_duration_s': episode.duration}
+    return columns, info
+
+
+def _worker(job: tuple[EpisodeSpec, DatagenConfig]) -> tuple[int, dict, dict]:
+    spec, config = job
+    columns, info = simulate_episode(spec, config)
+    return spec.episode, columns, info
+
+
+def _software_versions() -> dict:
+    versions = {'python': platform.python_version()}
+    for name in SOFTWARE_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True,
+                             cwd=Path(__file__).resolve().parent, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = out.stdout.strip()
+    return commit or None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build_table(specs: list[EpisodeSpec], results: dict[int, tuple[dict, dict]]) -> pa.Table:
+    """The step table (:data:`exo_contract.dataset.SCHEMA`) of simulated episodes.
+
+    Args:
+        specs: the episodes, in dataset order.
+        results: episode index -> ``(columns, info)`` of :func:`simulate_episode`.
+
+    """
+    counts = [results[s.episode][1]['steps'] for s in specs]
+    arrays = {}
+    for name in FLOAT_COLUMNS:
+        arrays[name] = pa.array(np.concatenate([results[s.episode][0][name] for s in specs]),
+                                type=pa.float32())
+
+    def repeat(values: list, dtype: pa.DataType) -> pa.Array:
+        if pa.types.is_string(dtype):
+            uniq = sorted(set(values))
+            idx = np.repeat(np.array([uniq.index(v) for v in values], dtype=np.int32), counts)
+            return pa.DictionaryArray.from_arrays(pa.array(idx), pa.array(uniq)).cast(dtype)
+        return pa.array(np.repeat(np.array(values), counts).astype(dtype.to_pandas_dtype()),
+                        type=dtype)
+
+    arrays['episode'] = repeat([s.episode for s in specs], pa.int32())
+    arrays['task_id'] = repeat([s.task_id for s in specs], pa.string())
+    arrays['text'] = repeat([TASKS_BY_ID[s.task_id].text for s in specs], pa.string())
+    arrays['condition'] = repeat([s.condition for s in specs], pa.string())
+    arrays['repetition'] = repeat([s.repetition for s in specs], pa.int16())
+    arrays['seed'] = repeat([s.seed for s in specs], pa.int64())
+    return pa.Table.from_arrays([arrays[f.name] for f in SCHEMA], schema=SCHEMA)
+
+
+def generate(config: DatagenConfig, out_dir: str | Path, progress: bool = True) -> Path:
+    """Simulate every episode of ``config`` and write the dataset to ``out_dir``.
+
+    Writes ``out_dir/steps.parquet`` and ``out_dir/manifest.json`` (format:
+    :mod:`exo_contract.dataset`) and returns ``out_dir``. Episodes run on
+    ``config.workers`` processes (spawn); the files' content does not depend on the number
+    of workers.
+    """
+    if not isinstance(config, DatagenConfig):
+        raise TypeError(f'config must be a DatagenConfig, got {type(config).__name__}')
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    specs = episode_specs(config)
+    # Longest episodes first: better load balance over the pool.
+    order = sorted(specs, key=lambda s: (-TASKS_BY_ID[s.task_id].duration_s, s.episode))
+    jobs = [(spec, config) for spec in order]
+    workers = min(config.workers, len(jobs))
+    results: dict[int, tuple[dict, dict]] = {}
+    bar = tqdm(total=len(jobs), desc='exo_datagen', unit='episode', disable=not progress)
+    try:
+        if workers == 1:
+            for job in jobs:
+                episode, columns, info = _worker(job)
+                results[episode] = (columns, info)
+                bar.update()
+        else:
+            ctx = multiprocessing.get_context('spawn')
+            with ctx.Pool(workers) as pool:
+                for episode, columns, info in pool.imap_unordered(_worker, jobs):
+                    results[episode] = (columns, info)
+                    bar.update()
+    finally:
+        bar.close()
+    table = build_table(specs, results)
+    steps_path = write_dataset(table, out)
+    episodes = []
+    for s in specs:
+        info = results[s.episode][1]
+        episodes.append({'episode': s.episode, 'task_id': s.task_id, 'condition': s.condition,
+                         'alpha': None if math.isnan(s.alpha) else s.alpha,
+                         'body_mass_kg': s.body_mass_kg, 'repetition': s.repetition,
+                         'seed': s.seed, 'trajectory_params': info['trajectory_params'],
+                         'task_duration_s': info['task_duration_s'], 'steps': info['steps']})
+    manifest = {
+        'schema_version': int(SCHEMA_VERSION),
+        'created': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+        'config': config.to_json(),
+        'rows': table.num_rows,
+        'episodes': episodes,
+        'software': _software_versions(),
+        'git_commit': _git_commit(),
+        'steps_file': STEPS_FILE,
+        'steps_sha256': _sha256(steps_path),
+        'wall_time_s': round(time.perf_counter() - start, 3),
+    }
+    (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + '\n')
+    return out

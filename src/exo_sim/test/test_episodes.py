@@ -1,0 +1,61 @@
+"""Tests of exo_sim.episodes: the one eq. 3 + eq. 4 episode recipe."""
+
+import math
+
+import numpy as np
+import pytest
+
+from exo_contract.tasks import TASKS_BY_ID, TrajectoryParams
+from exo_sim.episodes import simulate_assisted_episode
+from exo_sim.model import ExoArmConfig
+from exo_sim.rollout import ProportionalAssist, run_rollout
+from exo_sim.stiffness import DEFAULT_FIT, fit_interaction_stiffness, FitSettings
+
+TASK = TASKS_BY_ID['ok_gesture']
+SHORT = TrajectoryParams(duration_scale=0.6)
+
+
+@pytest.fixture(scope='module')
+def assisted():
+    return simulate_assisted_episode(TASK, 1.0, 70.0, SHORT)
+
+
+def test_assisted_episode_is_the_rollout_plus_the_fit(assisted):
+    config = ExoArmConfig(body_mass_kg=70.0)
+    res = run_rollout(TASK, config=config, controller=ProportionalAssist(1.0), params=SHORT)
+    np.testing.assert_array_equal(assisted.rollout.q_exo, res.q_exo)
+    window = int(round(DEFAULT_FIT.window_s / config.timestep))
+    k = fit_interaction_stiffness(res.tau_ext, res.q_ref, res.q_exo, window, DEFAULT_FIT.k_min,
+                                  DEFAULT_FIT.k_max)
+    np.testing.assert_array_equal(assisted.k_int, k)
+    assert assisted.exo and assisted.alpha == 1.0 and assisted.fit == DEFAULT_FIT
+    assert assisted.duration == pytest.approx(TASK.duration_s * 0.6)
+    assert assisted.timestep == config.timestep
+
+
+def test_phase_is_minus_one_at_rest(assisted):
+    phase = assisted.rollout.phase
+    t = assisted.rollout.t
+    assert np.all(phase[t < 0.5 - 1e-9] == -1.0) and phase[-1] == -1.0
+    task = phase >= 0
+    assert t[task][0] == pytest.approx(0.5) and phase[task].max() <= 1.0
+
+
+def test_fit_settings_are_used(assisted):
+    narrow = FitSettings(window_s=0.05, k_min=20.0, k_max=30.0)
+    episode = simulate_assisted_episode(TASK, 1.0, 70.0, SHORT, fit=narrow, rest_after=0.0)
+    assert np.all((episode.k_int >= 20.0) & (episode.k_int <= 30.0))
+    assert episode.rollout.t.size < assisted.rollout.t.size
+
+
+def test_no_exo_episode_has_no_stiffness():
+    episode = simulate_assisted_episode(TASK, None, 60.0, SHORT, rest_before=0.2,
+                                        rest_after=0.0)
+    assert not episode.exo and math.isnan(episode.alpha)
+    assert episode.rollout.config.attach_exo is False
+    assert np.all(np.isnan(episode.k_int))
+
+
+def test_invalid_alpha_is_rejected():
+    with pytest.raises(ValueError, match='alpha'):
+        simulate_assisted_episode(TASK, 1.5)
