@@ -14,7 +14,12 @@ import time
 
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import WrenchStamped
-from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    SetParametersResult,
+)
 from rclpy.exceptions import ParameterException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import JointState
@@ -68,6 +73,24 @@ PARAMETER_DESCRIPTIONS = {
                             (0.0, 10.0)),
     'max_tick': ('Upper clamp of the tick length h of the stiffness-rate bound, s, > 0.',
                  (0.0, 1.0)),
+    'plausible_angle_margin': ('A joint angle outside [joint_limit_lower - m, '
+                               'joint_limit_upper + m] is invalid (input fault), rad, >= 0.',
+                               (0.0, math.pi)),
+    'max_plausible_velocity': ('A joint velocity above this is invalid (input fault), '
+                               'rad/s, > 0.', (0.0, 1.0e3)),
+    'interaction_torque_range': ('Interaction torque sensor range: |tau_ext| beyond it is '
+                                 'invalid (input fault), N*m, > 0.', (0.0, 1.0e4)),
+    'max_interaction_torque_rate': ('Interaction torque changing faster than this since the '
+                                    'last valid sample is invalid (input fault), N*m/s, > 0.',
+                                    (0.0, 1.0e7)),
+    'fault_recovery_samples': ('Consecutive valid control ticks that end an input fault '
+                               '(zero torque meanwhile), integer >= 1.', (1, 1000000)),
+    'max_reference_speed': ('Rate limit of the reference angle fed to the law, rad/s, > 0.',
+                            (0.0, 1.0e3)),
+    'stability_margin': ('Margin eps below the eq. 13 edge: K rises at most by '
+                         'exp(2 h (1 - eps) D/M) per tick, in (0, 1).', (0.0, 1.0)),
+    'max_torque_rate': ('Rate limit of the torque command (last layer), N*m/s, > 0; zero is '
+                        'reached within torque_limit / max_torque_rate s.', (0.0, 1.0e6)),
 }
 AUTOSTART_DESCRIPTION = 'Configure and activate on start (no lifecycle manager needed).'
 
@@ -87,7 +110,10 @@ class ControllerNode(LifecycleNode):
         for f in fields(ControllerParams):
             description, bounds = PARAMETER_DESCRIPTIONS[f.name]
             descriptor = ParameterDescriptor(description=description)
-            if bounds is not None:
+            if bounds is not None and isinstance(getattr(defaults, f.name), int):
+                descriptor.integer_range = [
+                    IntegerRange(from_value=bounds[0], to_value=bounds[1], step=1)]
+            elif bounds is not None:
                 descriptor.floating_point_range = [
                     FloatingPointRange(from_value=bounds[0], to_value=bounds[1], step=0.0)]
             self._declare(f.name, getattr(defaults, f.name), descriptor)
@@ -262,7 +288,11 @@ class ControllerNode(LifecycleNode):
 
     def _on_interaction(self, msg: WrenchStamped):
         if self._core is not None:
-            self._core.set_interaction(time.monotonic(), msg.wrench.torque.z)
+            # The header stamp times the rate-plausibility check (receipt times bunch up in
+            # the executor); an unstamped publisher falls back to the receipt time.
+            stamp = _stamp_seconds(msg.header.stamp)
+            self._core.set_interaction(time.monotonic(), msg.wrench.torque.z,
+                                       stamp if stamp != 0.0 else None)
 
     def _on_reference(self, msg: ImpedanceReference):
         core = self._core

@@ -4,10 +4,30 @@ Two clocks, both float seconds:
 
 * ``t`` of :meth:`ImpedanceControllerCore.update` is the sample time of the joint state
   (the JointState header stamp); the tick length ``h = t - t_prev`` clamped to
-  ``[0, max_tick]`` drives the stiffness-rate bound (first tick: ``h = 0``).
-* ``now`` is the receipt clock for staleness (the node passes ``time.monotonic()``; an
-  in-process rollout passes simulation time and may omit it: it defaults to ``t``).
-  ``set_reference``, ``set_interaction`` and ``check_timeouts`` take times on this clock.
+  ``[0, max_tick]`` drives the stiffness-rate bound and the reference rate limit (first
+  tick: ``h = 0``).
+* ``now`` is the receipt clock for staleness and for the torque-rate limit (the node passes
+  ``time.monotonic()``; an in-process rollout passes simulation time and may omit it: it
+  defaults to ``t``). ``set_reference``, ``set_interaction`` and ``check_timeouts`` take
+  times on this clock.
+
+Order of one tick: input checks (finite and plausible, else FAULT) -> reference (fresh:
+clamped into the joint range and rate limited to ``max_reference_speed``; stale: the
+measured angle, stiffness ramping down) -> eq. 13 limiter (with ``stability_margin``) ->
+eq. 8 -> joint-limit filter -> saturation -> torque-rate limit (last layer).
+
+Input fault (:class:`~exo_impedance_controller.safety.FaultLatch`): any invalid sensor
+sample (joint angle/velocity or interaction torque: non-finite, outside its plausible
+range, or an interaction torque changing too fast) latches FAULT. In FAULT the target torque
+is ZERO, reached through the torque-rate limit within ``torque_limit / max_torque_rate`` s;
+the stiffness drops to ``min(K, stiffness_compliant)``. Zero rather than a compliant spring
+toward the measured angle: in a fault the measurement is what is in doubt, and zero is the
+one command that does not depend on it; the wearer feels the passive exo (its inertia and
+its own uncompensated weight, at most ``hypot(exo_gravity_sin, exo_gravity_cos)``). After
+``fault_recovery_samples`` consecutive valid ticks the controller resumes: the reference
+restarts at the measured angle, the stiffness rises from compliant under the eq. 13 bound
+and the torque from zero under the rate limit. Invalid input during FAULT restarts the
+count, so alternating good/bad samples keep the torque at zero.
 """
 
 from dataclasses import dataclass, replace
@@ -18,11 +38,15 @@ from exo_impedance_controller.law import ExoDynamics, impedance_torque
 from exo_impedance_controller.params import ControllerParams
 from exo_impedance_controller.safety import (
     clamp_reference,
+    FaultLatch,
+    InputPlausibility,
     joint_limit_filter,
+    rate_limit,
     ReferenceSupervisor,
     SafetyFlags,
     saturate_torque,
     StalenessTimer,
+    TorqueRateLimiter,
 )
 from exo_impedance_controller.stability import (
     lyapunov_value,
@@ -52,11 +76,17 @@ def _finite(x) -> bool:
 class ControlOutput:
     """Result of one control tick (SI units; ``flags`` is a SafetyFlags bit set).
 
-    ``torque`` is the command (always finite, |torque| <= torque_limit). ``q``, ``qd``
-    are the measurement as given (NaN there only when NONFINITE_INPUT rejected it).
-    ``k_raw`` is the stiffness requested of the limiter this tick (the policy's value
-    when the reference is fresh, the ramp target when it is stale); ``k_bounded`` the
-    stiffness applied. ``tick_period`` is h.
+    ``torque`` is the command (always finite, |torque| <= torque_limit, and changing by at
+    most ``max_torque_rate`` per second of the receipt clock). ``q``, ``qd`` are the
+    measurement as given (possibly non-finite or implausible during a FAULT). ``q_ref`` is
+    the reference angle fed to the law (clamped, rate limited; the measured angle while the
+    reference is stale). ``k_raw`` is the stiffness requested of the limiter this tick (the
+    policy's value when the reference is fresh, the ramp target when it is stale);
+    ``k_bounded`` the stiffness applied. ``tick_period`` is h.
+
+    ``fault`` is True while the input FAULT is latched (module docstring); such ticks also
+    carry NONFINITE_INPUT, the ControllerState bit that stands for "invalid sensor input"
+    (non-finite or implausible) until a dedicated bit exists in the message.
     """
 
     torque: float
@@ -74,6 +104,7 @@ class ControlOutput:
     lyapunov_stiffness_term: float
     tick_period: float
     flags: int
+    fault: bool = False
 
 
 class ImpedanceControllerCore:
@@ -85,13 +116,22 @@ class ImpedanceControllerCore:
         p = params
         self.dynamics = ExoDynamics(p.exo_inertia, p.exo_gravity_sin, p.exo_gravity_cos)
         self.limiter = StiffnessRateLimiter(p.stiffness_min, p.stiffness_max,
-                                            p.target_inertia, p.target_damping)
+                                            p.target_inertia, p.target_damping,
+                                            p.stability_margin)
         self.reference = ReferenceSupervisor(p.reference_timeout, p.stiffness_compliant,
                                              p.stiffness_ramp_down_time)
+        self.plausibility = InputPlausibility(
+            p.joint_limit_lower, p.joint_limit_upper, p.plausible_angle_margin,
+            p.max_plausible_velocity, p.interaction_torque_range,
+            p.max_interaction_torque_rate)
+        self.fault = FaultLatch(p.fault_recovery_samples)
+        self.torque_limiter = TorqueRateLimiter(p.max_torque_rate, p.torque_limit)
         self._joint_timer = StalenessTimer(p.joint_state_timeout)
         self._interaction_timer = StalenessTimer(p.interaction_timeout)
         self._tau_ext = 0.0
         self._t_prev = None
+        self._q_d = None  # rate-limited reference angle of the previous tick
+        self._interaction_invalid = False  # an invalid interaction sample since last tick
         self._pending_flags = 0
         self._last: Optional[ControlOutput] = None
         self._active = True
@@ -107,14 +147,20 @@ class ImpedanceControllerCore:
     def active(self, value: bool) -> None:
         value = bool(value)
         if value and not self._active:
-            # Start compliant: the stiffness rises again under the rate bound.
+            # Start compliant: the stiffness rises again under the rate bound, the torque
+            # from zero under the rate limit.
             self.limiter.reset(min(self.limiter.value, self.params.stiffness_compliant))
+            self.torque_limiter.reset(0.0)
         self._active = value
 
     def reset(self, t: float, q: Optional[float] = None) -> None:
         """Forget all inputs; hold angle ``q`` (None/non-finite: the first measured angle).
 
-        The stiffness restarts at ``stiffness_compliant``; the next ``update`` has h = 0.
+        The stiffness restarts at ``min(current, stiffness_compliant)`` (a reset never
+        raises it); the next ``update`` has h = 0. The input fault is cleared (a deliberate
+        reset is a new start; every later sample is checked again). The torque-rate limit
+        restarts from zero: the node resets only while inactive (zero torque published), a
+        rollout starts from rest.
         """
         p = self.params
         del t  # the next update starts a new tick sequence whatever its time
@@ -123,13 +169,24 @@ class ImpedanceControllerCore:
             hold = clamp_reference(float(q), p.joint_limit_lower, p.joint_limit_upper,
                                    p.joint_limit_margin)[0]
         self.reference.reset(hold)
-        self.limiter.reset(p.stiffness_compliant)
+        self.limiter.reset(min(self.limiter.value, p.stiffness_compliant))
+        self.plausibility.reset()
+        self.fault.reset()
+        self.torque_limiter.reset(0.0)
         self._joint_timer.clear()
         self._interaction_timer.clear()
         self._tau_ext = 0.0
         self._t_prev = None
+        self._q_d = None
+        self._interaction_invalid = False
         self._pending_flags = 0
         self._last = None
+
+    def _enter_fault(self) -> None:
+        """Latch the input fault: compliant stiffness, reference restarts when it ends."""
+        self.fault.invalid()
+        self.limiter.reset(min(self.limiter.value, self.params.stiffness_compliant))
+        self._q_d = None
 
     # ----------------------------------------------------------------- inputs
     def set_reference(self, t: float, q_d: float, qd_d: float, k_raw: float) -> bool:
@@ -137,7 +194,9 @@ class ImpedanceControllerCore:
 
         Non-finite ``q_d``, ``qd_d`` or ``k_raw`` reject the whole reference (flag
         NONFINITE_INPUT on the next tick); the previous valid one ages toward stale. A
-        negative or out-of-range finite ``k_raw`` is accepted and clamped by the limiter.
+        negative or out-of-range finite ``k_raw`` is accepted and clamped by the limiter;
+        the angle is clamped into the joint range and rate limited in ``update``. A rejected
+        reference is not an input fault (the reference watchdog handles it).
         """
         if not (_finite(q_d) and _finite(qd_d) and _finite(k_raw) and _finite(t)):
             self._pending_flags |= _F_NAN
@@ -145,15 +204,30 @@ class ImpedanceControllerCore:
         self.reference.accept(t, float(q_d), float(qd_d), float(k_raw))
         return True
 
-    def set_interaction(self, t: float, tau_ext: float) -> bool:
-        """Take an interaction torque received at ``t``; False (and tau_ext = 0) if non-finite."""
-        if not (_finite(tau_ext) and _finite(t)):
+    def set_interaction(self, t: float, tau_ext: float,
+                        stamp: Optional[float] = None) -> bool:
+        """Take an interaction torque received at ``t``; False if invalid.
+
+        ``stamp`` is the sample time for the rate check (the message's header stamp;
+        None or non-finite: ``t``). An invalid sample (non-finite, beyond
+        ``interaction_torque_range`` or changing faster than ``max_interaction_torque_rate``)
+        is dropped (tau_ext counts as 0 until a valid one arrives) and latches the fault.
+        """
+        try:
+            value = float(tau_ext)
+        except (TypeError, ValueError):
+            value = math.nan
+        sample_t = stamp if stamp is not None and _finite(stamp) else t
+        if not (_finite(t) and _finite(sample_t)
+                and self.plausibility.interaction_valid(float(sample_t), value)):
             self._pending_flags |= _F_NAN
             self._interaction_timer.clear()
             self._tau_ext = 0.0
+            self._interaction_invalid = True
+            self._enter_fault()
             return False
         self._interaction_timer.note(t)
-        self._tau_ext = float(tau_ext)
+        self._tau_ext = value
         return True
 
     # ------------------------------------------------------------------ ticks
@@ -168,20 +242,26 @@ class ImpedanceControllerCore:
         if not self._active:
             flags |= _F_INACTIVE
 
-        if not (_finite(q) and _finite(qd)):
-            flags |= _F_NAN
-            last = self._last
-            q_ref = last.q_ref if last is not None else self.reference.q_d
-            if q_ref is None:
-                q_ref = math.nan
-            out = ControlOutput(
-                0.0, q, qd, q_ref, 0.0, 0.0, self.reference.k_raw, self.limiter.value,
-                p.target_damping, p.target_inertia, 0.0, 0.0, 0.0, 0.0, flags)
-            return out
+        # A tick is valid when its joint sample is and no invalid interaction sample
+        # arrived since the previous tick (only such ticks count toward recovery).
+        joint_ok = (_finite(q) and _finite(qd)
+                    and self.plausibility.joint_state_valid(float(q), float(qd)))
+        valid = joint_ok and not self._interaction_invalid
+        self._interaction_invalid = False
+        if not valid:
+            self._enter_fault()
+        elif self.fault.latched:
+            self.fault.valid()
+        if self.fault.latched:
+            if joint_ok:  # a valid joint sample: the joint state is alive
+                self._joint_timer.note(now)
+                if _finite(t):
+                    self._t_prev = t
+            return self._fault_output(q, qd, now, flags | _F_NAN)
         q = float(q)
         qd = float(qd)
 
-        # Tick length for the rate bound.
+        # Tick length for the rate bounds.
         t_prev = self._t_prev
         if t_prev is None or not _finite(t):
             h = 0.0
@@ -199,16 +279,27 @@ class ImpedanceControllerCore:
             self.limiter.reset(min(self.limiter.value, p.stiffness_compliant))
         self._joint_timer.note(now)
 
-        # Reference (held and ramped down when stale).
+        # Reference: fresh -> clamped and rate limited; stale -> the measured angle (no
+        # spring torque against the wearer) while the stiffness ramps down.
         self.reference.hold_if_unset(q)
         k_prev = self.limiter.value
         q_d, qd_d, k_req, ref_stale = self.reference.target(now, k_prev)
         if ref_stale:
             flags |= _F_REF
-        q_d, clamped = clamp_reference(q_d, p.joint_limit_lower, p.joint_limit_upper,
-                                       p.joint_limit_margin)
-        if clamped:
-            flags |= _F_LIMIT
+            q_d = min(max(q, p.joint_limit_lower), p.joint_limit_upper)
+            qd_d = 0.0
+        else:
+            q_d, clamped = clamp_reference(q_d, p.joint_limit_lower, p.joint_limit_upper,
+                                           p.joint_limit_margin)
+            if clamped:
+                flags |= _F_LIMIT
+            start = self._q_d
+            if start is None:  # first tick, or after a fault: start at the arm
+                start = min(max(q, p.joint_limit_lower), p.joint_limit_upper)
+            vmax = p.max_reference_speed
+            q_d = rate_limit(start, q_d, vmax * h)[0]
+            qd_d = min(max(qd_d, -vmax), vmax)
+        self._q_d = q_d
         k = self.limiter.step(k_req, h)
         if self.limiter.rate_limited:
             flags |= _F_RATE
@@ -234,8 +325,7 @@ class ImpedanceControllerCore:
         tau, saturated = saturate_torque(tau, p.torque_limit)
         if saturated:
             flags |= _F_SAT
-        if not self._active:
-            tau = 0.0
+        tau = self._output_torque(tau, now)
 
         v = lyapunov_value(e, ed, k, p.target_inertia, p.target_damping)
         s = stiffness_term(k_prev, k, h, e, p.target_inertia, p.target_damping)
@@ -244,11 +334,32 @@ class ImpedanceControllerCore:
         self._last = out
         return out
 
-    def check_timeouts(self, now: float) -> Optional[ControlOutput]:
-        """Return a zero-torque output if the joint state is stale at ``now``, else None.
+    def _output_torque(self, tau: float, now: float) -> float:
+        """Last layer: zero when inactive (at once), else the torque-rate limit."""
+        if not self._active:
+            self.torque_limiter.reset(0.0)
+            return 0.0
+        return self.torque_limiter.step(tau, now)
 
-        For the node's watchdog timer. The output repeats the last tick's values with
-        torque 0, h = 0 and the JOINT_STATE_STALE flag (plus other current flags).
+    def _fault_output(self, q, qd, now, flags) -> ControlOutput:
+        """Output of a FAULT tick: torque ramping to zero, the last reference, no error."""
+        p = self.params
+        last = self._last
+        q_ref = last.q_ref if last is not None else self.reference.q_d
+        if q_ref is None:
+            q_ref = math.nan
+        tau = self._output_torque(0.0, now)
+        return ControlOutput(
+            tau, q, qd, q_ref, 0.0, 0.0, self.reference.k_raw, self.limiter.value,
+            p.target_damping, p.target_inertia, 0.0, 0.0, 0.0, 0.0, flags, True)
+
+    def check_timeouts(self, now: float) -> Optional[ControlOutput]:
+        """Return a zero-target output if the joint state is stale at ``now``, else None.
+
+        For the node's watchdog timer. The output repeats the last tick's values with the
+        torque ramping to 0 under the torque-rate limit (zero within
+        ``torque_limit / max_torque_rate`` s after the last tick, plus one watchdog
+        period), h = 0 and the JOINT_STATE_STALE flag (plus other current flags).
         """
         if not self._joint_timer.is_stale(now):
             return None
@@ -260,10 +371,14 @@ class ImpedanceControllerCore:
             flags |= _F_REF
         if self._interaction_timer.is_stale(now):
             flags |= _F_INT
+        fault = self.fault.latched
+        if fault:
+            flags |= _F_NAN
+        tau = self._output_torque(0.0, now)
         last = self._last
         if last is None:
             q_ref = self.reference.q_d if self.reference.q_d is not None else math.nan
-            return ControlOutput(0.0, math.nan, math.nan, q_ref, 0.0, 0.0,
+            return ControlOutput(tau, math.nan, math.nan, q_ref, 0.0, 0.0,
                                  self.reference.k_raw, self.limiter.value, p.target_damping,
-                                 p.target_inertia, 0.0, 0.0, 0.0, 0.0, flags)
-        return replace(last, torque=0.0, tick_period=0.0, flags=flags)
+                                 p.target_inertia, 0.0, 0.0, 0.0, 0.0, flags, fault)
+        return replace(last, torque=tau, tick_period=0.0, flags=flags, fault=fault)

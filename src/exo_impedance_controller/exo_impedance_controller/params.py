@@ -28,7 +28,17 @@ UNITS = {
     'joint_state_timeout': 's',
     'interaction_timeout': 's',
     'max_tick': 's',
+    'plausible_angle_margin': 'rad',
+    'max_plausible_velocity': 'rad/s',
+    'interaction_torque_range': 'N*m',
+    'max_interaction_torque_rate': 'N*m/s',
+    'max_reference_speed': 'rad/s',
+    'stability_margin': '(dimensionless)',
+    'max_torque_rate': 'N*m/s',
+    'fault_recovery_samples': 'samples',
 }
+# Integer-valued fields (all others in UNITS are floats).
+INTEGER_FIELDS = frozenset({'fault_recovery_samples'})
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,31 @@ class ControllerParams:
     interaction_timeout: float = 0.02
     # Upper clamp of the tick length h used by the stiffness-rate bound, s, > 0.
     max_tick: float = 0.005
+    # Plausibility of the sensors (an implausible sample is invalid, like NaN, and latches
+    # the input fault). A measured angle outside [joint_limit_lower - m, joint_limit_upper +
+    # m] is beyond the hard stops: a sensor fault. rad, >= 0.
+    plausible_angle_margin: float = 0.3
+    # |qd| above this is not a human elbow motion (fast voluntary motions peak near 10-15
+    # rad/s; the tasks at about 2.2 rad/s). rad/s, > 0.
+    max_plausible_velocity: float = 20.0
+    # Range of the interaction torque sensor: |tau_ext| beyond it is invalid. N*m, > 0.
+    # (Normal tasks stay below 2 N*m in simulation; set from the sensor datasheet.)
+    interaction_torque_range: float = 50.0
+    # Largest plausible rate of the interaction torque between valid samples, N*m/s, > 0
+    # (simulated tasks stay below 25 N*m/s; 2000 N*m/s allows 2 N*m per 1 kHz sample).
+    max_interaction_torque_rate: float = 2000.0
+    # Consecutive valid control ticks that end a latched input fault, integer >= 1
+    # (100 ticks = 0.1 s at 1 kHz).
+    fault_recovery_samples: int = 100
+    # Largest speed of the reference angle fed to the law, rad/s, > 0 (task references peak
+    # at about 2.2 rad/s, 2.7 rad/s with the trajectory variation of the data set).
+    max_reference_speed: float = 6.0
+    # Margin eps below the eq. 13 edge: K rises at most by exp(2 h (1 - eps) D/M) per
+    # tick, so V strictly decreases with tau_ext = 0. In (0, 1), dimensionless.
+    stability_margin: float = 0.05
+    # Largest rate of change of the torque command, N*m/s, > 0; the last layer before the
+    # actuator. A zero command (fault) is reached within torque_limit / max_torque_rate s.
+    max_torque_rate: float = 500.0
 
     def __post_init__(self):
         """Coerce ints to float and reject invalid values with a quoted message."""
@@ -82,6 +117,11 @@ class ControllerParams:
                 f'joint_name must be a non-empty string, got {self.joint_name!r}')
         for name in UNITS:
             value = getattr(self, name)
+            if name in INTEGER_FIELDS:
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ValueError(
+                        f'{name} must be an integer ({UNITS[name]}), got {value!r}')
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(
                     f'{name} must be a number ({UNITS[name]}), got {value!r}')
@@ -93,10 +133,15 @@ class ControllerParams:
 
         for name in ('target_inertia', 'target_damping', 'stiffness_min', 'torque_limit',
                      'exo_inertia', 'reference_timeout', 'joint_state_timeout',
-                     'interaction_timeout', 'max_tick'):
+                     'interaction_timeout', 'max_tick', 'max_plausible_velocity',
+                     'interaction_torque_range', 'max_interaction_torque_rate',
+                     'max_reference_speed', 'max_torque_rate'):
             self._require(getattr(self, name) > 0.0, name, '> 0')
-        for name in ('stiffness_ramp_down_time', 'joint_limit_margin'):
+        for name in ('stiffness_ramp_down_time', 'joint_limit_margin',
+                     'plausible_angle_margin'):
             self._require(getattr(self, name) >= 0.0, name, '>= 0')
+        self._require(0.0 < self.stability_margin < 1.0, 'stability_margin', 'in (0, 1)')
+        self._require(self.fault_recovery_samples >= 1, 'fault_recovery_samples', '>= 1')
         self._require(self.stiffness_max > self.stiffness_min, 'stiffness_max',
                       f'> stiffness_min ({self.stiffness_min!r})')
         self._require(
@@ -128,6 +173,11 @@ class ControllerParams:
                 if not isinstance(value, str):
                     raise ValueError(
                         f'joint_name must be a string, got {value!r} '
+                        f'({type(value).__name__})')
+            elif key in INTEGER_FIELDS:
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ValueError(
+                        f'{key} must be an integer ({UNITS[key]}), got {value!r} '
                         f'({type(value).__name__})')
             elif isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(

@@ -1,8 +1,12 @@
-"""Safety layer: flags, torque saturation, joint limits, staleness watchdog (no rclpy).
+"""Safety layer: flags, saturation, rate limits, plausibility, fault latch, watchdog (no rclpy).
 
 Everything here is deterministic in the times it is given (float seconds on one clock:
 the node passes receipt times from ``time.monotonic``, the in-process rollout passes
 simulation time). A missing input counts as stale.
+
+Invalid sensor input (non-finite or implausible, see :class:`InputPlausibility`) latches an
+input fault (:class:`FaultLatch`); the controller then ramps its torque to zero under the
+torque-rate limit (:class:`TorqueRateLimiter`) and resumes only after a run of valid samples.
 """
 
 import enum
@@ -91,10 +95,12 @@ class ReferenceSupervisor:
     """Watchdog state machine over the impedance reference.
 
     FRESH: the last valid reference (angle, velocity, raw stiffness) is used as is.
-    STALE (timed out or never received): the last valid angle is held, the reference
-    velocity is 0, and the stiffness target ramps linearly from the stiffness applied
-    when the reference went stale down to ``k_compliant`` over ``ramp_time``; the
-    target never rises above that starting value. A new valid reference returns to
+    STALE (timed out or never received): the last valid angle is returned as the hold
+    angle, the reference velocity is 0, and the stiffness target ramps linearly from the
+    stiffness applied when the reference went stale down to ``k_compliant`` over
+    ``ramp_time``; the target never rises above that starting value. (The controller core
+    replaces the hold angle by the measured angle while stale, so that no spring torque
+    pushes against the wearer; see core.py.) A new valid reference returns to
     FRESH (the stiffness-rate limiter then bounds any rise).
     """
 
@@ -151,3 +157,145 @@ class ReferenceSupervisor:
                 frac = 1.0
             k_target = k0 + (self.k_compliant - k0) * frac
         return self.q_d, 0.0, k_target, True
+
+
+def rate_limit(prev: float, target: float, max_step: float) -> tuple:
+    """Return ``(value, limited)``: ``target`` moved to within ``max_step`` of ``prev``.
+
+    A non-finite or negative ``max_step`` allows no change (``prev`` is returned).
+    """
+    if not max_step >= 0.0:  # NaN or negative
+        return prev, target != prev
+    if target > prev + max_step:
+        return prev + max_step, True
+    if target < prev - max_step:
+        return prev - max_step, True
+    return target, False
+
+
+class TorqueRateLimiter:
+    """Torque-rate limit, the last layer before the actuator (after saturation).
+
+    ``step(target, now)`` moves the output from the previous output toward ``target`` by at
+    most ``rate * (now - previous now)`` and clamps it into ``[-limit, limit]``, so it never
+    exceeds the torque limit (both ends of every step are within it). The time base is the
+    receipt clock ``now`` (monotonic in the node, simulation time in a rollout), not the
+    sensor stamps, so a frozen or hostile stamp cannot freeze the output. The first step
+    after :meth:`reset`, and a step whose clock went backwards or is not finite, allows no
+    change and restarts the clock there. A target of zero (fault, lost joint state) is
+    therefore reached within ``limit / rate`` s of receipt time, plus one call.
+    """
+
+    def __init__(self, rate: float, limit: float):
+        """Create the limiter at zero torque with no time."""
+        self.rate = float(rate)
+        self.limit = float(limit)
+        self.value = 0.0
+        self.last = None
+        self.limited = False
+
+    def reset(self, value: float = 0.0) -> None:
+        """Set the output to ``value`` (the actuator's torque, normally 0) and forget time."""
+        self.value = float(value)
+        self.last = None
+        self.limited = False
+
+    def step(self, target: float, now: float) -> float:
+        """Return the rate-limited output toward ``target`` (finite, within the limit)."""
+        if target != target or target in (math.inf, -math.inf):
+            target = 0.0
+        last = self.last
+        dt = now - last if last is not None else 0.0
+        if not dt >= 0.0 or dt == math.inf:  # NaN, backwards or infinite: restart the clock
+            dt = 0.0
+        if now == now and now not in (math.inf, -math.inf):
+            self.last = now
+        value, self.limited = rate_limit(self.value, target, self.rate * dt)
+        if value > self.limit:
+            value = self.limit
+        elif value < -self.limit:
+            value = -self.limit
+        self.value = value
+        return value
+
+
+class InputPlausibility:
+    """Plausibility of the sensor samples (beyond finiteness).
+
+    Invalid: a joint angle outside ``[lower - angle_margin, upper + angle_margin]``; a joint
+    velocity with ``|qd| > max_velocity``; an interaction torque with
+    ``|tau_ext| > torque_range`` (beyond the sensor's range) or changing faster than
+    ``max_torque_rate`` since the last VALID interaction sample:
+    ``|tau - tau_valid| > max_torque_rate * (t - t_valid)``. Comparing with the last valid
+    sample (not the previous raw one) makes a one-sample spike one invalid sample, and a
+    genuine fast step is accepted once the allowance has grown enough. A sample time that is
+    not after the last valid one allows no change at all. Non-finite values are invalid.
+    """
+
+    def __init__(self, lower: float, upper: float, angle_margin: float, max_velocity: float,
+                 torque_range: float, max_torque_rate: float):
+        """Create the checks; no interaction sample has been seen yet."""
+        self.angle_lo = float(lower) - float(angle_margin)
+        self.angle_hi = float(upper) + float(angle_margin)
+        self.max_velocity = float(max_velocity)
+        self.torque_range = float(torque_range)
+        self.max_torque_rate = float(max_torque_rate)
+        self._last_valid = None  # (sample time, tau_ext)
+
+    def reset(self) -> None:
+        """Forget the last valid interaction sample (the rate check restarts)."""
+        self._last_valid = None
+
+    def joint_state_valid(self, q: float, qd: float) -> bool:
+        """Return True for a finite, plausible joint angle (rad) and velocity (rad/s)."""
+        return (self.angle_lo <= q <= self.angle_hi  # False for NaN
+                and -self.max_velocity <= qd <= self.max_velocity)
+
+    def interaction_valid(self, t: float, tau_ext: float) -> bool:
+        """Check an interaction torque (N*m) sampled at ``t`` (s); remember it if valid."""
+        if not (-self.torque_range <= tau_ext <= self.torque_range) or not math.isfinite(t):
+            return False
+        last = self._last_valid
+        if last is not None:
+            dt = t - last[0]
+            allowed = self.max_torque_rate * dt if dt > 0.0 else 0.0
+            if not abs(tau_ext - last[1]) <= allowed:
+                return False
+        self._last_valid = (t, tau_ext)
+        return True
+
+
+class FaultLatch:
+    """Input-fault state machine: NORMAL or FAULT (latched), counted in valid samples.
+
+    NORMAL --(any invalid sensor sample)--> FAULT. FAULT --(``recovery_samples``
+    consecutive valid control ticks)--> NORMAL. An invalid sample during FAULT restarts the
+    count, so alternating valid/invalid input stays in FAULT (no alternation of torque).
+    """
+
+    def __init__(self, recovery_samples: int):
+        """Create the latch in NORMAL."""
+        self.recovery_samples = int(recovery_samples)
+        self.latched = False
+        self.valid_run = 0
+
+    def reset(self) -> None:
+        """Return to NORMAL (a deliberate reset of the controller)."""
+        self.latched = False
+        self.valid_run = 0
+
+    def invalid(self) -> None:
+        """Record an invalid sample: latch FAULT and restart the recovery count."""
+        self.latched = True
+        self.valid_run = 0
+
+    def valid(self) -> bool:
+        """Record a valid control tick; return True if it ends the FAULT (recovery)."""
+        if not self.latched:
+            return False
+        self.valid_run += 1
+        if self.valid_run >= self.recovery_samples:
+            self.latched = False
+            self.valid_run = 0
+            return True
+        return False

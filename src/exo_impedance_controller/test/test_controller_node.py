@@ -80,12 +80,26 @@ def test_node_publishes_finite_bounded_commands(context):
                 and node._state_pub.get_subscription_count()):
             executor.spin_once(timeout_sec=SPIN_TIMEOUT)
         i = 0
-        while time.monotonic() < deadline and (len(commands) < 60 or len(states) < 60):
+        hostile = True
+
+        def clean_torque_seen():
+            # After the hostile phase, a clean stream ends the input fault (every bad
+            # sample latched it) and the torque rises again from zero.
+            return any(not s.safety_flags & ControllerState.FLAG_NONFINITE_INPUT
+                       and s.commanded_torque[0] != 0.0 for s in states[n_hostile:])
+
+        n_hostile = None
+        while time.monotonic() < deadline:
+            if hostile and len(commands) >= 60 and len(states) >= 60:
+                hostile = False
+                n_hostile = len(states)
+            if not hostile and clean_torque_seen():
+                break
             i += 1
             js = JointState()
             js.header.stamp = node.get_clock().now().to_msg()
             js.name = ['other_joint', 'exo_elbow_joint']
-            q = bad[i % 4] if i % 7 == 0 else 0.5 + 0.01 * math.sin(i)
+            q = bad[i % 4] if hostile and i % 7 == 0 else 0.5 + 0.01 * math.sin(i)
             js.position = [0.0, q]
             js.velocity = [0.0, 0.1]
             js.effort = [0.0, 0.0]
@@ -93,9 +107,9 @@ def test_node_publishes_finite_bounded_commands(context):
             ref.joint_names = ['exo_elbow_joint']
             ref.reference_angle = [1.5]
             ref.reference_velocity = [0.0]
-            ref.stiffness = [bad[i % 4] if i % 5 == 0 else 300.0]
+            ref.stiffness = [bad[i % 4] if hostile and i % 5 == 0 else 300.0]
             wr = WrenchStamped()
-            wr.wrench.torque.z = bad[i % 4] if i % 3 == 0 else 2.0
+            wr.wrench.torque.z = bad[i % 4] if hostile and i % 3 == 0 else 2.0
             ref_pub.publish(ref)
             wr_pub.publish(wr)
             js_pub.publish(js)
@@ -103,6 +117,7 @@ def test_node_publishes_finite_bounded_commands(context):
             executor.spin_once(timeout_sec=SPIN_TIMEOUT)
             time.sleep(0.001)  # a 1 kHz-like stream, not a busy loop
         assert len(commands) >= 60 and len(states) >= 60
+        assert not hostile and clean_torque_seen()
         for c in commands:
             assert len(c) == 1 and math.isfinite(c[0]) and abs(c[0]) <= 4.0
         assert any(c[0] != 0.0 for c in commands)

@@ -11,9 +11,15 @@ from exo_impedance_controller.core import ImpedanceControllerCore
 from exo_impedance_controller.law import exo_acceleration
 from exo_impedance_controller.params import ControllerParams
 from exo_impedance_controller.safety import SafetyFlags as F
+from exo_impedance_controller.stability import growth_factor
 
 DT = 0.001
 BAD = [math.nan, math.inf, -math.inf]
+
+
+# Rate limits wide open, for tests of the other layers (each limit has its own tests).
+WIDE = {'max_torque_rate': 1e9, 'max_interaction_torque_rate': 1e9,
+        'max_reference_speed': 1e6}
 
 
 def make(**kw):
@@ -68,21 +74,28 @@ def test_nonfinite_inputs_never_reach_the_command(bad, where):
         assert not core.set_interaction(t, bad)
     q = bad if where == 'q' else 1.0
     qd = bad if where == 'qd' else 0.0
+    before = core._last.torque
     out = core.update(t, q, qd)
     assert math.isfinite(out.torque) and abs(out.torque) <= core.params.torque_limit
     assert out.flags & F.NONFINITE_INPUT
     for name in ('q_ref', 'e', 'ed', 'k_bounded', 'tau_ext', 'lyapunov_value'):
         assert math.isfinite(getattr(out, name))
-    if where in ('q', 'qd'):
-        assert out.torque == 0.0
-    if where == 'tau_ext':
-        assert out.tau_ext == 0.0
-    # The flag is reported once; later ticks are clean again.
+    sensor = where in ('q', 'qd', 'tau_ext')
+    assert out.fault == sensor
+    if sensor:
+        # Input fault: the torque heads for zero under the torque-rate limit.
+        assert abs(out.torque) < abs(before)
+        assert out.tau_ext == 0.0 and out.k_bounded <= core.params.stiffness_compliant
+        n = core.params.fault_recovery_samples
+        out = run(core, t + DT, n - 1, ref=(1.2, 0.0, 100.0), tau_ext=1.0)
+        assert out.fault and out.flags & F.NONFINITE_INPUT
+        t += n * DT
+    # A rejected reference is reported once; after recovery ticks are clean again.
     out = run(core, t + DT, 5, ref=(1.2, 0.0, 100.0), tau_ext=1.0)
-    assert not out.flags & F.NONFINITE_INPUT
+    assert not out.flags & F.NONFINITE_INPUT and not out.fault
 
 
-def test_stale_reference_ramps_stiffness_down_and_holds_angle():
+def test_stale_reference_ramps_stiffness_down_and_follows_the_arm():
     core = make()
     run(core, 0.0, 400, ref=(1.2, 0.5, 100.0), tau_ext=0.0)
     outs = [core.update(0.4 + i * DT, 1.0, 0.0) for i in range(1000)]
@@ -91,7 +104,7 @@ def test_stale_reference_ramps_stiffness_down_and_holds_angle():
     ks = [o.k_bounded for o in outs]
     assert all(b <= a for a, b in pairwise(ks))  # never a jump up
     assert ks[-1] == core.params.stiffness_compliant
-    assert all(o.q_ref == 1.2 for o in stale)
+    assert all(o.q_ref == 1.0 and o.e == 0.0 for o in stale)  # the measured angle
     assert all(o.ed == 0.0 for o in stale)  # reference velocity dropped to 0
     # Mid-ramp the stiffness is between the two levels (a ramp, not a step).
     assert any(5.0 < k < 95.0 for k in ks)
@@ -125,15 +138,15 @@ def test_stale_interaction_is_treated_as_zero():
 
 
 def test_torque_saturation():
-    core = make(torque_limit=3.0)
+    core = make(torque_limit=3.0, **WIDE)
     out = run(core, 0.0, 400, ref=(2.0, 0.0, 300.0), q=0.5, tau_ext=0.0)
     assert out.torque == 3.0 and out.flags & F.TORQUE_SATURATED
-    out = run(core, 0.4, 10, ref=(1.0, 0.0, 300.0), q=1.0, tau_ext=1e9)
+    out = run(core, 0.4, 10, ref=(1.0, 0.0, 300.0), q=1.0, tau_ext=40.0)
     assert out.torque == -3.0
 
 
 def test_joint_limits():
-    core = make()
+    core = make(**WIDE)
     out = run(core, 0.0, 10, ref=(5.0, 0.0, 100.0), tau_ext=0.0)
     assert out.q_ref == core.params.joint_limit_upper - core.params.joint_limit_margin
     assert out.flags & F.JOINT_LIMIT
@@ -181,6 +194,7 @@ finite_or_not = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
 def test_property_command_always_finite_and_bounded(seq):
     core = make()
     t = 0.0
+    prev = 0.0
     for q, qd, q_d, qd_d, k, tau_ext, dt in seq:
         t += dt
         core.set_reference(t, q_d, qd_d, k)
@@ -188,3 +202,215 @@ def test_property_command_always_finite_and_bounded(seq):
         out = core.update(t, q, qd)
         assert math.isfinite(out.torque) and abs(out.torque) <= core.params.torque_limit
         assert core.params.stiffness_min <= out.k_bounded <= core.params.stiffness_max
+        # Torque-rate limit: at most max_torque_rate per second of the receipt clock.
+        assert abs(out.torque - prev) <= core.params.max_torque_rate * dt * (1 + 1e-9)
+        prev = out.torque
+
+
+# ------------------------------------------------------------------ input fault (item 1)
+def _tracking_core(**kw):
+    """A core tracking a stiff reference with a clearly non-zero torque."""
+    core = make(**kw)
+    out = run(core, 0.0, 400, ref=(1.3, 0.0, 150.0), tau_ext=0.0)
+    assert abs(out.torque) > 3.0 and not out.fault
+    return core, out
+
+
+def _assert_ramps_to_zero(core, prev, outs):
+    """Torque magnitude never rises, obeys the rate limit and reaches zero in time."""
+    p = core.params
+    step = p.max_torque_rate * DT * (1.0 + 1e-9)
+    ticks_to_zero = math.ceil(p.torque_limit / (p.max_torque_rate * DT))
+    torques = [prev.torque] + [o.torque for o in outs]
+    for a, b in pairwise(torques):
+        assert abs(b) <= abs(a) and abs(b - a) <= step
+    assert all(o.torque == 0.0 for o in outs[ticks_to_zero:])
+
+
+@pytest.mark.parametrize('bad', [
+    {'q': 1e9}, {'q': -1e9}, {'qd': 1e9}, {'q': math.nan}, {'qd': -math.inf},
+    {'tau_ext': 1e9}, {'tau_ext': -1e9}, {'tau_ext': math.nan},
+])
+def test_implausible_input_for_half_a_second_ramps_to_zero_torque(bad):
+    core, prev = _tracking_core()
+    outs = []
+    for i in range(500):  # 0.5 s of hostile input
+        t = 0.4 + i * DT
+        core.set_reference(t, 1.3, 0.0, 150.0)
+        assert core.set_interaction(t, bad.get('tau_ext', 0.0)) == ('tau_ext' not in bad)
+        outs.append(core.update(t, bad.get('q', 1.0), bad.get('qd', 0.0)))
+    assert all(o.fault and o.flags & F.NONFINITE_INPUT for o in outs)
+    assert all(o.k_bounded <= core.params.stiffness_compliant for o in outs)
+    _assert_ramps_to_zero(core, prev, outs)
+
+
+def test_interaction_torque_changing_too_fast_is_invalid():
+    core, prev = _tracking_core()
+    # 10 N*m within one 1 ms sample: 10000 N*m/s > max_interaction_torque_rate.
+    assert not core.set_interaction(0.4, 10.0)
+    out = core.update(0.4, 1.0, 0.0)
+    assert out.fault and out.tau_ext == 0.0
+    # The same torque reached at a plausible rate is valid (1 N*m per ms = 1000 N*m/s).
+    core = make()
+    run(core, 0.0, 10, ref=(1.0, 0.0, 2.0), tau_ext=0.0)
+    for i in range(1, 11):
+        assert core.set_interaction(0.01 + i * DT, float(i))
+        assert not core.update(0.01 + i * DT, 1.0, 0.0).fault
+
+
+def test_angle_plausibility_edges():
+    p = ControllerParams()
+    hi = p.joint_limit_upper + p.plausible_angle_margin
+    core = make()
+    assert not core.update(0.0, hi - 1e-6, 0.0).fault
+    assert core.update(DT, hi + 1e-6, 0.0).fault
+    core = make()
+    assert not core.update(0.0, 1.0, p.max_plausible_velocity).fault
+    assert core.update(DT, 1.0, p.max_plausible_velocity * 1.001).fault
+
+
+def test_alternating_invalid_and_valid_samples_never_alternate_torque():
+    core, prev = _tracking_core()
+    outs = []
+    for i in range(400):
+        t = 0.4 + i * DT
+        core.set_reference(t, 1.3, 0.0, 150.0)
+        core.set_interaction(t, 0.0)
+        outs.append(core.update(t, math.nan if i % 2 == 0 else 1.0, 0.0))
+    assert all(o.fault for o in outs)
+    _assert_ramps_to_zero(core, prev, outs)
+    # Same with the interaction sensor alternating.
+    core, prev = _tracking_core()
+    outs = []
+    for i in range(400):
+        t = 0.4 + i * DT
+        core.set_reference(t, 1.3, 0.0, 150.0)
+        core.set_interaction(t, 1e9 if i % 2 == 0 else 0.0)
+        outs.append(core.update(t, 1.0, 0.0))
+    assert all(o.fault for o in outs)
+    _assert_ramps_to_zero(core, prev, outs)
+
+
+def test_fault_recovers_after_n_consecutive_valid_samples_only():
+    core, _ = _tracking_core(fault_recovery_samples=20)
+    t = 0.4
+    core.update(t, math.nan, 0.0)
+    outs = [core.update(t + (i + 1) * DT, 1.0, 0.0) for i in range(15)]
+    assert all(o.fault for o in outs)
+    # An invalid sample during recovery restarts the count.
+    t += 16 * DT
+    assert core.update(t, 1e9, 0.0).fault
+    outs = [core.update(t + (i + 1) * DT, 1.0, 0.0) for i in range(20)]
+    assert [o.fault for o in outs] == [True] * 19 + [False]
+    resumed = outs[-1]
+    # Resuming: compliant stiffness (one tick of bounded growth), reference restarting at
+    # the arm (one tick of rate-limited motion), torque from zero under the rate limit.
+    p = core.params
+    assert outs[-2].k_bounded <= p.stiffness_compliant
+    assert resumed.k_bounded <= p.stiffness_compliant * growth_factor(
+        DT, p.target_inertia, p.target_damping)
+    assert abs(resumed.q_ref - 1.0) <= p.max_reference_speed * DT * (1 + 1e-9)
+    assert outs[-2].torque == 0.0
+    assert abs(resumed.torque - outs[-2].torque) <= core.params.max_torque_rate * DT + 1e-12
+    out = run(core, t + 21 * DT, 400, ref=(1.3, 0.0, 150.0), tau_ext=0.0)
+    assert not out.fault and out.k_bounded == pytest.approx(150.0)
+
+
+def test_rejected_reference_is_not_an_input_fault():
+    core, _ = _tracking_core()
+    assert not core.set_reference(0.4, math.nan, 0.0, 150.0)
+    out = core.update(0.4, 1.0, 0.0)
+    assert out.flags & F.NONFINITE_INPUT and not out.fault
+
+
+# -------------------------------------------------------------- stale reference (item 2)
+def test_stale_reference_with_moving_arm_puts_no_spring_torque_on_it():
+    core = make(**WIDE)
+    p = core.params
+    run(core, 0.0, 400, ref=(1.2, 0.0, 200.0), tau_ext=0.0)
+    ratio = p.exo_inertia / p.target_inertia
+    n_stale = 0
+    for i in range(1500):  # reference stops; the wearer keeps moving the arm
+        t = 0.4 + i * DT
+        q = 1.2 + 0.6 * math.sin(3.0 * t)
+        qd = 1.8 * math.cos(3.0 * t)
+        core.set_interaction(t, 0.5)
+        out = core.update(t, q, qd)
+        if not out.flags & F.REFERENCE_STALE:
+            continue
+        n_stale += 1
+        spring = (out.torque - core.dynamics.gravity(q) - ratio * p.target_damping * out.ed
+                  + (1.0 - ratio) * out.tau_ext)
+        # The spring torque against the wearer: at most K_compliant times a small error.
+        assert abs(spring) <= p.stiffness_compliant * 1e-9
+        assert out.q_ref == q and out.e == 0.0
+    assert n_stale > 1000
+
+
+def test_reference_step_is_rate_limited():
+    core = make()
+    vmax = core.params.max_reference_speed
+    run(core, 0.0, 10, ref=(0.5, 0.0, 50.0), q=0.5, tau_ext=0.0)
+    prev = core._last.q_ref
+    for i in range(400):
+        t = 0.01 + i * DT
+        core.set_reference(t, 2.0, 100.0, 50.0)  # a 1.5 rad step, absurd velocity
+        core.set_interaction(t, 0.0)
+        out = core.update(t, 0.5, 0.0)
+        assert out.q_ref - prev <= vmax * out.tick_period * (1 + 1e-12)
+        assert out.ed <= vmax  # reference velocity clipped too
+        prev = out.q_ref
+    assert out.q_ref == 2.0
+
+
+def test_max_reference_speed_does_not_clip_the_task_references():
+    import numpy as np
+
+    from exo_contract.tasks import ReferenceTrajectory, TASKS, TrajectoryParams
+    vmax = ControllerParams().max_reference_speed
+    for task in TASKS:
+        # Nominal and the data set's +-10 % variation (faster and larger).
+        for params in (TrajectoryParams(), TrajectoryParams(1.1, 0.9, 0.0)):
+            ref = ReferenceTrajectory(task, params)
+            _, qd, _ = ref(np.linspace(0.0, ref.duration, 20001))
+            assert np.max(np.abs(qd)) < 0.6 * vmax, task.task_id
+
+
+# ----------------------------------------------------------------- hygiene (item 3)
+def test_reset_never_raises_the_stiffness():
+    core = make()
+    run(core, 0.0, 400, ref=(1.2, 0.0, 200.0), tau_ext=0.0)
+    assert core.limiter.value > 100.0
+    core.reset(1.0, 1.0)
+    assert core.limiter.value == core.params.stiffness_compliant
+    # Below the compliant level, reset keeps the lower value (it used to raise it).
+    core = make(stiffness_compliant=50.0)
+    assert core.limiter.value == core.params.stiffness_min
+    core.reset(0.0, 1.0)
+    assert core.limiter.value == core.params.stiffness_min
+
+
+def test_torque_rate_limit_and_zero_in_bounded_time():
+    core = make(torque_limit=10.0, max_torque_rate=200.0)
+    outs = [core.update(i * DT, 0.5, 0.0) for i in range(3)]
+    for i in range(3, 400):
+        t = i * DT
+        core.set_reference(t, 2.0, 0.0, 300.0)
+        core.set_interaction(t, 0.0)
+        outs.append(core.update(t, 0.5, 0.0))
+    torques = [o.torque for o in outs]
+    assert all(abs(b - a) <= 200.0 * DT * (1 + 1e-9) for a, b in pairwise(torques))
+    assert max(torques) == 10.0  # the limit is reached, never exceeded
+    # Joint states stop: the watchdog ramps to zero within torque_limit / rate (+1 call).
+    last = outs[-1]
+    now = 0.399
+    prev = last.torque
+    for _ in range(80):
+        now += 0.005
+        out = core.check_timeouts(now)
+        if out is None:
+            continue
+        assert abs(out.torque - prev) <= 200.0 * 0.005 * (1 + 1e-9) + 0.02 * 200.0
+        prev = out.torque
+    assert prev == 0.0
+    assert core.check_timeouts(0.399 + 0.02 + 10.0 / 200.0 + 0.005).torque == 0.0

@@ -29,6 +29,16 @@ def test_defaults_valid_and_round_trip():
     ('exo_gravity_sin', math.inf, 'got inf'),
     ('torque_limit', True, 'got True'),
     ('joint_name', '', "got ''"),
+    ('plausible_angle_margin', -0.1, 'plausible_angle_margin must be >= 0 rad, got -0.1'),
+    ('max_plausible_velocity', 0.0, 'max_plausible_velocity must be > 0 rad/s, got 0.0'),
+    ('interaction_torque_range', -5.0, 'got -5.0'),
+    ('max_interaction_torque_rate', math.nan, 'got nan'),
+    ('max_reference_speed', 0.0, 'max_reference_speed must be > 0 rad/s, got 0.0'),
+    ('stability_margin', 0.0, 'stability_margin must be in (0, 1)'),
+    ('stability_margin', 1.0, 'got 1.0'),
+    ('max_torque_rate', -1.0, 'max_torque_rate must be > 0 N*m/s, got -1.0'),
+    ('fault_recovery_samples', 0, 'fault_recovery_samples must be >= 1 samples, got 0'),
+    ('fault_recovery_samples', 2.5, 'must be an integer (samples), got 2.5'),
 ])
 def test_invalid_values_are_quoted(name, value, quoted):
     with pytest.raises(ValueError) as info:
@@ -49,3 +59,25 @@ def test_from_mapping_rejects_unknown_and_wrong_types():
 def test_ints_are_coerced_to_float():
     p = ControllerParams.from_mapping({'torque_limit': 10})
     assert isinstance(p.torque_limit, float) and p.torque_limit == 10.0
+
+
+def test_integer_field_stays_integer():
+    p = ControllerParams.from_mapping({'fault_recovery_samples': 7})
+    assert p.fault_recovery_samples == 7 and isinstance(p.fault_recovery_samples, int)
+    with pytest.raises(ValueError, match='fault_recovery_samples must be an integer'):
+        ControllerParams.from_mapping({'fault_recovery_samples': 7.0})
+
+
+def test_every_field_has_a_unit_a_ros_parameter_and_a_yaml_value():
+    import pathlib
+
+    import yaml
+
+    from exo_impedance_controller.params import UNITS
+    names = set(ControllerParams().to_dict()) - {'joint_name'}
+    assert names == set(UNITS)
+    path = pathlib.Path(__file__).parents[1] / 'config' / 'params.yaml'
+    values = yaml.safe_load(path.read_text())['controller_node']['ros__parameters']
+    assert names <= set(values)
+    assert ControllerParams.from_mapping(
+        {k: v for k, v in values.items() if k != 'autostart'}) == ControllerParams()

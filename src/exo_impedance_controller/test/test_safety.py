@@ -3,15 +3,21 @@
 from itertools import pairwise
 import math
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import pytest
 
 from exo_impedance_controller.safety import (
     clamp_reference,
+    FaultLatch,
+    InputPlausibility,
     joint_limit_filter,
+    rate_limit,
     ReferenceSupervisor,
     SafetyFlags,
     saturate_torque,
     StalenessTimer,
+    TorqueRateLimiter,
 )
 
 
@@ -81,3 +87,65 @@ def test_reference_supervisor_ramps_down_and_holds_angle():
     # Below compliant: the target never goes up.
     sup.accept(2.0, 1.0, 0.0, 1.0)
     assert sup.target(3.0, 1.0)[2] == 1.0
+
+
+def test_rate_limit():
+    assert rate_limit(0.0, 1.0, 0.1) == (0.1, True)
+    assert rate_limit(0.0, -1.0, 0.1) == (-0.1, True)
+    assert rate_limit(0.0, 0.05, 0.1) == (0.05, False)
+    assert rate_limit(0.3, 1.0, math.nan) == (0.3, True)
+    assert rate_limit(0.3, 1.0, -1.0) == (0.3, True)
+
+
+def test_torque_rate_limiter_clock_handling():
+    lim = TorqueRateLimiter(rate=100.0, limit=5.0)
+    assert lim.step(5.0, 1.0) == 0.0  # first step: no time base yet
+    assert lim.step(5.0, 1.01) == pytest.approx(1.0)
+    assert lim.step(5.0, 0.5) == pytest.approx(1.0)  # clock went back: restart, no change
+    assert lim.step(5.0, 0.52) == pytest.approx(3.0)
+    assert lim.step(math.nan, 0.53) == pytest.approx(2.0)  # a NaN target means zero
+    assert lim.step(-5.0, math.nan) == pytest.approx(2.0)
+    assert lim.step(0.0, 10.0) == 0.0  # zero within limit / rate of receipt time
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(allow_nan=True, allow_infinity=True),
+                          st.floats(min_value=0.0, max_value=0.02)), min_size=1, max_size=60))
+def test_property_torque_rate_limiter_never_exceeds_limit_or_rate(seq):
+    lim = TorqueRateLimiter(rate=500.0, limit=25.0)
+    now, prev = 0.0, 0.0
+    for target, dt in seq:
+        now += dt
+        if math.isfinite(target):
+            target = max(-25.0, min(25.0, target))  # saturated upstream
+        out = lim.step(target, now)
+        assert math.isfinite(out) and abs(out) <= 25.0
+        assert abs(out - prev) <= 500.0 * dt * (1 + 1e-9) + 1e-12
+        prev = out
+
+
+def test_input_plausibility():
+    chk = InputPlausibility(0.0, 2.0, 0.3, 20.0, 50.0, 2000.0)
+    assert chk.joint_state_valid(-0.3, 20.0) and chk.joint_state_valid(2.3, -20.0)
+    for q, qd in ((-0.31, 0.0), (2.31, 0.0), (1.0, 20.1), (math.nan, 0.0), (1.0, math.inf)):
+        assert not chk.joint_state_valid(q, qd)
+    assert chk.interaction_valid(0.0, 1.0)
+    assert not chk.interaction_valid(0.001, 51.0)  # beyond the sensor range
+    assert not chk.interaction_valid(0.002, 10.0)  # 9 N*m in 2 ms: too fast
+    assert chk.interaction_valid(0.003, 2.0)  # compared with the last VALID sample
+    assert not chk.interaction_valid(0.003, 2.5)  # no time elapsed: no change allowed
+    assert chk.interaction_valid(0.010, 16.0)  # 14 N*m in 7 ms = 2000 N*m/s: plausible
+    assert not chk.interaction_valid(0.011, math.nan)
+    chk.reset()
+    assert chk.interaction_valid(0.0, 40.0)  # no history: only the range applies
+
+
+def test_fault_latch():
+    latch = FaultLatch(3)
+    assert not latch.latched and not latch.valid()
+    latch.invalid()
+    assert latch.latched
+    assert not latch.valid() and not latch.valid()
+    latch.invalid()  # restarts the count
+    assert [latch.valid() for _ in range(3)] == [False, False, True]
+    assert not latch.latched

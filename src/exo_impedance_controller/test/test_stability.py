@@ -3,7 +3,7 @@
 from itertools import pairwise
 import math
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 import numpy as np
 import pytest
@@ -228,3 +228,54 @@ def test_lyapunov_check_catches_unbounded_rise():
     bounded = [lim.reset(K_MIN)] + [lim.step(k, h) for k, h in zip(ks[1:], hs, strict=True)]
     values = _lyapunov_trace(0.2, 0.0, bounded, hs, MT, DT)
     assert all(b <= a * (1.0 + 1e-6) + 1e-12 for a, b in pairwise(values))
+
+
+def test_limiter_margin_keeps_below_the_edge():
+    eps = 0.05
+    lim = StiffnessRateLimiter(K_MIN, K_MAX, MT, DT, margin=eps)
+    lim.reset(10.0)
+    k = lim.step(K_MAX, 0.001)
+    assert k == stiffness_bound(10.0, 0.001, MT, DT, margin=eps)
+    assert k == pytest.approx(10.0 * math.exp(2 * 0.001 * (1 - eps) * GAMMA), rel=1e-15)
+    assert k < stiffness_bound(10.0, 0.001, MT, DT)
+    assert growth_factor(0.001, MT, DT, 0.0) == growth_factor(0.001, MT, DT)
+    with pytest.raises(ValueError, match='got 1.0'):
+        StiffnessRateLimiter(K_MIN, K_MAX, MT, DT, margin=1.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    mt=st.floats(min_value=0.1, max_value=1.0),
+    dt=st.floats(min_value=1.0, max_value=10.0),
+    e0=st.floats(min_value=-1.0, max_value=1.0),
+    ed0=st.floats(min_value=-5.0, max_value=5.0),
+    k0=adversarial_k,
+    steps=st.lists(st.tuples(adversarial_k, st.floats(min_value=1e-4, max_value=0.01)),
+                   min_size=1, max_size=25),
+)
+def test_property_lyapunov_strictly_decreasing_with_margin(mt, dt, e0, ed0, k0, steps):
+    # With the stability margin, V strictly decreases over every tick that starts with
+    # (e, ed) != 0, even while K rises as fast as the limiter allows.
+    assume(abs(e0) + abs(ed0) > 1e-3)
+    lim = StiffnessRateLimiter(K_MIN, K_MAX, mt, dt, margin=0.05)
+    ks = [lim.reset(k0)]
+    hs = []
+    for k_raw, h in steps:
+        ks.append(lim.step(k_raw, h))
+        hs.append(h)
+    values = _lyapunov_trace(e0, ed0, ks, hs, mt, dt)
+    for v_prev, v in pairwise(values):
+        assert v < v_prev
+
+
+def test_margin_makes_the_decrease_strict_at_the_edge():
+    # At the eq. 13 edge with e != 0, V is (to integration accuracy) constant only through
+    # the stiffness term; with the margin it strictly decreases by a visible amount.
+    h = 0.001
+    edge = [K_MIN * growth_factor(h, MT, DT) ** i for i in range(20)]
+    inside = [K_MIN * growth_factor(h, MT, DT, 0.05) ** i for i in range(20)]
+    e0, ed0 = 0.2, -GAMMA * 0.2  # s = ed + gamma e = 0: only the spring part of V
+    v_edge = _lyapunov_trace(e0, ed0, edge, [h] * 19, MT, DT)
+    v_inside = _lyapunov_trace(e0, ed0, inside, [h] * 19, MT, DT)
+    assert all(b < a for a, b in pairwise(v_inside))
+    assert v_inside[-1] < v_edge[-1]
