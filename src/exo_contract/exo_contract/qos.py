@@ -28,6 +28,9 @@ def _keep_last(depth: int, reliability: ReliabilityPolicy,
 # /task_text: reliable, latched, depth 1.
 TASK_TEXT_QOS = _keep_last(1, ReliabilityPolicy.RELIABLE, DurabilityPolicy.TRANSIENT_LOCAL)
 
+# /exo/estop: reliable, latched, depth 1 (a node that starts late still sees a stop).
+ESTOP_QOS = _keep_last(1, ReliabilityPolicy.RELIABLE, DurabilityPolicy.TRANSIENT_LOCAL)
+
 # Subscriptions to /joint_states and /interaction_torque: best effort, depth 1.
 SENSOR_SUB_QOS = _keep_last(1, ReliabilityPolicy.BEST_EFFORT)
 

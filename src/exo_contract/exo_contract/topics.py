@@ -8,6 +8,9 @@ IMPEDANCE_REFERENCE_TOPIC = '/exo/impedance_reference'
 CONTROLLER_STATE_TOPIC = '/exo/controller_state'
 HUMAN_STATE_TOPIC = '/exo/human_state'
 METABOLIC_POWER_TOPIC = '/exo/metabolic_power'
+# Emergency stop any lab device can drive: std_msgs/Bool, latched; true = stop (zero
+# assistance, compliant) until an explicit resume (false, or controller_node's service).
+ESTOP_TOPIC = '/exo/estop'
 
 #: Message type of every topic of the exo-vic graph (what a recorder or bridge subscribes with).
 TOPIC_TYPES = {
@@ -19,4 +22,5 @@ TOPIC_TYPES = {
     CONTROLLER_STATE_TOPIC: 'exo_interfaces/msg/ControllerState',
     HUMAN_STATE_TOPIC: 'exo_interfaces/msg/HumanState',
     METABOLIC_POWER_TOPIC: 'exo_interfaces/msg/MetabolicPower',
+    ESTOP_TOPIC: 'std_msgs/msg/Bool',
 }
