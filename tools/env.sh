@@ -16,6 +16,13 @@ for _exo_bin in "${_exo_root}"/install/*/lib/exo_*; do
   case ":${PATH}:" in *":${_exo_bin}:"*) ;; *) PATH="${_exo_bin}:${PATH}" ;; esac
 done
 export PATH
-# Headless plots; one DDS domain per checkout unless the caller chose one.
+# Headless plots.
 export MPLBACKEND="${MPLBACKEND:-Agg}"
+# A private ROS network unless the caller chose one (export before sourcing): the project
+# domain 42 and discovery on this machine only. For a lab network, e.g.
+#   export ROS_DOMAIN_ID=17 ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET; source tools/env.sh
+# (the same defaults as exo_launch, the launch files and the Docker entrypoint:
+# exo_bringup/graph.py, network_environment).
+export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-42}"
+export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
 unset _exo_root _exo_nounset _exo_bin

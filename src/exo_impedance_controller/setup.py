@@ -27,6 +27,8 @@ setup(
     entry_points={
         'console_scripts': [
             'controller_node = exo_impedance_controller.controller_node:main',
+            'bridge_node = exo_impedance_controller.bridge_node:main',
+            'exo_bench_bridge = exo_impedance_controller.bench_bridge:main',
         ],
     },
 )

@@ -6,12 +6,19 @@ Starts sim_node, policy_node and controller_node as separate processes (the grap
 rest and the exo compliant), then stops the graph and writes into ``--out``:
 ``recording.mcap`` (every topic, ROS 2 MCAP with schemas), ``summary.json`` (schema in
 the README) and plots (``overview.png``, ``task_NN_<task>.png``), plus node logs.
+
+The graph runs in lockstep (``lockstep:=true``): sim_node publishes /clock and steps only
+once the controller has answered, every other node runs on that simulated time, and the
+demo times the tasks on it too (the stamps of /exo/human_state), so a loaded machine runs
+the demo slower but with the same numbers. ``--realtime`` runs the wall-clock graph of
+``make bench`` instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 import sys
 import time
@@ -21,33 +28,77 @@ from rclpy.executors import SingleThreadedExecutor
 from tqdm import tqdm
 
 from exo_bringup.analysis import summarize, write_summary
+from exo_bringup.graph import network_environment
 from exo_bringup.launcher import GraphProcesses, stop_on_sigterm
+from exo_bringup.mcap_io import iter_decoded
 from exo_bringup.plots import write_plots
+from exo_bringup.readiness import missing_text_readers
+from exo_bringup.recorder import DEFAULT_TOPICS
 from exo_bringup.send_task import publish_task_text
-from exo_contract.qos import CONTROLLER_STATE_TOPIC, STATE_QOS, TASK_TEXT_TOPIC
+from exo_contract.qos import (
+    CONTROLLER_STATE_TOPIC,
+    HUMAN_STATE_TOPIC,
+    STATE_QOS,
+    TASK_TEXT_TOPIC,
+)
 from exo_contract.tasks import TASKS
 from exo_impedance_controller.params import ControllerParams
-from exo_interfaces.msg import ControllerState
+from exo_interfaces.msg import ControllerState, HumanState
 
 UNKNOWN_TEXT = 'do a backflip'
 RMSE_TARGET_RAD = 0.05
+#: Wall seconds without any progress of the graph's time after which the demo gives up.
+STALL_TIMEOUT_S = 60.0
+DIAGNOSTICS_TOPIC = '/diagnostics:diagnostic_msgs/msg/DiagnosticArray'
+#: sim_node's counters of steps that did not wait for everything (lockstep).
+LOCKSTEP_COUNTERS = ('lockstep_timeouts', 'reference_timeouts', 'text_holds')
 
 
 class GraphObserver:
-    """An rclpy node in the demo process: sends task texts and watches the controller."""
+    """An rclpy node in the demo process: sends task texts and watches the controller.
+
+    The graph's time is the stamp of the latest /exo/human_state (100 Hz): simulated time in
+    lockstep, the system clock in real time. The node joins the graph's network (the same
+    defaults as the launcher's child processes).
+    """
 
     def __init__(self) -> None:
+        os.environ.update(network_environment(os.environ))
         rclpy.init(args=[])
         self.node = rclpy.create_node('exo_demo')
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         self.ticks = 0
+        self.graph_time = None
         # Only to see the graph come up; destroyed once ready (it costs CPU at 1 kHz).
         self._state_sub = self.node.create_subscription(
             ControllerState, CONTROLLER_STATE_TOPIC, self._on_state, STATE_QOS)
+        self.node.create_subscription(HumanState, HUMAN_STATE_TOPIC, self._on_human, STATE_QOS)
 
     def _on_state(self, _msg: ControllerState) -> None:
         self.ticks += 1
+
+    def _on_human(self, msg: HumanState) -> None:
+        t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        self.graph_time = t if self.graph_time is None else max(self.graph_time, t)
+
+    def spin_graph_time(self, seconds: float, graph: GraphProcesses) -> None:
+        """Spin until the graph's time has advanced by ``seconds``.
+
+        Raises RuntimeError if a node died or the graph's time stood still for
+        ``STALL_TIMEOUT_S`` wall seconds.
+        """
+        while self.graph_time is None:
+            self.spin_for(0.05, graph)
+        end = self.graph_time + seconds
+        last, last_wall = self.graph_time, time.monotonic()
+        while self.graph_time < end:
+            self.spin_for(0.05, graph)
+            if self.graph_time > last:
+                last, last_wall = self.graph_time, time.monotonic()
+            elif time.monotonic() - last_wall > STALL_TIMEOUT_S:
+                raise RuntimeError(f'the graph time stood still for {STALL_TIMEOUT_S} s '
+                                   f'at {last:.3f} s')
 
     def spin_for(self, seconds: float, graph: GraphProcesses) -> None:
         """Spin for ``seconds``; raise RuntimeError if a node of the graph died."""
@@ -65,7 +116,8 @@ class GraphObserver:
         while time.monotonic() < deadline:
             self.spin_for(0.2, graph)
             if (self.ticks - start_ticks > 100
-                    and self.node.count_subscribers(TASK_TEXT_TOPIC) >= subscribers):
+                    and self.node.count_subscribers(TASK_TEXT_TOPIC) >= subscribers
+                    and not missing_text_readers(self.node, graph.processes)):
                 self.node.destroy_subscription(self._state_sub)
                 return
         raise RuntimeError(
@@ -80,26 +132,34 @@ class GraphObserver:
 
 
 def run_demo(out: Path, body_mass_kg: float, settle_s: float, ready_timeout: float,
-             texts: list[tuple[str, float]]) -> dict:
-    """Run the graph through ``texts`` [(text, seconds)], record, and summarise."""
+             texts: list[tuple[str, float]], lockstep: bool = True,
+             policy_mode: str = 'learned') -> dict:
+    """Run the graph through ``texts`` [(text, seconds of graph time)], record, summarise.
+
+    ``lockstep`` runs the graph on simulated time (default); False: the real-time graph.
+    ``policy_mode`` is policy_node's reference source (the ``policy_mode`` launch argument).
+    """
     out.mkdir(parents=True, exist_ok=True)
     recording = out / 'recording.mcap'
     recording.unlink(missing_ok=True)
+    topics = ', '.join(f"'{t}'" for t in DEFAULT_TOPICS + (DIAGNOSTICS_TOPIC,))
     recorder = ('recorder', [sys.executable, '-m', 'exo_bringup.recorder', '--ros-args',
-                             '-p', f'output:={recording}'])
-    graph = GraphProcesses('sim', {'body_mass_kg': str(body_mass_kg)}, out / 'logs',
+                             '-p', f'output:={recording}', '-p', f'topics:=[{topics}]'])
+    graph = GraphProcesses('sim', {'body_mass_kg': str(body_mass_kg), 'policy_mode': policy_mode,
+                                   'lockstep': str(lockstep).lower()}, out / 'logs',
                            extra=(recorder,))
     observer = GraphObserver()
     try:
         graph.start()
-        print(f'[demo] started {", ".join(graph.processes)}; logs in {out / "logs"}',
-              flush=True)
+        print(f'[demo] started {", ".join(graph.processes)} '
+              f'({"lockstep, simulated time" if lockstep else "real time"}); '
+              f'logs in {out / "logs"}', flush=True)
         observer.wait_ready(graph, ready_timeout, subscribers=3)
-        observer.spin_for(settle_s, graph)
+        observer.spin_graph_time(settle_s, graph)
         for text, seconds in tqdm(texts, desc='[demo] tasks', unit='task'):
             tqdm.write(f'[demo] /task_text: {text!r} ({seconds:.1f} s)')
             publish_task_text(observer.node, text)
-            observer.spin_for(seconds, graph)
+            observer.spin_graph_time(seconds, graph)
     finally:
         codes = graph.stop()
         observer.close()
@@ -109,10 +169,30 @@ def run_demo(out: Path, body_mass_kg: float, settle_s: float, ready_timeout: flo
     limit = ControllerParams().torque_limit
     summary = summarize(recording, torque_limit=limit)
     summary['body_mass_kg'] = body_mass_kg
+    summary['clock_mode'] = 'lockstep' if lockstep else 'realtime'
+    if lockstep:
+        summary['lockstep'] = lockstep_counters(recording)
+    summary['policy_mode'] = policy_mode
     write_summary(summary, out / 'summary.json')
     plots = write_plots(recording, out, summary)
     print(f'[demo] wrote {out / "summary.json"} and {len(plots)} plots', flush=True)
     return summary
+
+
+def lockstep_counters(recording: Path) -> dict:
+    """sim_node's last lockstep counters in the recording's /diagnostics (None if absent).
+
+    ``lockstep_timeouts``: steps taken without the controller's answer; ``reference_timeouts``:
+    references not waited for to the end; ``text_holds``: task texts. With both timeouts at
+    0 (the first step always waits), every step saw the same inputs as on an idle machine.
+    """
+    counters = dict.fromkeys(LOCKSTEP_COUNTERS)
+    for _topic, _t, msg in iter_decoded(recording, topics=['/diagnostics']):
+        for status in msg.status:
+            if status.name == 'exo_sim: physics':
+                values = {kv.key: kv.value for kv in status.values}
+                counters.update({k: int(values[k]) for k in LOCKSTEP_COUNTERS if k in values})
+    return counters
 
 
 def print_summary(summary: dict) -> bool:
@@ -134,6 +214,8 @@ def print_summary(summary: dict) -> bool:
         print(f'{task.get("name") or "(none)":<16} {rmse_s} {torque_s} '
               f'{task["stiffness_rate_violations"]:>7} {task["torque_limit_violations"]:>8} '
               f'{task["nonfinite_commands"]:>9}{"" if task_ok else "  <-- target missed"}')
+    if summary.get('lockstep'):
+        print('lockstep: ' + ', '.join(f'{k} {v}' for k, v in summary['lockstep'].items()))
     rate = summary.get('controller_rate_hz')
     print(f'controller rate {rate if rate is None else round(rate, 1)} Hz, command latency '
           f'p50 {summary.get("command_latency_ms_p50")} ms, '
@@ -152,6 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--gap', type=float, default=1.0,
                         help='extra seconds after each task before the next text')
     parser.add_argument('--ready-timeout', type=float, default=120.0)
+    parser.add_argument('--policy-mode', default='learned',
+                        help="policy_node's reference source: learned (default), assist, "
+                             'promp or oracle')
+    parser.add_argument('--realtime', action='store_true',
+                        help='run the real-time graph (make bench) instead of lockstep')
     parser.add_argument('--strict', action='store_true',
                         help='exit 1 when a task misses the RMSE target or has violations')
     opts = parser.parse_args(argv)
@@ -160,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     texts.append((UNKNOWN_TEXT, 2.0))
     try:
         summary = run_demo(opts.out, opts.body_mass_kg, opts.settle, opts.ready_timeout,
-                           texts)
+                           texts, lockstep=not opts.realtime, policy_mode=opts.policy_mode)
     except RuntimeError as err:
         print(f'[demo] failed: {err}', file=sys.stderr)
         return 1

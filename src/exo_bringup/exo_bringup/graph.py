@@ -9,6 +9,7 @@ and the README all describe the same knobs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,10 +52,14 @@ class NodeSpec:
     name: str
     param_files: tuple[tuple[str, str], ...] = ()
     remappings: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # (argument, value): start the node only when that launch argument has that value.
+    only_if: tuple[str, str] | None = None
+    # The node makes the simulated time (publishes /clock in lockstep) instead of following it.
+    clock_source: bool = False
 
 
 SIM_NODE = NodeSpec('exo_sim', 'sim_node', 'exo_sim.sim_node', 'sim_node',
-                    (('exo_bringup', 'config/sim.yaml'),))
+                    (('exo_bringup', 'config/sim.yaml'),), clock_source=True)
 POLICY_NODE = NodeSpec('exo_policy', 'policy_node', 'exo_policy.policy_node', 'policy_node',
                        (('exo_bringup', 'config/policy.yaml'),))
 CONTROLLER_NODE = NodeSpec(
@@ -68,11 +73,19 @@ COMMON_ARGUMENTS: tuple[GraphArgument, ...] = (
                   "(ProMP baseline) or 'oracle' (task library + fitted stiffness).",
                   (('policy_node', 'mode'),)),
     GraphArgument('policy_rate_hz', '100.0', 'Rate of /exo/impedance_reference, Hz.',
-                  (('policy_node', 'rate_hz'),)),
+                  (('policy_node', 'rate_hz'), ('sim_node', 'lockstep_reference_rate_hz'))),
     GraphArgument('torque_limit', '25.0',
                   'Controller torque saturation, N*m (never above the actuator limit).',
                   (('controller_node', 'torque_limit'),)),
 )
+
+#: Lockstep simulation: not one parameter but a mode of the whole graph (lockstep_overrides).
+LOCKSTEP_ARGUMENT = GraphArgument(
+    'lockstep', 'false',
+    "Lockstep simulation (true/false): sim_node runs clock_mode 'lockstep' (publishes /clock, "
+    'steps only once the controller has answered, waiting at most its lockstep_timeout) '
+    'and every other node runs with use_sim_time, so a loaded machine runs slower, not '
+    'differently. false: real time (make bench).', ())
 
 SIM_ARGUMENTS: tuple[GraphArgument, ...] = COMMON_ARGUMENTS + (
     GraphArgument('body_mass_kg', '70.0',
@@ -80,12 +93,161 @@ SIM_ARGUMENTS: tuple[GraphArgument, ...] = COMMON_ARGUMENTS + (
                   (('sim_node', 'body_mass_kg'),)),
     GraphArgument('cuff_stiffness', '150.0', 'Stiffness of the simulated cuff, N*m/rad.',
                   (('sim_node', 'cuff_stiffness'),)),
+    LOCKSTEP_ARGUMENT,
 )
 
 SIM_GRAPH: tuple[NodeSpec, ...] = (SIM_NODE, POLICY_NODE, CONTROLLER_NODE)
-# On the real exoskeleton ros2_control's controller_manager serves the hardware topics.
-REAL_GRAPH: tuple[NodeSpec, ...] = (POLICY_NODE, CONTROLLER_NODE)
-REAL_ARGUMENTS: tuple[GraphArgument, ...] = COMMON_ARGUMENTS
+
+# On the real exoskeleton the hardware topics are served either by bridge_node (a Python
+# driver on opensourceleg, with its own command timeout; actuator 'offline' = a simulated
+# arm) or by ros2_control's controller_manager (real.launch.py starts it; it needs a full
+# ROS install). Default 'bridge': it runs everywhere, its default actuator is the offline
+# one (a dry run), and it zeroes the torque 10 ms after the last command, where
+# forward_command_controller holds the last command forever (ros2_controllers #95).
+HARDWARE_CHOICES = ('bridge', 'ros2_control')
+BRIDGE_NODE = NodeSpec(
+    'exo_impedance_controller', 'bridge_node', 'exo_impedance_controller.bridge_node',
+    'bridge_node', (('exo_impedance_controller', 'config/bridge.yaml'),),
+    only_if=('hardware', 'bridge'))
+REAL_GRAPH: tuple[NodeSpec, ...] = (BRIDGE_NODE, POLICY_NODE, CONTROLLER_NODE)
+REAL_ARGUMENTS: tuple[GraphArgument, ...] = COMMON_ARGUMENTS + (
+    GraphArgument('hardware', 'bridge',
+                  "Who serves the hardware topics: 'bridge' (bridge_node, a Python driver on "
+                  "opensourceleg with its own command timeout; config/bridge.yaml selects the "
+                  "actuator, 'offline' by default) or 'ros2_control' (controller_manager + "
+                  'your hardware plugin; real.launch.py only, needs a full ROS install).',
+                  ()),
+)
+
+
+def select_nodes(specs: tuple[NodeSpec, ...], arguments: tuple[GraphArgument, ...],
+                 values: dict[str, str]) -> tuple[NodeSpec, ...]:
+    """The nodes of ``specs`` whose ``only_if`` condition holds for ``values``.
+
+    Raises ValueError for a ``hardware`` value outside :data:`HARDWARE_CHOICES`.
+    """
+    defaults = {a.name: a.default for a in arguments}
+    hardware = values.get('hardware', defaults.get('hardware'))
+    if hardware is not None and hardware not in HARDWARE_CHOICES:
+        raise ValueError(f'hardware must be one of {list(HARDWARE_CHOICES)}, got {hardware!r}')
+    return tuple(s for s in specs if s.only_if is None
+                 or values.get(s.only_if[0], defaults.get(s.only_if[0])) == s.only_if[1])
+
+
+#: DDS domain of the exo-vic graph when ROS_DOMAIN_ID is not set: a project domain of its
+#: own, so that the graph does not meet other ROS graphs on domain 0.
+PROJECT_DOMAIN_ID = '42'
+#: Discovery range when ROS_AUTOMATIC_DISCOVERY_RANGE is not set: this machine only.
+DEFAULT_DISCOVERY_RANGE = 'LOCALHOST'
+#: Distributions before Jazzy know only ROS_LOCALHOST_ONLY (Jazzy deprecates it).
+LEGACY_LOCALHOST_DISTROS = ('humble', 'iron')
+
+
+@dataclass(frozen=True)
+class NetworkArgument:
+    """A launch argument that sets an environment variable of every node of the graph.
+
+    Attributes:
+        name: launch argument name (``name:=value`` / ``--name value``).
+        variable: environment variable it sets.
+        default: value when neither the argument nor the variable is given.
+        description: what it does.
+
+    """
+
+    name: str
+    variable: str
+    default: str
+    description: str
+
+
+NETWORK_ARGUMENTS: tuple[NetworkArgument, ...] = (
+    NetworkArgument('ros_domain_id', 'ROS_DOMAIN_ID', PROJECT_DOMAIN_ID,
+                    f'DDS domain of every node (default: $ROS_DOMAIN_ID if set, else the '
+                    f'project domain {PROJECT_DOMAIN_ID}).'),
+    NetworkArgument('discovery_range', 'ROS_AUTOMATIC_DISCOVERY_RANGE',
+                    DEFAULT_DISCOVERY_RANGE,
+                    'Discovery range of every node: LOCALHOST (this machine), SUBNET (a lab '
+                    'network), SYSTEM_DEFAULT or OFF (default: '
+                    '$ROS_AUTOMATIC_DISCOVERY_RANGE if set, else LOCALHOST).'),
+)
+
+
+def network_environment(env: Mapping[str, str],
+                        overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment variables to add to ``env`` so that the graph stays private.
+
+    ``overrides`` maps :data:`NETWORK_ARGUMENTS` names to explicit values; without one, a
+    variable the user has set wins, else the project default applies (domain 42,
+    localhost-only discovery). Before Jazzy, localhost-only discovery is
+    ``ROS_LOCALHOST_ONLY=1``, set as well when the range is LOCALHOST and the user has not
+    set it.
+    """
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - {a.name for a in NETWORK_ARGUMENTS})
+    if unknown:
+        raise ValueError(f'unknown network arguments {unknown}')
+    out = {}
+    for arg in NETWORK_ARGUMENTS:
+        value = overrides.get(arg.name)
+        if value is not None:
+            out[arg.variable] = str(value)
+        elif not env.get(arg.variable):
+            out[arg.variable] = arg.default
+    if not out.get('ROS_DOMAIN_ID', '1').isdigit():
+        raise ValueError(f"ros_domain_id must be a non-negative integer, got "
+                         f"{out['ROS_DOMAIN_ID']!r}")
+    scope = out.get('ROS_AUTOMATIC_DISCOVERY_RANGE',
+                    env.get('ROS_AUTOMATIC_DISCOVERY_RANGE', ''))
+    if (env.get('ROS_DISTRO') in LEGACY_LOCALHOST_DISTROS and scope.upper() == 'LOCALHOST'
+            and not env.get('ROS_LOCALHOST_ONLY')):
+        out['ROS_LOCALHOST_ONLY'] = '1'
+    return out
+
+
+def parse_bool(name: str, value: str) -> bool:
+    """A launch argument's boolean ('true'/'false', '1'/'0', any case); ValueError quoting it."""
+    text = str(value).strip().lower()
+    if text in ('true', '1'):
+        return True
+    if text in ('false', '0'):
+        return False
+    raise ValueError(f'{name} must be true or false, got {value!r}')
+
+
+def lockstep_overrides(spec: NodeSpec, lockstep: bool) -> dict[str, str]:
+    """Clock parameters of ``spec``: ``clock_mode`` (clock source) or ``use_sim_time``.
+
+    In lockstep the clock source (sim_node) steps on its own and publishes /clock; every
+    other node follows it (use_sim_time).
+    """
+    if spec.clock_source:
+        return {'clock_mode': 'lockstep' if lockstep else 'realtime'}
+    return {'use_sim_time': 'true' if lockstep else 'false'}
+
+
+#: Executor of the nodes that follow the simulated time (exo_contract.runtime reads it).
+#: rclpy 9.1.2's EventsExecutor fires a simulated-time timer early when /clock holds still
+#: (measured in lockstep: policy_node's 10 ms timer ran twice at one simulated time on
+#: about 1-2 % of its ticks and skipped the next, so the simulation waited for a reference
+#: that never came); the SingleThreadedExecutor checks the timer against the clock.
+SIM_TIME_EXECUTOR = 'single'
+
+
+def lockstep_environment(spec: NodeSpec, lockstep: bool) -> dict[str, str]:
+    """Environment of ``spec`` in lockstep: nodes on simulated time use SIM_TIME_EXECUTOR."""
+    if lockstep and not spec.clock_source:
+        return {'EXO_VIC_EXECUTOR': SIM_TIME_EXECUTOR}
+    return {}
+
+
+#: SROS2 enclaves of the graph's nodes live under this path (security/policy.xml).
+ENCLAVE_ROOT = '/exo_vic'
+
+
+def enclave(spec: NodeSpec) -> str:
+    """SROS2 enclave of ``spec`` ('/exo_vic/<node>'; ignored while ROS security is off)."""
+    return f'{ENCLAVE_ROOT}/{spec.name}'
 
 
 def share_path(package: str, relative: str) -> Path:

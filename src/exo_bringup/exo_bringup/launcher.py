@@ -5,6 +5,13 @@ the same nodes as ``ros2 launch exo_bringup sim.launch.py`` (the definition is s
 :mod:`exo_bringup.graph`), one OS process each, forwards Ctrl-C and stops them cleanly.
 
     exo_launch sim --body_mass_kg 80 --policy_mode oracle
+    exo_launch sim --lockstep true              # simulated time, steps wait for the controller
+    exo_launch sim --discovery_range SUBNET     # a lab network instead of this machine only
+
+Every node runs on a private network by default: ROS_DOMAIN_ID 42 and
+ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST unless the environment sets them (export them, or
+pass ``--ros_domain_id`` / ``--discovery_range``); see
+:func:`exo_bringup.graph.network_environment`.
 """
 
 from __future__ import annotations
@@ -19,11 +26,19 @@ import time
 from typing import IO
 
 from exo_bringup.graph import (
+    enclave,
     GraphArgument,
+    LOCKSTEP_ARGUMENT,
+    lockstep_environment,
+    lockstep_overrides,
+    NETWORK_ARGUMENTS,
+    network_environment,
     node_overrides,
     NodeSpec,
+    parse_bool,
     REAL_ARGUMENTS,
     REAL_GRAPH,
+    select_nodes,
     share_path,
     SIM_ARGUMENTS,
     SIM_GRAPH,
@@ -35,14 +50,25 @@ GRAPHS = {'sim': (SIM_GRAPH, SIM_ARGUMENTS), 'real': (REAL_GRAPH, REAL_ARGUMENTS
 def node_command(spec: NodeSpec, arguments: tuple[GraphArgument, ...],
                  values: dict[str, str]) -> list[str]:
     """Command line that runs ``spec`` with its parameter files and argument overrides."""
-    cmd = [sys.executable, '-m', spec.module, '--ros-args', '-r', f'__node:={spec.name}']
+    cmd = [sys.executable, '-m', spec.module, '--ros-args', '-r', f'__node:={spec.name}',
+           '--enclave', enclave(spec)]
     for package, relative in spec.param_files:
         cmd += ['--params-file', str(share_path(package, relative))]
     for parameter, value in node_overrides(arguments, values, spec.name).items():
         cmd += ['-p', f'{parameter}:={value}']
+    for parameter, value in lockstep_overrides(spec, graph_lockstep(arguments, values)).items():
+        cmd += ['-p', f'{parameter}:={value}']
     for source, target in spec.remappings:
         cmd += ['-r', f'{source}:={target}']
     return cmd
+
+
+def graph_lockstep(arguments: tuple[GraphArgument, ...], values: dict[str, str]) -> bool:
+    """Whether ``values`` put a graph with ``arguments`` into lockstep (ValueError quoting)."""
+    if LOCKSTEP_ARGUMENT not in arguments:
+        return False
+    return parse_bool(LOCKSTEP_ARGUMENT.name,
+                      values.get(LOCKSTEP_ARGUMENT.name, LOCKSTEP_ARGUMENT.default))
 
 
 class GraphProcesses:
@@ -53,12 +79,16 @@ class GraphProcesses:
         values: launch-argument values (missing ones take their defaults).
         log_dir: when given, each node's output goes to ``<log_dir>/<node>.log``.
         extra: additional (name, command) processes started with the graph.
+        network: explicit values of :data:`exo_bringup.graph.NETWORK_ARGUMENTS`
+            (``ros_domain_id``, ``discovery_range``); missing ones come from the
+            environment, else the project defaults (domain 42, LOCALHOST).
 
     """
 
     def __init__(self, graph: str = 'sim', values: dict[str, str] | None = None,
                  log_dir: Path | None = None,
-                 extra: tuple[tuple[str, list[str]], ...] = ()) -> None:
+                 extra: tuple[tuple[str, list[str]], ...] = (),
+                 network: dict[str, str] | None = None) -> None:
         if graph not in GRAPHS:
             raise ValueError(f'graph must be one of {sorted(GRAPHS)}, got {graph!r}')
         specs, arguments = GRAPHS[graph]
@@ -66,8 +96,17 @@ class GraphProcesses:
         unknown = sorted(set(values) - {a.name for a in arguments})
         if unknown:
             raise ValueError(f'unknown launch arguments {unknown} for graph {graph!r}')
-        self.commands = [(s.name, node_command(s, arguments, values)) for s in specs]
+        #: Whether the graph runs in lockstep (simulated time).
+        self.lockstep = graph_lockstep(arguments, values)
+        self.network = dict(network or {})
+        network_environment({}, self.network)  # reject bad values before anything starts
+        # hardware:=bridge adds bridge_node; ros2_control expects controller_manager from
+        # real.launch.py (or the robot's own bringup) and starts policy + controller only.
+        selected = select_nodes(specs, arguments, values)
+        self.commands = [(s.name, node_command(s, arguments, values)) for s in selected]
         self.commands += list(extra)
+        # Per-node environment (lockstep: the executor of the nodes on simulated time).
+        self._node_env = {s.name: lockstep_environment(s, self.lockstep) for s in selected}
         self.log_dir = log_dir
         self.processes: dict[str, subprocess.Popen] = {}
         self._logs: list[IO] = []
@@ -77,6 +116,10 @@ class GraphProcesses:
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
         env = os.environ.copy()
+        # A private network unless the caller chose one (domain 42, this machine only).
+        env.update(network_environment(env, self.network))
+        self.environment = {name: env.get(name, '') for name in (
+            'ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE')}
         # Line-buffered node logs even when redirected to files.
         env.setdefault('RCUTILS_LOGGING_BUFFERED_STREAM', '1')
         env.setdefault('PYTHONUNBUFFERED', '1')
@@ -85,9 +128,11 @@ class GraphProcesses:
             if self.log_dir is not None:
                 out = open(self.log_dir / f'{name}.log', 'w')  # noqa: SIM115 (closed in stop)
                 self._logs.append(out)
+            node_env = {**self._node_env.get(name, {}), **env} if 'EXO_VIC_EXECUTOR' in env \
+                else {**env, **self._node_env.get(name, {})}  # the caller's choice wins
             self.processes[name] = subprocess.Popen(
                 cmd, stdout=out, stderr=subprocess.STDOUT if out else None,
-                env=env, start_new_session=True)
+                env=node_env, start_new_session=True)
         return self
 
     def dead(self) -> dict[str, int]:
@@ -138,16 +183,23 @@ def main(argv: list[str] | None = None) -> int:
         arg = next(a for _, args in GRAPHS.values() for a in args if a.name == name)
         parser.add_argument(f'--{name}', default=None, help=f'{arg.description} '
                             f'(default {arg.default})')
+    for arg in NETWORK_ARGUMENTS:
+        parser.add_argument(f'--{arg.name}', default=None, help=arg.description)
     parser.add_argument('--log-dir', type=Path, default=None, help='write node logs here')
     opts = parser.parse_args(argv)
     values = {n: getattr(opts, n) for n in names if getattr(opts, n) is not None}
+    network = {a.name: getattr(opts, a.name) for a in NETWORK_ARGUMENTS
+               if getattr(opts, a.name) is not None}
     try:
-        graph = GraphProcesses(opts.graph, values, opts.log_dir)
+        graph = GraphProcesses(opts.graph, values, opts.log_dir, network=network)
     except ValueError as err:
         parser.error(str(err))
     stop_on_sigterm()
     graph.start()
-    print(f'exo_launch: started {", ".join(graph.processes)}; Ctrl-C to stop', flush=True)
+    env = graph.environment
+    print(f'exo_launch: started {", ".join(graph.processes)} on ROS_DOMAIN_ID '
+          f'{env["ROS_DOMAIN_ID"]}, discovery {env["ROS_AUTOMATIC_DISCOVERY_RANGE"]}'
+          f'{", lockstep" if graph.lockstep else ""}; Ctrl-C to stop', flush=True)
     try:
         while not graph.dead():
             time.sleep(0.2)

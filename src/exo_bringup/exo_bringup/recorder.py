@@ -52,7 +52,7 @@ from rclpy.qos import (
 
 from exo_bringup.mcap_io import McapRos2Writer, normalize_type_name
 from exo_contract.runtime import run_node
-from exo_contract.topics import TASK_TEXT_TOPIC, TOPIC_TYPES
+from exo_contract.topics import ESTOP_TOPIC, TASK_TEXT_TOPIC, TOPIC_TYPES
 
 #: Message type of every topic of the exo-vic graph.
 KNOWN_TOPIC_TYPES: Dict[str, str] = dict(TOPIC_TYPES)
@@ -61,7 +61,7 @@ KNOWN_TOPIC_TYPES: Dict[str, str] = dict(TOPIC_TYPES)
 DEFAULT_TOPICS: Tuple[str, ...] = tuple(KNOWN_TOPIC_TYPES)
 
 #: Topics whose publishers are latched (TRANSIENT_LOCAL); the recorder asks for the history.
-LATCHED_TOPICS = frozenset({TASK_TEXT_TOPIC})
+LATCHED_TOPICS = frozenset({TASK_TEXT_TOPIC, ESTOP_TOPIC})
 
 _COMPRESSIONS = ('zstd', 'lz4', 'none')
 _STOP = object()

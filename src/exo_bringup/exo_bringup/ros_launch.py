@@ -4,12 +4,51 @@ Imports ``launch``/``launch_ros``, so only the launch files import this module; 
 pip-only launcher works from :mod:`exo_bringup.graph` directly.
 """
 
-from launch.actions import DeclareLaunchArgument
-from launch.substitutions import LaunchConfiguration
+import os
+
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+from launch.conditions import IfCondition
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
-from exo_bringup.graph import GraphArgument, node_arguments, NodeSpec, share_path
+from exo_bringup.graph import (
+    enclave,
+    GraphArgument,
+    LOCKSTEP_ARGUMENT,
+    lockstep_environment,
+    lockstep_overrides,
+    NETWORK_ARGUMENTS,
+    network_environment,
+    node_arguments,
+    NodeSpec,
+    share_path,
+)
+
+
+def network_actions() -> list:
+    """Domain and discovery range of every node: the user's, else private defaults.
+
+    ``ros_domain_id`` / ``discovery_range`` default to $ROS_DOMAIN_ID /
+    $ROS_AUTOMATIC_DISCOVERY_RANGE when those are set, else to the project domain 42 and
+    LOCALHOST; the chosen values are set in the environment of every node. Before Jazzy,
+    ROS_LOCALHOST_ONLY=1 is added for a LOCALHOST range.
+    """
+    actions = []
+    for arg in NETWORK_ARGUMENTS:
+        actions.append(DeclareLaunchArgument(
+            arg.name, default_value=EnvironmentVariable(arg.variable, default_value=arg.default),
+            description=arg.description))
+        actions.append(SetEnvironmentVariable(arg.variable, LaunchConfiguration(arg.name)))
+
+    def legacy_localhost_only(context):
+        chosen = {a.variable: LaunchConfiguration(a.name).perform(context)
+                  for a in NETWORK_ARGUMENTS}
+        extra = network_environment({**os.environ, **chosen})
+        return [SetEnvironmentVariable(name, value) for name, value in extra.items()]
+
+    actions.append(OpaqueFunction(function=legacy_localhost_only))
+    return actions
 
 
 def declare_arguments(arguments: tuple[GraphArgument, ...]) -> list[DeclareLaunchArgument]:
@@ -20,14 +59,46 @@ def declare_arguments(arguments: tuple[GraphArgument, ...]) -> list[DeclareLaunc
 
 def graph_nodes(specs: tuple[NodeSpec, ...],
                 arguments: tuple[GraphArgument, ...]) -> list[Node]:
-    """launch_ros Nodes for ``specs``: parameter files first, then argument overrides."""
+    """launch_ros Nodes for ``specs``: parameter files first, then argument overrides.
+
+    With the ``lockstep`` argument among ``arguments``, each node also gets the parameters
+    of :func:`exo_bringup.graph.lockstep_overrides` (sim_node: ``clock_mode``; every other
+    node: ``use_sim_time``, and the executor of graph.SIM_TIME_EXECUTOR), chosen by
+    ``lockstep:=true|false``. Every node runs in its SROS2 enclave ``/exo_vic/<node>``
+    (security/policy.xml; ignored while ROS security is off).
+    """
     nodes = []
     for spec in specs:
         overrides = {parameter: ParameterValue(LaunchConfiguration(arg.name))
                      for parameter, arg in node_arguments(arguments, spec.name).items()}
+        env = {}
+        if LOCKSTEP_ARGUMENT in arguments:
+            on, off = lockstep_overrides(spec, True), lockstep_overrides(spec, False)
+            for name in on:
+                overrides[name] = ParameterValue(
+                    _if_lockstep(on[name], off[name]),
+                    value_type=bool if name == 'use_sim_time' else str)
+            # In lockstep the nodes on simulated time take the executor of graph.py (the
+            # SingleThreadedExecutor); otherwise the environment's (default: events).
+            for name, value in lockstep_environment(spec, True).items():
+                env[name] = _if_lockstep(value, EnvironmentVariable(name, default_value=''))
+        only_if = getattr(spec, 'only_if', None)
         nodes.append(Node(
             package=spec.package, executable=spec.executable, name=spec.name,
             output='screen', emulate_tty=True,
             parameters=[str(share_path(p, r)) for p, r in spec.param_files] + [overrides],
-            remappings=list(spec.remappings)))
+            remappings=list(spec.remappings), ros_arguments=['--enclave', enclave(spec)],
+            additional_env=env or None,
+            condition=None if only_if is None else _equals(*only_if)))
     return nodes
+
+
+def _if_lockstep(on, off) -> PythonExpression:
+    """``on`` if the lockstep argument is true, else ``off`` (strings or substitutions)."""
+    return PythonExpression(["'", on, "' if '", LaunchConfiguration(LOCKSTEP_ARGUMENT.name),
+                             "'.strip().lower() in ('true', '1') else '", off, "'"])
+
+
+def _equals(argument: str, value: str) -> IfCondition:
+    """Condition: launch argument ``argument`` equals ``value`` (any ROS 2 distribution)."""
+    return IfCondition(PythonExpression(["'", LaunchConfiguration(argument), f"' == '{value}'"]))

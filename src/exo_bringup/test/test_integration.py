@@ -4,7 +4,10 @@ Real rclpy processes, real MyoSim model, real controller: the test sends task te
 /task_text like a user would and checks, from the outside, that the exoskeleton tracks the
 task with zero safety violations and that text naming no task yields a compliant
 reference. Deadlines are generous (a loaded 2-core machine); nothing asserts on timing.
-The graph runs on a private ROS domain so that no other graph can interfere.
+The graph runs in lockstep (``lockstep:=true``: simulated time from sim_node, which steps
+only once the controller has answered), and the test waits in simulated time, so a loaded
+machine runs it slower but with the same numbers. It runs on a private ROS domain, on this
+machine only, so that no other graph can interfere.
 """
 
 import math
@@ -21,6 +24,7 @@ pytest.importorskip('exo_interfaces.msg')
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
 from exo_bringup.launcher import GraphProcesses  # noqa: E402
+from exo_bringup.readiness import missing_text_readers  # noqa: E402
 from exo_bringup.send_task import publish_task_text  # noqa: E402
 from exo_contract.qos import (  # noqa: E402
     COMMAND_QOS,
@@ -36,6 +40,7 @@ from exo_interfaces.msg import ControllerState, HumanState, ImpedanceReference  
 pytestmark = pytest.mark.integration
 
 READY_DEADLINE_S = 180.0
+STALL_DEADLINE_S = 120.0  # wall seconds the simulated time may stand still (a hang)
 
 
 def _stamp(t) -> float:
@@ -52,8 +57,9 @@ class _Observer:
         self.refs: list[ImpedanceReference] = []
         self.node.create_subscription(ControllerState, CONTROLLER_STATE_TOPIC,
                                       self.states.append, STATE_QOS)
-        self.node.create_subscription(HumanState, HUMAN_STATE_TOPIC, self.humans.append,
+        self.node.create_subscription(HumanState, HUMAN_STATE_TOPIC, self._on_human,
                                       STATE_QOS)
+        self.sim_time = 0.0
         self.node.create_subscription(ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC,
                                       self.refs.append, COMMAND_QOS)
 
@@ -62,6 +68,21 @@ class _Observer:
         while time.monotonic() < end:
             self.executor.spin_once(timeout_sec=0.01)
             assert not graph.dead(), f'node exited: {graph.dead()}'
+
+    def _on_human(self, msg: HumanState) -> None:
+        self.humans.append(msg)
+        self.sim_time = max(self.sim_time, _stamp(msg.header.stamp))
+
+    def spin_sim(self, seconds: float, graph: GraphProcesses) -> None:
+        """Spin until the simulated time (human-state stamps) advanced by ``seconds``."""
+        end = self.sim_time + seconds
+        last, last_wall = self.sim_time, time.monotonic()
+        while self.sim_time < end:
+            self.spin(0.05, graph)
+            if self.sim_time > last:
+                last, last_wall = self.sim_time, time.monotonic()
+            assert time.monotonic() - last_wall < STALL_DEADLINE_S, \
+                f'simulated time stood still at {last:.3f} s'
 
     def close(self):
         self.executor.shutdown()
@@ -72,7 +93,9 @@ class _Observer:
 def graph_and_observer(request, tmp_path, monkeypatch):
     domain = random.randint(120, 200)
     monkeypatch.setenv('ROS_DOMAIN_ID', str(domain))
-    graph = GraphProcesses('sim', {'policy_mode': request.param}, log_dir=tmp_path / 'logs')
+    monkeypatch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    graph = GraphProcesses('sim', {'policy_mode': request.param, 'lockstep': 'true'},
+                           log_dir=tmp_path / 'logs')
     graph.mode = request.param
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain)
@@ -80,7 +103,8 @@ def graph_and_observer(request, tmp_path, monkeypatch):
     graph.start()
     try:
         deadline = time.monotonic() + READY_DEADLINE_S
-        while len(observer.states) < 200 or observer.node.count_subscribers('/task_text') < 2:
+        while len(observer.states) < 200 or missing_text_readers(observer.node,
+                                                                 graph.processes):
             assert time.monotonic() < deadline, 'graph did not come up: ' + _logs(tmp_path)
             observer.spin(0.2, graph)
         yield graph, observer
@@ -97,13 +121,20 @@ def _logs(tmp_path) -> str:
 
 
 def _check_safety(states: list[ControllerState], limit: float) -> None:
-    """No non-finite or over-limit command; the stiffness bound between received ticks."""
+    """No non-finite or over-limit command; the stiffness bound between received ticks.
+
+    The healthy graph never has invalid sensor input (non-finite or implausible: no input
+    FAULT), a second publisher on a sensor topic, or an e-stop.
+    """
     assert states
     prev = None
     for s in states:
         tau = s.commanded_torque[0]
         assert math.isfinite(tau) and abs(tau) <= limit + 1e-9
-        assert not s.safety_flags & ControllerState.FLAG_NONFINITE_INPUT
+        assert not s.safety_flags & (ControllerState.FLAG_NONFINITE_INPUT
+                                     | ControllerState.FLAG_INPUT_FAULT
+                                     | ControllerState.FLAG_MULTIPLE_PUBLISHERS
+                                     | ControllerState.FLAG_ESTOP), s.safety_flags
         k = s.stiffness_bounded[0]
         assert math.isfinite(k) and k > 0
         if prev is not None and s.tick_period > 0 and prev.tick_period >= 0:
@@ -122,7 +153,7 @@ def test_graph_tracks_task_and_refuses_unknown_text(graph_and_observer):
     obs.states.clear()
     obs.humans.clear()
     publish_task_text(obs.node, task.text)
-    obs.spin(task.duration_s + 1.0, graph)
+    obs.spin_sim(task.duration_s + 1.0, graph)
 
     limit = ControllerParams().torque_limit
     _check_safety(obs.states, limit)
@@ -146,7 +177,7 @@ def test_graph_tracks_task_and_refuses_unknown_text(graph_and_observer):
     obs.refs.clear()
     obs.states.clear()
     publish_task_text(obs.node, 'please juggle three flaming torches')
-    obs.spin(1.5, graph)
+    obs.spin_sim(1.5, graph)
     late = obs.refs[len(obs.refs) // 2:]
     assert late and all(r.source == ImpedanceReference.SOURCE_FALLBACK for r in late)
     assert all(r.task_id == '' and r.confidence == 0.0 for r in late)

@@ -79,9 +79,11 @@ def _blocker(tmp_path: Path, *modules: str) -> dict[str, str]:
 @pytest.mark.parametrize('modules, blocked', [
     (('exo_policy.policy_node', 'exo_policy.sources', 'exo_policy.runtime',
       'exo_policy.promp', 'exo_policy.oracle'), ('mujoco',)),
-    (('exo_impedance_controller.controller_node',), ('mujoco', 'torch')),
+    (('exo_impedance_controller.controller_node', 'exo_impedance_controller.bridge_node'),
+     ('mujoco', 'torch')),
     (('exo_contract.language', 'exo_contract.tasks', 'exo_contract.qos',
-      'exo_contract.runtime', 'exo_contract.metrics'), ('mujoco', 'torch')),
+      'exo_contract.runtime', 'exo_contract.metrics', 'exo_contract.metabolics',
+      'exo_contract.stop_words', 'exo_contract.dataset'), ('mujoco', 'torch')),
 ])
 def test_real_side_modules_import_without_mujoco(tmp_path, modules, blocked):
     env = _blocker(tmp_path, *blocked)

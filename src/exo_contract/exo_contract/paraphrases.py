@@ -2,16 +2,33 @@
 
 * :data:`TRAIN_PARAPHRASES`: used for text augmentation during training, in the policy's
   vocabulary and in the :class:`~exo_contract.language.TaskResolver`'s reference set.
-* :data:`HELDOUT_PARAPHRASES`: never seen in training or by the resolver's reference set;
-  used to calibrate the resolver's threshold and by the tests.
-* :data:`NON_TASK_SENTENCES`: commands that must be refused (unknown -> never a guess).
+* The resolver is measured on two disjoint sets, written separately and kept in
+  ``exo_contract/data/language_sets.json`` (:func:`load_language_sets`):
 
-The two paraphrase lists are disjoint from each other and from the task library's canonical
-texts and aliases (``exo_contract.tasks``); the tests check it.
+  - ``'calibration'``: the only texts :func:`exo_contract.language.calibrate` reads to choose
+    the threshold and margin;
+  - ``'test'``: the only texts the reported accuracy comes from (written in one pass, in
+    another voice, before anything was tuned, and not edited after seeing results).
+
+  Each holds at least 10 paraphrases per task and at least 60 sentences that name no task,
+  grouped by kind (other body parts, negations, other actions on the same objects,
+  questions, stop commands, gibberish, unrelated commands); every one of those must be
+  refused.
+* :data:`HELDOUT_PARAPHRASES` and :data:`NON_TASK_SENTENCES`: the first held-out lists,
+  kept for importers; they are part of the calibration set (the tests check it), never of
+  the test set.
+
+No paraphrase of either set equals a training paraphrase, canonical text or alias of the
+task library (``exo_contract.tasks``), and no normalised text is in both sets; the tests
+check it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+import json
 import random
 
 TRAIN_PARAPHRASES: dict[str, tuple[str, ...]] = {
@@ -127,3 +144,57 @@ def augment_text(rng: random.Random, task_id: str, canonical: str,
     if rng.random() < 0.3:
         text += rng.choice(('.', '!', '?', ' !', '...'))
     return text
+
+
+#: Data file of the calibration and test sets (package data of exo_contract).
+LANGUAGE_SETS_FILE = 'data/language_sets.json'
+#: Names of the two sets in :data:`LANGUAGE_SETS_FILE`.
+SPLITS = ('calibration', 'test')
+
+
+@dataclass(frozen=True)
+class LanguageSet:
+    """One set of texts that measures the resolver.
+
+    Attributes:
+        name: 'calibration' or 'test'.
+        paraphrases: task id -> paraphrases of that task.
+        non_task: kind ('negation', 'other_body_part', 'stop', ...) -> sentences that name
+            no task and must be refused.
+
+    """
+
+    name: str
+    paraphrases: dict[str, tuple[str, ...]]
+    non_task: dict[str, tuple[str, ...]]
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """(text, task_id) of every paraphrase."""
+        return [(t, tid) for tid, texts in self.paraphrases.items() for t in texts]
+
+    def non_task_sentences(self) -> list[tuple[str, str]]:
+        """(text, kind) of every non-task sentence."""
+        return [(t, kind) for kind, texts in self.non_task.items() for t in texts]
+
+    def texts(self) -> list[str]:
+        """Every text of the set (paraphrases, then non-task sentences)."""
+        return [t for t, _ in self.pairs()] + [t for t, _ in self.non_task_sentences()]
+
+
+@lru_cache(maxsize=None)
+def load_language_sets() -> dict[str, LanguageSet]:
+    """Read the calibration and the test set from :data:`LANGUAGE_SETS_FILE`."""
+    raw = json.loads(resources.files('exo_contract').joinpath(LANGUAGE_SETS_FILE)
+                     .read_text(encoding='utf-8'))
+    return {name: LanguageSet(
+        name,
+        {tid: tuple(texts) for tid, texts in raw[name]['paraphrases'].items()},
+        {kind: tuple(texts) for kind, texts in raw[name]['non_task'].items()},
+    ) for name in SPLITS}
+
+
+def language_set(name: str) -> LanguageSet:
+    """The 'calibration' or the 'test' set."""
+    if name not in SPLITS:
+        raise ValueError(f'language set must be one of {SPLITS}, got {name!r}')
+    return load_language_sets()[name]

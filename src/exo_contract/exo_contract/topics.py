@@ -8,6 +8,10 @@ IMPEDANCE_REFERENCE_TOPIC = '/exo/impedance_reference'
 CONTROLLER_STATE_TOPIC = '/exo/controller_state'
 HUMAN_STATE_TOPIC = '/exo/human_state'
 METABOLIC_POWER_TOPIC = '/exo/metabolic_power'
+# Breath-by-breath VO2/VCO2 of a metabolic analyser (exo_interfaces/GasExchange), and the
+# eq. 15 energy expenditure metabolic_node computes from it (MetabolicPower).
+GAS_EXCHANGE_TOPIC = '/exo/gas_exchange'
+ENERGY_EXPENDITURE_TOPIC = '/exo/energy_expenditure'
 # Emergency stop any lab device can drive: std_msgs/Bool, latched; true = stop (zero
 # assistance, compliant) until an explicit resume (false, or controller_node's service).
 ESTOP_TOPIC = '/exo/estop'
@@ -22,5 +26,7 @@ TOPIC_TYPES = {
     CONTROLLER_STATE_TOPIC: 'exo_interfaces/msg/ControllerState',
     HUMAN_STATE_TOPIC: 'exo_interfaces/msg/HumanState',
     METABOLIC_POWER_TOPIC: 'exo_interfaces/msg/MetabolicPower',
+    GAS_EXCHANGE_TOPIC: 'exo_interfaces/msg/GasExchange',
+    ENERGY_EXPENDITURE_TOPIC: 'exo_interfaces/msg/MetabolicPower',
     ESTOP_TOPIC: 'std_msgs/msg/Bool',
 }

@@ -6,6 +6,16 @@ Subscribes /joint_states (sensor_msgs/JointState), /interaction_torque
 (std_msgs/Float64MultiArray, one element) and exo_interfaces/ControllerState. Each joint
 state triggers one control tick; a watchdog timer publishes zero torque when joint
 states stop. All physics, math and safety logic live in the core (core.py).
+
+Safety inputs: the e-stop topic /exo/estop (std_msgs/Bool, latched; true = stop), the service
+``~/estop`` (std_srvs/SetBool; data true = stop, false = resume) and stop words on
+/task_text (:mod:`exo_contract.stop_words`) drive the core's
+:class:`~exo_impedance_controller.safety.StopLatch`: zero assistance torque and compliant
+stiffness until an explicit resume (never a new task text). A graph check every
+``publisher_check_period`` s refuses /joint_states and /interaction_torque while either has
+more than one publisher (zero torque through the input-fault path) and names the publishing
+nodes in the log and on /diagnostics (diagnostic_msgs/DiagnosticArray, with the e-stop
+state).
 """
 
 from dataclasses import fields
@@ -13,6 +23,7 @@ import math
 import time
 
 from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import WrenchStamped
 from rcl_interfaces.msg import (
     FloatingPointRange,
@@ -20,27 +31,55 @@ from rcl_interfaces.msg import (
     ParameterDescriptor,
     SetParametersResult,
 )
+import rclpy
+from rclpy.clock import Clock, ClockType
 from rclpy.exceptions import ParameterException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import HistoryPolicy, QoSProfile
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray
+from std_msgs.msg import Bool, Float64MultiArray, String
+from std_srvs.srv import SetBool
 
 from exo_contract.qos import (
     COMMAND_QOS,
     CONTROLLER_STATE_TOPIC,
     EFFORT_COMMAND_TOPIC,
+    ESTOP_QOS,
     IMPEDANCE_REFERENCE_TOPIC,
     INTERACTION_TORQUE_TOPIC,
     JOINT_STATES_TOPIC,
     SENSOR_SUB_QOS,
     STATE_QOS,
+    TASK_TEXT_QOS,
+    TASK_TEXT_TOPIC,
 )
 from exo_contract.runtime import run_node
+from exo_contract.stop_words import stop_word
+from exo_contract.topics import ESTOP_TOPIC
 from exo_impedance_controller.core import ControlOutput, ImpedanceControllerCore
 from exo_impedance_controller.params import ControllerParams
+from exo_impedance_controller.safety import (
+    qualified_node_name,
+    StopLatch,
+    topic_owner_conflicts,
+)
 from exo_interfaces.msg import ControllerState, ImpedanceReference
 
 WATCHDOG_PERIOD = 0.005  # s (200 Hz)
+# Service that stops (data: true) and resumes (data: false) the assistance.
+ESTOP_SERVICE = '~/estop'
+# The e-stop topic and /task_text (stop words) are taken by polling on the wall clock, from
+# a subscriber-only helper node '<name>_safety_inputs' that no executor spins: the stop
+# needs each message's publisher and source time (MessageInfo), which rclpy's
+# EventsExecutor cannot pass to a callback, and it must keep working when /clock stops.
+SAFETY_INPUT_PERIOD = 0.005  # s (200 Hz, steady clock)
+SAFETY_INPUT_SUFFIX = '_safety_inputs'
+# Reader history of those two subscriptions: messages arriving between two polls (or from
+# several latched publishers at start) are all seen, so no stop is overwritten.
+SAFETY_INPUT_DEPTH = 10
+# ROS convention for diagnostic_msgs/DiagnosticArray (rqt_robot_monitor, diagnostic_aggregator).
+DIAGNOSTICS_TOPIC = '/diagnostics'
+MAX_LOGGED_TEXT = 80
 
 # Every ROS parameter of the node, declared in one place: name -> (description, range).
 # Ranges are coarse sanity bounds enforced by ROS; ControllerParams does the exact checks
@@ -91,8 +130,20 @@ PARAMETER_DESCRIPTIONS = {
                          'exp(2 h (1 - eps) D/M) per tick, in (0, 1).', (0.0, 1.0)),
     'max_torque_rate': ('Rate limit of the torque command (last layer), N*m/s, > 0; zero is '
                         'reached within torque_limit / max_torque_rate s.', (0.0, 1.0e6)),
+    'estop_heartbeat_timeout': ('E-stop heartbeat, s, >= 0 (0 = off): once an /exo/estop '
+                                'message was received, none for longer than this is a stop '
+                                '(latched until an explicit resume).', (0.0, 60.0)),
+    'publisher_check_period': ('Period of the check that /joint_states and '
+                               '/interaction_torque have one publisher each (more: refused, '
+                               'zero torque), s, > 0.', (0.0, 10.0)),
 }
 AUTOSTART_DESCRIPTION = 'Configure and activate on start (no lifecycle manager needed).'
+
+
+def _deeper(profile: QoSProfile, depth: int) -> QoSProfile:
+    """``profile`` with a KEEP_LAST history of ``depth`` (reader side only)."""
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
+                      reliability=profile.reliability, durability=profile.durability)
 
 
 def _stamp_seconds(stamp) -> float:
@@ -131,6 +182,30 @@ class ControllerNode(LifecycleNode):
         self._joint_index = 0
         self._last_js_stamp = Time()
         self._warned_missing_joint = False
+        self._sim_time = False  # use_sim_time, read at configure (see _now)
+        # Kept across reconfigurations: only an explicit resume ends a stop.
+        self._stop = StopLatch()
+        self._sensor_subs = []  # subscriptions whose topics must have one publisher
+        self._graph_timer = None
+        self._input_timer = None
+        self._inputs = None  # the '<name>_safety_inputs' helper node (see SAFETY_INPUT_PERIOD)
+        self._input_subs = ()  # (subscription, handler(msg, info))
+        self._steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self._estop_srv = None
+        self._diag_pub = None
+        self._conflicts = ()
+        self._estop_names = {}  # e-stop publisher id (gid hex) -> node name, for logs
+
+    def _now(self) -> float:
+        """Receipt time of the core, s: monotonic, or the node clock under use_sim_time.
+
+        Under use_sim_time (lockstep simulation) the core's staleness checks and torque-rate
+        limit run on the simulated /clock, so a slow machine does not make references look
+        stale or ticks look longer.
+        """
+        if self._sim_time:
+            return self.get_clock().now().nanoseconds * 1e-9
+        return time.monotonic()
 
     def _declare(self, name, default, descriptor):
         """Declare one parameter; an invalid override is remembered and fails configure."""
@@ -173,9 +248,12 @@ class ControllerNode(LifecycleNode):
             self.get_logger().error(f'configure failed: invalid parameter: {exc}')
             return TransitionCallbackReturn.FAILURE
         self._params = params
-        self._core = ImpedanceControllerCore(params)
+        self._stop.heartbeat_timeout = params.estop_heartbeat_timeout
+        self._core = ImpedanceControllerCore(params, self._stop)
         self._core.active = False
-        self._core.reset(time.monotonic(), None)
+        # The core's receipt clock (staleness, torque-rate limit): see _now.
+        self._sim_time = bool(self.get_parameter('use_sim_time').value)
+        self._core.reset(self._now(), None)
 
         msg = ControllerState()
         msg.joint_names = [params.joint_name]
@@ -189,15 +267,24 @@ class ControllerNode(LifecycleNode):
                                               COMMAND_QOS)
         self._state_pub = self.create_publisher(ControllerState, CONTROLLER_STATE_TOPIC,
                                                 STATE_QOS)
-        self._subs = [
+        self._sensor_subs = [
             self.create_subscription(JointState, JOINT_STATES_TOPIC, self._on_joint_state,
                                      SENSOR_SUB_QOS),
             self.create_subscription(WrenchStamped, INTERACTION_TORQUE_TOPIC,
                                      self._on_interaction, SENSOR_SUB_QOS),
+        ]
+        self._subs = self._sensor_subs + [
             self.create_subscription(ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC,
                                      self._on_reference, COMMAND_QOS),
         ]
+        self._create_safety_inputs()
+        self._diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, STATE_QOS)
+        self._estop_srv = self.create_service(SetBool, ESTOP_SERVICE, self._on_estop_service)
         self._watchdog = self.create_timer(WATCHDOG_PERIOD, self._on_watchdog)
+        self._graph_timer = self.create_timer(params.publisher_check_period,
+                                              self._on_graph_check, clock=self._steady)
+        self._input_timer = self.create_timer(SAFETY_INPUT_PERIOD, self._on_safety_inputs,
+                                              clock=self._steady)
         self.get_logger().info(f'configured: {params}')
         return TransitionCallbackReturn.SUCCESS
 
@@ -234,18 +321,39 @@ class ControllerNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _release(self):
-        if self._watchdog is not None:
-            self.destroy_timer(self._watchdog)
-            self._watchdog = None
+        for timer in (self._watchdog, self._graph_timer, self._input_timer):
+            if timer is not None:
+                self.destroy_timer(timer)
+        self._watchdog = None
+        self._graph_timer = None
+        self._input_timer = None
+        self._input_subs = ()
+        if self._inputs is not None:
+            self._inputs.destroy_node()
+            self._inputs = None
         for sub in self._subs:
             self.destroy_subscription(sub)
         self._subs = []
-        for pub in (self._cmd_pub, self._state_pub):
+        self._sensor_subs = []
+        if self._estop_srv is not None:
+            self.destroy_service(self._estop_srv)
+            self._estop_srv = None
+        for pub in (self._cmd_pub, self._state_pub, self._diag_pub):
             if pub is not None:
                 self.destroy_publisher(pub)
         self._cmd_pub = None
         self._state_pub = None
+        self._diag_pub = None
+        self._conflicts = ()
         self._core = None
+
+    def destroy_node(self):
+        """Destroy the safety-input helper node too, then this node."""
+        if self._inputs is not None:
+            self._input_subs = ()
+            self._inputs.destroy_node()
+            self._inputs = None
+        super().destroy_node()
 
     def publish_zero_torque(self):
         """Publish one zero effort command, if the command publisher exists."""
@@ -262,7 +370,7 @@ class ControllerNode(LifecycleNode):
         core = self._core
         if core is None:
             return
-        now = time.monotonic()
+        now = self._now()
         name = self._params.joint_name
         names = msg.name
         i = self._joint_index
@@ -291,14 +399,14 @@ class ControllerNode(LifecycleNode):
             # The header stamp times the rate-plausibility check (receipt times bunch up in
             # the executor); an unstamped publisher falls back to the receipt time.
             stamp = _stamp_seconds(msg.header.stamp)
-            self._core.set_interaction(time.monotonic(), msg.wrench.torque.z,
+            self._core.set_interaction(self._now(), msg.wrench.torque.z,
                                        stamp if stamp != 0.0 else None)
 
     def _on_reference(self, msg: ImpedanceReference):
         core = self._core
         if core is None:
             return
-        now = time.monotonic()
+        now = self._now()
         try:
             i = msg.joint_names.index(self._params.joint_name)
         except ValueError:
@@ -308,11 +416,180 @@ class ControllerNode(LifecycleNode):
         qd_d = msg.reference_velocity[i] if i < len(msg.reference_velocity) else 0.0
         core.set_reference(now, q_d, qd_d, k)
 
+    # ----------------------------------------------------------------- e-stop
+    def _create_safety_inputs(self):
+        """Subscriber-only helper node for the e-stop topic and /task_text (polled)."""
+        self._inputs = rclpy.create_node(
+            self.get_name() + SAFETY_INPUT_SUFFIX, namespace=self.get_namespace(),
+            context=self.context, use_global_arguments=False, enable_rosout=False,
+            start_parameter_services=False)
+        self._input_subs = (
+            (self._inputs.create_subscription(
+                Bool, self.resolve_topic_name(ESTOP_TOPIC), _unused_callback,
+                _deeper(ESTOP_QOS, SAFETY_INPUT_DEPTH)), self._on_estop),
+            (self._inputs.create_subscription(
+                String, self.resolve_topic_name(TASK_TEXT_TOPIC), _unused_callback,
+                _deeper(TASK_TEXT_QOS, SAFETY_INPUT_DEPTH)), self._on_task_text),
+        )
+
+    def _on_safety_inputs(self):
+        """Take every pending e-stop and task-text message; check the e-stop heartbeat.
+
+        Wall clock (time.monotonic), also under simulated time: the heartbeat watches a
+        physical device. At most 2 * SAFETY_INPUT_DEPTH messages per topic and poll, so a
+        flood cannot starve the control loop.
+        """
+        for sub, handler in self._input_subs:
+            for _ in range(2 * SAFETY_INPUT_DEPTH):
+                with sub.handle:
+                    taken = sub.handle.take_message(sub.msg_type, sub.raw)
+                if taken is None:
+                    break
+                handler(*taken)
+        if self._stop.check_heartbeat(time.monotonic()):
+            self._report_stop_change(False, f'lost {ESTOP_TOPIC} heartbeat (no message for '
+                                            f'> {self._stop.heartbeat_timeout} s)')
+
+    def _on_estop(self, msg: Bool, info):
+        source, stamp = _message_origin(info)
+        before = self._stop.stopped
+        command = self._stop.on_message(source, bool(msg.data), time.monotonic(), stamp)
+        self._report_stop_change(
+            before, f'{ESTOP_TOPIC} data: {str(bool(msg.data)).lower()} from '
+            f'{self._estop_name(source)}', command)
+
+    def _on_task_text(self, msg: String, info):
+        word = stop_word(msg.data)
+        if word is None:
+            return  # instructions are policy_node's business; they never resume a stop
+        _, stamp = _message_origin(info)
+        text = msg.data[:MAX_LOGGED_TEXT] + ('...' if len(msg.data) > MAX_LOGGED_TEXT else '')
+        before = self._stop.stopped
+        self._stop.request_stop(StopLatch.TASK_TEXT, stamp, repr(text))
+        self._report_stop_change(before, f'stop word {word!r} in {TASK_TEXT_TOPIC} {text!r}')
+
+    def _on_estop_service(self, request, response):
+        before = self._stop.stopped
+        if request.data:
+            self._stop.request_stop(StopLatch.SERVICE, time.time(), 'service')
+            response.success = True
+            response.message = ('stopped: zero assistance torque, compliant stiffness, until '
+                                'resumed (this service with data: false)')
+            self._report_stop_change(before, f'service {self._service_name()} data: true')
+            return response
+        ok, message = self._stop.resume(time.monotonic())
+        if not ok:
+            holders = [self._estop_name(s) for s, gone in self._stop.holders() if not gone]
+            if holders:
+                message += f' (held by {", ".join(holders)})'
+            self.get_logger().warning(f'resume via {self._service_name()} {message}')
+        else:
+            self._report_stop_change(before, f'service {self._service_name()} data: false')
+        response.success = ok
+        response.message = message
+        return response
+
+    def _service_name(self) -> str:
+        return self.resolve_service_name(ESTOP_SERVICE)
+
+    def _estop_name(self, source: str) -> str:
+        """Node name of an e-stop publisher id (from the graph), for logs."""
+        if source not in self._estop_names:
+            self._refresh_estop_publishers()
+        return self._estop_names.get(source, f'publisher {source[:12]}')
+
+    def _refresh_estop_publishers(self) -> set:
+        live = set()
+        for info in self.get_publishers_info_by_topic(self.resolve_topic_name(ESTOP_TOPIC)):
+            gid = bytes(info.endpoint_gid).hex()
+            live.add(gid)
+            self._estop_names[gid] = qualified_node_name(info.node_name, info.node_namespace)
+        return live
+
+    def _report_stop_change(self, before: bool, cause: str, resume_command: bool = False):
+        after = self._stop.stopped
+        log = self.get_logger()
+        if after and not before:
+            release = (f'a release on {ESTOP_TOPIC} (data: true, then false)'
+                       if self._stop.heartbeat_timeout > 0.0 else f'{ESTOP_TOPIC} data: false')
+            log.warning(f'E-STOP by {cause}: zero assistance torque, compliant stiffness, '
+                        f'until an explicit resume ({release}, or {self._service_name()} '
+                        'data: false); a new task text does not resume')
+        elif before and not after:
+            log.warning(f'resumed by {cause}: torque rises from zero, stiffness from compliant')
+        elif after and resume_command:
+            log.warning(f'{cause} did not end the stop: still held by '
+                        f'{self._stop_reasons()}', throttle_duration_sec=1.0)
+
+    def _stop_reasons(self) -> str:
+        reasons = [f'{ESTOP_TOPIC} data: true from {self._estop_name(s)}'
+                   + (' (publisher gone)' if gone else '') for s, gone in self._stop.holders()]
+        for reason, detail in self._stop.latched().items():
+            if reason == StopLatch.TASK_TEXT:
+                reasons.append(f'stop word on {TASK_TEXT_TOPIC} ({detail})')
+            elif reason == StopLatch.HEARTBEAT:
+                reasons.append(f'lost {ESTOP_TOPIC} heartbeat '
+                               f'(> {self._stop.heartbeat_timeout} s)')
+            else:
+                reasons.append(f'{reason} stop')
+        return '; '.join(reasons) or 'nothing'
+
+    # ------------------------------------------------------------ graph check
+    def _on_graph_check(self):
+        """One owner per sensor topic; e-stop publishers alive; publish /diagnostics."""
+        core = self._core
+        if core is None:
+            return
+        publishers = {sub.topic_name: [qualified_node_name(i.node_name, i.node_namespace)
+                                       for i in self.get_publishers_info_by_topic(
+                                           sub.topic_name)]
+                      for sub in self._sensor_subs}
+        conflicts = topic_owner_conflicts(publishers)
+        core.set_owner_conflict(bool(conflicts))
+        if conflicts != self._conflicts:
+            if conflicts:
+                self.get_logger().error(
+                    'refusing sensor input (zero torque) while a topic has more than one '
+                    'publisher: ' + '; '.join(c.describe() for c in conflicts)
+                    + '. Stop the extra node(s); the controller resumes '
+                    f'{self._params.fault_recovery_samples} valid samples after one remains.')
+            else:
+                self.get_logger().warning(
+                    'one publisher per sensor topic again: resuming after '
+                    f'{self._params.fault_recovery_samples} valid samples')
+        self._conflicts = conflicts
+        self._stop.update_live(self._refresh_estop_publishers())
+        self._publish_diagnostics(publishers)
+
+    def _publish_diagnostics(self, publishers: dict):
+        if self._diag_pub is None:
+            return
+        name = self.get_fully_qualified_name()
+        hw = self._params.joint_name
+        owners = DiagnosticStatus(
+            level=DiagnosticStatus.ERROR if self._conflicts else DiagnosticStatus.OK,
+            name=f'{name}: sensor topic owners', hardware_id=hw,
+            message=('; '.join(c.describe() for c in self._conflicts)
+                     + ' -> input refused, zero torque') if self._conflicts
+            else 'at most one publisher per sensor topic',
+            values=[KeyValue(key=topic, value=', '.join(sorted(nodes)))
+                    for topic, nodes in sorted(publishers.items())])
+        stopped = self._stop.stopped
+        estop = DiagnosticStatus(
+            level=DiagnosticStatus.ERROR if stopped else DiagnosticStatus.OK,
+            name=f'{name}: e-stop', hardware_id=hw,
+            message=f'STOPPED: {self._stop_reasons()}' if stopped else 'running',
+            values=[KeyValue(key='estop_heartbeat_timeout',
+                             value=str(self._stop.heartbeat_timeout))])
+        msg = DiagnosticArray(status=[owners, estop])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self._diag_pub.publish(msg)
+
     def _on_watchdog(self):
         core = self._core
         if core is None:
             return
-        out = core.check_timeouts(time.monotonic())
+        out = core.check_timeouts(self._now())
         if out is not None:
             self._publish(out, self._last_js_stamp)
 
@@ -339,6 +616,23 @@ class ControllerNode(LifecycleNode):
         m.lyapunov_stiffness_term = out.lyapunov_stiffness_term
         m.safety_flags = out.flags
         self._state_pub.publish(m)
+
+
+def _unused_callback(msg) -> None:
+    """Callback of the polled subscriptions (their helper node is never spun)."""
+
+
+def _message_origin(info) -> tuple:
+    """``(publisher id, source stamp in s or None)`` from rclpy's MessageInfo."""
+    source, stamp = 'unknown', None
+    if isinstance(info, dict):
+        gid = info.get('publisher_gid')
+        if isinstance(gid, dict) and gid.get('data') is not None:
+            source = bytes(gid['data']).hex()
+        ns = info.get('source_timestamp')
+        if isinstance(ns, int) and ns > 0:
+            stamp = ns * 1e-9
+    return source, stamp
 
 
 def _autostart(node: ControllerNode) -> None:

@@ -27,7 +27,20 @@ its own uncompensated weight, at most ``hypot(exo_gravity_sin, exo_gravity_cos)`
 ``fault_recovery_samples`` consecutive valid ticks the controller resumes: the reference
 restarts at the measured angle, the stiffness rises from compliant under the eq. 13 bound
 and the torque from zero under the rate limit. Invalid input during FAULT restarts the
-count, so alternating good/bad samples keep the torque at zero.
+count, so alternating good/bad samples keep the torque at zero. More than one publisher on
+a sensor topic (:meth:`ImpedanceControllerCore.set_owner_conflict`, from the node's graph
+check) makes every tick invalid in the same way: zero torque, and the recovery count starts
+only when one publisher remains.
+
+E-stop (:class:`~exo_impedance_controller.safety.StopLatch`, ``core.stop``): while it holds,
+the target torque is zero (through the torque-rate limit) and the stiffness
+``min(K, stiffness_compliant)``; the reference restarts at the measured angle on resume. The
+input checks keep running meanwhile. :meth:`ImpedanceControllerCore.reset` does not end a
+stop: only an explicit resume does.
+
+Flags: NONFINITE_INPUT marks a tick that received a non-finite value (sensor or
+reference); INPUT_FAULT every tick of a latched input fault; ESTOP every tick while stopped;
+MULTIPLE_PUBLISHERS every tick while a sensor topic has more than one publisher.
 """
 
 from dataclasses import dataclass, replace
@@ -46,6 +59,7 @@ from exo_impedance_controller.safety import (
     SafetyFlags,
     saturate_torque,
     StalenessTimer,
+    StopLatch,
     TorqueRateLimiter,
 )
 from exo_impedance_controller.stability import (
@@ -63,6 +77,11 @@ _F_JS = int(SafetyFlags.JOINT_STATE_STALE)
 _F_NAN = int(SafetyFlags.NONFINITE_INPUT)
 _F_INT = int(SafetyFlags.INTERACTION_STALE)
 _F_INACTIVE = int(SafetyFlags.INACTIVE)
+_F_FAULT = int(SafetyFlags.INPUT_FAULT)
+_F_ESTOP = int(SafetyFlags.ESTOP)
+_F_OWNERS = int(SafetyFlags.MULTIPLE_PUBLISHERS)
+_F_TRATE = int(SafetyFlags.TORQUE_RATE_LIMITED)
+_F_REFRATE = int(SafetyFlags.REFERENCE_RATE_LIMITED)
 
 
 def _finite(x) -> bool:
@@ -84,9 +103,8 @@ class ControlOutput:
     policy's value when the reference is fresh, the ramp target when it is stale);
     ``k_bounded`` the stiffness applied. ``tick_period`` is h.
 
-    ``fault`` is True while the input FAULT is latched (module docstring); such ticks also
-    carry NONFINITE_INPUT, the ControllerState bit that stands for "invalid sensor input"
-    (non-finite or implausible) until a dedicated bit exists in the message.
+    ``fault`` is True while the input FAULT is latched (module docstring; flag INPUT_FAULT),
+    ``stopped`` while the e-stop holds (flag ESTOP).
     """
 
     torque: float
@@ -105,15 +123,21 @@ class ControlOutput:
     tick_period: float
     flags: int
     fault: bool = False
+    stopped: bool = False
 
 
 class ImpedanceControllerCore:
     """Stability-bounded variable impedance controller for one joint (eq. 8 + eq. 13)."""
 
-    def __init__(self, params: ControllerParams):
-        """Create an active core in the reset state (no reference, no measurement)."""
+    def __init__(self, params: ControllerParams, stop: Optional[StopLatch] = None):
+        """Create an active core in the reset state (no reference, no measurement).
+
+        ``stop``: the e-stop latch to obey (the node keeps one across reconfigurations);
+        None: a new one with ``params.estop_heartbeat_timeout``.
+        """
         self.params = params
         p = params
+        self.stop = stop if stop is not None else StopLatch(p.estop_heartbeat_timeout)
         self.dynamics = ExoDynamics(p.exo_inertia, p.exo_gravity_sin, p.exo_gravity_cos)
         self.limiter = StiffnessRateLimiter(p.stiffness_min, p.stiffness_max,
                                             p.target_inertia, p.target_damping,
@@ -132,6 +156,7 @@ class ImpedanceControllerCore:
         self._t_prev = None
         self._q_d = None  # rate-limited reference angle of the previous tick
         self._interaction_invalid = False  # an invalid interaction sample since last tick
+        self._owner_conflict = False  # more than one publisher on a sensor topic
         self._pending_flags = 0
         self._last: Optional[ControlOutput] = None
         self._active = True
@@ -160,7 +185,8 @@ class ImpedanceControllerCore:
         raises it); the next ``update`` has h = 0. The input fault is cleared (a deliberate
         reset is a new start; every later sample is checked again). The torque-rate limit
         restarts from zero: the node resets only while inactive (zero torque published), a
-        rollout starts from rest.
+        rollout starts from rest. The e-stop and the publisher-conflict state are kept (only
+        an explicit resume ends a stop; only the graph check ends a conflict).
         """
         p = self.params
         del t  # the next update starts a new tick sequence whatever its time
@@ -220,7 +246,8 @@ class ImpedanceControllerCore:
         sample_t = stamp if stamp is not None and _finite(stamp) else t
         if not (_finite(t) and _finite(sample_t)
                 and self.plausibility.interaction_valid(float(sample_t), value)):
-            self._pending_flags |= _F_NAN
+            if not (_finite(value) and _finite(t)):
+                self._pending_flags |= _F_NAN
             self._interaction_timer.clear()
             self._tau_ext = 0.0
             self._interaction_invalid = True
@@ -229,6 +256,16 @@ class ImpedanceControllerCore:
         self._interaction_timer.note(t)
         self._tau_ext = value
         return True
+
+    def set_owner_conflict(self, conflict: bool) -> None:
+        """Say whether a sensor topic has more than one publisher (the node's graph check).
+
+        While True every tick is invalid (input FAULT, zero torque, MULTIPLE_PUBLISHERS);
+        once False the FAULT ends after ``fault_recovery_samples`` valid ticks.
+        """
+        self._owner_conflict = bool(conflict)
+        if self._owner_conflict:
+            self._enter_fault()
 
     # ------------------------------------------------------------------ ticks
     def update(self, t: float, q: float, qd: float,
@@ -242,22 +279,30 @@ class ImpedanceControllerCore:
         if not self._active:
             flags |= _F_INACTIVE
 
-        # A tick is valid when its joint sample is and no invalid interaction sample
-        # arrived since the previous tick (only such ticks count toward recovery).
-        joint_ok = (_finite(q) and _finite(qd)
-                    and self.plausibility.joint_state_valid(float(q), float(qd)))
-        valid = joint_ok and not self._interaction_invalid
+        # A tick is valid when its joint sample is, no invalid interaction sample arrived
+        # since the previous tick and each sensor topic has one publisher (only such ticks
+        # count toward recovery).
+        joint_finite = _finite(q) and _finite(qd)
+        if not joint_finite:
+            flags |= _F_NAN
+        joint_ok = joint_finite and self.plausibility.joint_state_valid(float(q), float(qd))
+        if self._owner_conflict:
+            flags |= _F_OWNERS
+        valid = joint_ok and not self._interaction_invalid and not self._owner_conflict
         self._interaction_invalid = False
         if not valid:
             self._enter_fault()
         elif self.fault.latched:
             self.fault.valid()
+        stopped = self.stop.stopped
+        if stopped:
+            flags |= _F_ESTOP
         if self.fault.latched:
             if joint_ok:  # a valid joint sample: the joint state is alive
                 self._joint_timer.note(now)
                 if _finite(t):
                     self._t_prev = t
-            return self._fault_output(q, qd, now, flags | _F_NAN)
+            return self._fault_output(q, qd, now, flags | _F_FAULT)
         q = float(q)
         qd = float(qd)
 
@@ -278,6 +323,8 @@ class ImpedanceControllerCore:
         if self._joint_timer.is_stale(now):
             self.limiter.reset(min(self.limiter.value, p.stiffness_compliant))
         self._joint_timer.note(now)
+        if stopped:
+            return self._stop_output(q, qd, h, now, flags)
 
         # Reference: fresh -> clamped and rate limited; stale -> the measured angle (no
         # spring torque against the wearer) while the stiffness ramps down.
@@ -297,7 +344,9 @@ class ImpedanceControllerCore:
             if start is None:  # first tick, or after a fault: start at the arm
                 start = min(max(q, p.joint_limit_lower), p.joint_limit_upper)
             vmax = p.max_reference_speed
-            q_d = rate_limit(start, q_d, vmax * h)[0]
+            q_d, ref_limited = rate_limit(start, q_d, vmax * h)
+            if ref_limited:
+                flags |= _F_REFRATE
             qd_d = min(max(qd_d, -vmax), vmax)
         self._q_d = q_d
         k = self.limiter.step(k_req, h)
@@ -326,6 +375,8 @@ class ImpedanceControllerCore:
         if saturated:
             flags |= _F_SAT
         tau = self._output_torque(tau, now)
+        if self.torque_limiter.limited:
+            flags |= _F_TRATE
 
         v = lyapunov_value(e, ed, k, p.target_inertia, p.target_damping)
         s = stiffness_term(k_prev, k, h, e, p.target_inertia, p.target_damping)
@@ -349,9 +400,32 @@ class ImpedanceControllerCore:
         if q_ref is None:
             q_ref = math.nan
         tau = self._output_torque(0.0, now)
+        if self.torque_limiter.limited:
+            flags |= _F_TRATE
         return ControlOutput(
             tau, q, qd, q_ref, 0.0, 0.0, self.reference.k_raw, self.limiter.value,
-            p.target_damping, p.target_inertia, 0.0, 0.0, 0.0, 0.0, flags, True)
+            p.target_damping, p.target_inertia, 0.0, 0.0, 0.0, 0.0, flags, True,
+            bool(flags & _F_ESTOP))
+
+    def _stop_output(self, q: float, qd: float, h: float, now: float,
+                     flags: int) -> ControlOutput:
+        """Output of an e-stop tick with valid input: torque ramping to zero, compliant.
+
+        The reference is the measured angle (it restarts there on resume); no error.
+        """
+        p = self.params
+        self.limiter.reset(min(self.limiter.value, p.stiffness_compliant))
+        self._q_d = None
+        q_ref = min(max(q, p.joint_limit_lower), p.joint_limit_upper)
+        tau_ext = 0.0 if self._interaction_timer.is_stale(now) else self._tau_ext
+        tau = self._output_torque(0.0, now)
+        if self.torque_limiter.limited:
+            flags |= _F_TRATE
+        out = ControlOutput(
+            tau, q, qd, q_ref, 0.0, 0.0, self.reference.k_raw, self.limiter.value,
+            p.target_damping, p.target_inertia, tau_ext, 0.0, 0.0, h, flags, False, True)
+        self._last = out
+        return out
 
     def check_timeouts(self, now: float) -> Optional[ControlOutput]:
         """Return a zero-target output if the joint state is stale at ``now``, else None.
@@ -373,12 +447,22 @@ class ImpedanceControllerCore:
             flags |= _F_INT
         fault = self.fault.latched
         if fault:
-            flags |= _F_NAN
+            flags |= _F_FAULT
+        if self._owner_conflict:
+            flags |= _F_OWNERS
+        stopped = self.stop.stopped
+        if stopped:
+            flags |= _F_ESTOP
+            self.limiter.reset(min(self.limiter.value, p.stiffness_compliant))
+            self._q_d = None
         tau = self._output_torque(0.0, now)
+        if self.torque_limiter.limited:
+            flags |= _F_TRATE
         last = self._last
         if last is None:
             q_ref = self.reference.q_d if self.reference.q_d is not None else math.nan
             return ControlOutput(tau, math.nan, math.nan, q_ref, 0.0, 0.0,
                                  self.reference.k_raw, self.limiter.value, p.target_damping,
-                                 p.target_inertia, 0.0, 0.0, 0.0, 0.0, flags, fault)
-        return replace(last, torque=tau, tick_period=0.0, flags=flags, fault=fault)
+                                 p.target_inertia, 0.0, 0.0, 0.0, 0.0, flags, fault, stopped)
+        return replace(last, torque=tau, tick_period=0.0, flags=flags, fault=fault,
+                       stopped=stopped, k_bounded=self.limiter.value)

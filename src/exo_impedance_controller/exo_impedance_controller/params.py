@@ -36,6 +36,8 @@ UNITS = {
     'stability_margin': '(dimensionless)',
     'max_torque_rate': 'N*m/s',
     'fault_recovery_samples': 'samples',
+    'estop_heartbeat_timeout': 's',
+    'publisher_check_period': 's',
 }
 # Integer-valued fields (all others in UNITS are floats).
 INTEGER_FIELDS = frozenset({'fault_recovery_samples'})
@@ -106,6 +108,14 @@ class ControllerParams:
     # Largest rate of change of the torque command, N*m/s, > 0; the last layer before the
     # actuator. A zero command (fault) is reached within torque_limit / max_torque_rate s.
     max_torque_rate: float = 500.0
+    # E-stop heartbeat, s, >= 0 (0 = off). When > 0 and an /exo/estop message has been
+    # received, no message for longer than this counts as a stop (latched until an explicit
+    # resume). Off by default: the lab's e-stop device decides whether it sends a heartbeat;
+    # a device that publishes its state periodically (e.g. at 10 Hz) should set ~0.5 s.
+    estop_heartbeat_timeout: float = 0.0
+    # Period of controller_node's graph check that each sensor topic has one publisher, s,
+    # > 0 (0.5 s: a second publisher is refused within about 0.5 s of its discovery).
+    publisher_check_period: float = 0.5
 
     def __post_init__(self):
         """Coerce ints to float and reject invalid values with a quoted message."""
@@ -135,10 +145,10 @@ class ControllerParams:
                      'exo_inertia', 'reference_timeout', 'joint_state_timeout',
                      'interaction_timeout', 'max_tick', 'max_plausible_velocity',
                      'interaction_torque_range', 'max_interaction_torque_rate',
-                     'max_reference_speed', 'max_torque_rate'):
+                     'max_reference_speed', 'max_torque_rate', 'publisher_check_period'):
             self._require(getattr(self, name) > 0.0, name, '> 0')
         for name in ('stiffness_ramp_down_time', 'joint_limit_margin',
-                     'plausible_angle_margin'):
+                     'plausible_angle_margin', 'estop_heartbeat_timeout'):
             self._require(getattr(self, name) >= 0.0, name, '>= 0')
         self._require(0.0 < self.stability_margin < 1.0, 'stability_margin', 'in (0, 1)')
         self._require(self.fault_recovery_samples >= 1, 'fault_recovery_samples', '>= 1')

@@ -1,16 +1,21 @@
-"""Safety layer: flags, saturation, rate limits, plausibility, fault latch, watchdog (no rclpy).
+"""Safety layer: flags, saturation, rate limits, plausibility, fault latch, watchdog, e-stop.
 
-Everything here is deterministic in the times it is given (float seconds on one clock:
-the node passes receipt times from ``time.monotonic``, the in-process rollout passes
+No rclpy. Everything here is deterministic in the times it is given (float seconds on one
+clock: the node passes receipt times from ``time.monotonic``, the in-process rollout passes
 simulation time). A missing input counts as stale.
 
 Invalid sensor input (non-finite or implausible, see :class:`InputPlausibility`) latches an
 input fault (:class:`FaultLatch`); the controller then ramps its torque to zero under the
 torque-rate limit (:class:`TorqueRateLimiter`) and resumes only after a run of valid samples.
+More than one publisher on a sensor topic (:func:`topic_owner_conflicts`) is handled the same
+way. The e-stop (:class:`StopLatch`) forces zero torque and compliant stiffness until an
+explicit resume.
 """
 
+from dataclasses import dataclass
 import enum
 import math
+from typing import Iterable, Mapping, Optional, Sequence
 
 
 class SafetyFlags(enum.IntFlag):
@@ -26,6 +31,11 @@ class SafetyFlags(enum.IntFlag):
     NONFINITE_INPUT = 64
     INTERACTION_STALE = 128
     INACTIVE = 256
+    INPUT_FAULT = 512
+    ESTOP = 1024
+    MULTIPLE_PUBLISHERS = 2048
+    TORQUE_RATE_LIMITED = 4096
+    REFERENCE_RATE_LIMITED = 8192
 
 
 def is_finite(*values: float) -> bool:
@@ -299,3 +309,181 @@ class FaultLatch:
             self.valid_run = 0
             return True
         return False
+
+
+# ------------------------------------------------------------------ one owner per topic
+def qualified_node_name(name: str, namespace: str) -> str:
+    """Return the fully qualified node name: ``'/ns/name'`` (``'/name'`` in the root)."""
+    ns = (namespace or '/').rstrip('/')
+    return f'{ns}/{name or "?"}'
+
+
+@dataclass(frozen=True)
+class OwnerConflict:
+    """A topic with more than one publisher (``publishers``: one name per endpoint, sorted)."""
+
+    topic: str
+    publishers: tuple
+
+    def describe(self) -> str:
+        """Say which nodes publish, e.g. ``'2 publishers on /joint_states: /a, /b'``."""
+        counts = {}
+        for name in self.publishers:
+            counts[name] = counts.get(name, 0) + 1
+        names = ', '.join(name if n == 1 else f'{name} ({n} publishers)'
+                          for name, n in sorted(counts.items()))
+        return f'{len(self.publishers)} publishers on {self.topic}: {names}'
+
+
+def topic_owner_conflicts(publishers: Mapping[str, Sequence[str]]) -> tuple:
+    """Return the :class:`OwnerConflict` of every topic with more than one publisher.
+
+    ``publishers`` maps a topic to the qualified node names of its publisher endpoints (one
+    entry per endpoint: a node with two publishers on the topic appears twice, as it feeds
+    two interleaved streams). Topics with zero or one publisher are fine (a missing
+    publisher is the staleness watchdog's business). The result is sorted by topic.
+    """
+    conflicts = []
+    for topic in sorted(publishers):
+        names = tuple(sorted(publishers[topic]))
+        if len(names) > 1:
+            conflicts.append(OwnerConflict(topic, names))
+    return tuple(conflicts)
+
+
+# ------------------------------------------------------------------------------ e-stop
+class StopLatch:
+    """E-stop state machine: STOPPED while any stop holds, else RUNNING.
+
+    What stops (each forces zero assistance torque and compliant stiffness in the core):
+
+    * **topic level**: the latest message of each e-stop topic publisher (``source``: its
+      publisher id); ``True`` holds the stop for as long as that publisher's latest message
+      is ``True`` (a pressed button), also after the publisher has gone;
+    * **latched stops** (:data:`SERVICE`, :data:`TASK_TEXT`, :data:`HEARTBEAT`): held until
+      a resume command. Each remembers when it was issued (``stamp``, wall-clock seconds of
+      its publisher, or None).
+
+    Resume commands (never a new task text):
+
+    * a ``False`` message from ``source`` always ends that source's own level. It is also a
+      resume command for the latched stops and for the levels of publishers that have gone
+      (:meth:`update_live`), when the heartbeat is off (every message is a command), or when
+      it is a release (that source's previous message was ``True``) with the heartbeat on
+      (then a repeated ``False`` is a heartbeat, not a command). A latched stop issued after
+      the resume message (both stamps known) is not cleared, whatever the delivery order;
+    * :meth:`resume` (the controller's service): clears every latched stop and the levels of
+      gone publishers, but is refused while a live publisher still holds ``True`` (the
+      button must be released where it was pressed) or while the heartbeat is lost.
+
+    Heartbeat (``heartbeat_timeout`` > 0 s, 0 = off): once any e-stop message has been
+    received, no message for longer than the timeout latches :data:`HEARTBEAT`
+    (:meth:`check_heartbeat`). The latch never ends by itself; every resume needs one of the
+    commands above. ``now`` is the receipt clock of the caller.
+    """
+
+    SERVICE = 'service'
+    TASK_TEXT = 'task_text'
+    HEARTBEAT = 'heartbeat'
+
+    def __init__(self, heartbeat_timeout: float = 0.0):
+        """Create the latch RUNNING, with no publisher seen."""
+        self.heartbeat_timeout = float(heartbeat_timeout)
+        self._levels = {}  # source -> latest value (bool)
+        self._latched = {}  # reason -> (stamp or None, detail)
+        self._seen_live = set()  # sources listed by the last graph updates
+        self._gone = set()  # sources that were listed and are no longer
+        self._last_message = None  # receipt time of the last e-stop message
+
+    # ------------------------------------------------------------------- state
+    @property
+    def stopped(self) -> bool:
+        """True while any stop holds."""
+        return bool(self._latched) or any(self._levels.values())
+
+    def holders(self) -> tuple:
+        """``(source, gone)`` of every topic publisher whose latest message is ``True``."""
+        return tuple((s, s in self._gone) for s, v in sorted(self._levels.items()) if v)
+
+    def latched(self) -> dict:
+        """Latched stops: reason -> detail (e.g. the stop word)."""
+        return {reason: detail for reason, (_, detail) in self._latched.items()}
+
+    def heartbeat_expired(self, now: float) -> bool:
+        """True when the heartbeat is on, a message was seen, and none for > timeout."""
+        if self.heartbeat_timeout <= 0.0 or self._last_message is None:
+            return False
+        age = now - self._last_message
+        return not age <= self.heartbeat_timeout  # NaN age counts as expired
+
+    # ------------------------------------------------------------------ inputs
+    def on_message(self, source: str, value: bool, now: float,
+                   stamp: Optional[float] = None) -> bool:
+        """Take an e-stop topic message from ``source``; return True if it was a resume command.
+
+        ``now``: receipt time (heartbeat clock); ``stamp``: the publisher's wall-clock time
+        of the message (None: unknown).
+        """
+        self._last_message = now
+        previous = self._levels.get(source)
+        if value:
+            self._levels[source] = True
+            return False
+        self._levels[source] = False
+        if self.heartbeat_timeout > 0.0 and previous is not True:
+            return False  # a repeated False is a heartbeat, not a command
+        self._drop_gone_levels()
+        for reason, (issued, _) in list(self._latched.items()):
+            if issued is None or stamp is None or issued <= stamp:
+                del self._latched[reason]
+        return True
+
+    def request_stop(self, reason: str, stamp: Optional[float] = None,
+                     detail: str = '') -> None:
+        """Latch a stop (:data:`SERVICE`, :data:`TASK_TEXT`, ...) issued at ``stamp``."""
+        old = self._latched.get(reason)
+        if old is not None and old[0] is not None and (stamp is None or old[0] > stamp):
+            stamp = old[0]  # a resume must be newer than the latest stop of this reason
+        self._latched[reason] = (stamp, detail)
+
+    def resume(self, now: float) -> tuple:
+        """Explicit resume (the service): return ``(accepted, message)``."""
+        live = [s for s, gone in self.holders() if not gone]
+        if live:
+            return False, ('refused: an e-stop topic publisher still holds the stop '
+                           '(latest data: true); release it there (data: false)')
+        if self.heartbeat_expired(now):
+            return False, (f'refused: no e-stop message for more than the heartbeat timeout '
+                           f'({self.heartbeat_timeout} s); bring the e-stop device back')
+        was = self.stopped
+        self._latched.clear()
+        self._drop_gone_levels()
+        return True, 'resumed' if was else 'not stopped'
+
+    def check_heartbeat(self, now: float) -> bool:
+        """Latch :data:`HEARTBEAT` when the heartbeat is lost; True when newly latched."""
+        if self.HEARTBEAT in self._latched or not self.heartbeat_expired(now):
+            return False
+        self._latched[self.HEARTBEAT] = (None, '')
+        return True
+
+    def update_live(self, sources: Iterable[str]) -> None:
+        """Take the e-stop publishers now in the graph.
+
+        A source listed before and missing now has gone: its ``True`` keeps the stop until a
+        resume command, which then also forgets it.
+        """
+        live = set(sources)
+        self._gone -= live
+        gone = self._seen_live - live
+        self._seen_live = (self._seen_live - gone) | live
+        for source in gone:
+            if self._levels.get(source):
+                self._gone.add(source)
+            else:
+                self._levels.pop(source, None)
+
+    def _drop_gone_levels(self) -> None:
+        for source in self._gone:
+            self._levels.pop(source, None)
+        self._gone.clear()

@@ -85,7 +85,9 @@ def test_node_publishes_finite_bounded_commands(context):
         def clean_torque_seen():
             # After the hostile phase, a clean stream ends the input fault (every bad
             # sample latched it) and the torque rises again from zero.
-            return any(not s.safety_flags & ControllerState.FLAG_NONFINITE_INPUT
+            invalid = (ControllerState.FLAG_NONFINITE_INPUT
+                       | ControllerState.FLAG_INPUT_FAULT)
+            return any(not s.safety_flags & invalid
                        and s.commanded_torque[0] != 0.0 for s in states[n_hostile:])
 
         n_hostile = None
@@ -126,6 +128,7 @@ def test_node_publishes_finite_bounded_commands(context):
             assert math.isfinite(s.commanded_torque[0]) and abs(s.commanded_torque[0]) <= 4.0
             assert 2.0 <= s.stiffness_bounded[0] <= 300.0
         assert any(s.safety_flags & ControllerState.FLAG_NONFINITE_INPUT for s in states)
+        assert any(s.safety_flags & ControllerState.FLAG_INPUT_FAULT for s in states)
 
         # Deactivation publishes a zero torque.
         n = len(commands)

@@ -81,18 +81,20 @@ def test_nonfinite_inputs_never_reach_the_command(bad, where):
     for name in ('q_ref', 'e', 'ed', 'k_bounded', 'tau_ext', 'lyapunov_value'):
         assert math.isfinite(getattr(out, name))
     sensor = where in ('q', 'qd', 'tau_ext')
-    assert out.fault == sensor
+    assert out.fault == sensor == bool(out.flags & F.INPUT_FAULT)
     if sensor:
         # Input fault: the torque heads for zero under the torque-rate limit.
         assert abs(out.torque) < abs(before)
         assert out.tau_ext == 0.0 and out.k_bounded <= core.params.stiffness_compliant
         n = core.params.fault_recovery_samples
         out = run(core, t + DT, n - 1, ref=(1.2, 0.0, 100.0), tau_ext=1.0)
-        assert out.fault and out.flags & F.NONFINITE_INPUT
+        # Still in FAULT on valid (finite) samples: INPUT_FAULT without NONFINITE_INPUT.
+        assert out.fault and out.flags & F.INPUT_FAULT
+        assert not out.flags & F.NONFINITE_INPUT
         t += n * DT
     # A rejected reference is reported once; after recovery ticks are clean again.
     out = run(core, t + DT, 5, ref=(1.2, 0.0, 100.0), tau_ext=1.0)
-    assert not out.flags & F.NONFINITE_INPUT and not out.fault
+    assert not out.flags & (F.NONFINITE_INPUT | F.INPUT_FAULT) and not out.fault
 
 
 def test_stale_reference_ramps_stiffness_down_and_follows_the_arm():
@@ -239,7 +241,10 @@ def test_implausible_input_for_half_a_second_ramps_to_zero_torque(bad):
         core.set_reference(t, 1.3, 0.0, 150.0)
         assert core.set_interaction(t, bad.get('tau_ext', 0.0)) == ('tau_ext' not in bad)
         outs.append(core.update(t, bad.get('q', 1.0), bad.get('qd', 0.0)))
-    assert all(o.fault and o.flags & F.NONFINITE_INPUT for o in outs)
+    assert all(o.fault and o.flags & F.INPUT_FAULT for o in outs)
+    # NONFINITE_INPUT only where a value was not finite; 1e9 is finite but implausible.
+    nonfinite = not all(math.isfinite(v) for v in bad.values())
+    assert all(bool(o.flags & F.NONFINITE_INPUT) == nonfinite for o in outs)
     assert all(o.k_bounded <= core.params.stiffness_compliant for o in outs)
     _assert_ramps_to_zero(core, prev, outs)
 
@@ -321,6 +326,7 @@ def test_rejected_reference_is_not_an_input_fault():
     assert not core.set_reference(0.4, math.nan, 0.0, 150.0)
     out = core.update(0.4, 1.0, 0.0)
     assert out.flags & F.NONFINITE_INPUT and not out.fault
+    assert not out.flags & F.INPUT_FAULT
 
 
 # -------------------------------------------------------------- stale reference (item 2)
@@ -414,3 +420,116 @@ def test_torque_rate_limit_and_zero_in_bounded_time():
         prev = out.torque
     assert prev == 0.0
     assert core.check_timeouts(0.399 + 0.02 + 10.0 / 200.0 + 0.005).torque == 0.0
+
+
+def test_rate_limit_flags():
+    core = make(max_reference_speed=1.0, max_torque_rate=100.0)
+    # The exo's own weight at q = 1 needs about 1.24 N*m: 0.1 N*m per tick at the limit.
+    outs = [run(core, i * DT, 1, ref=(1.0, 0.0, 100.0), tau_ext=0.0) for i in range(30)]
+    limited = [bool(o.flags & F.TORQUE_RATE_LIMITED) for o in outs]
+    assert limited[:10] == [True] * 10 and limited[-1] is False
+    assert all(abs(b.torque - a.torque) <= 0.1 + 1e-12 for a, b in pairwise(outs))
+    out = run(core, 0.030, 1, ref=(2.0, 0.0, 100.0), tau_ext=0.0)
+    assert out.flags & F.REFERENCE_RATE_LIMITED
+    assert out.q_ref == pytest.approx(1.0 + 1.0 * DT)
+    out = run(core, 0.031, 3000, ref=(1.5, 0.0, 100.0), tau_ext=0.0)
+    assert not out.flags & F.REFERENCE_RATE_LIMITED
+
+
+# ------------------------------------------------------------------- e-stop (item 5)
+def _stop_then_tick(core, t0, n, cause):
+    outs = []
+    for i in range(n):
+        t = t0 + i * DT
+        if i == 0:
+            cause(core, t)
+        core.set_reference(t, 1.3, 0.0, 150.0)
+        core.set_interaction(t, 0.0)
+        outs.append(core.update(t, 1.0, 0.0))
+    return outs
+
+
+@pytest.mark.parametrize('cause', ['topic', 'service', 'task_text', 'heartbeat'])
+def test_estop_ramps_to_zero_torque_and_compliant_until_explicit_resume(cause):
+    core, prev = _tracking_core(estop_heartbeat_timeout=0.05)
+    stop = core.stop
+    if cause == 'heartbeat':
+        stop.on_message('dev', False, 0.3)
+
+    def trigger(core, t):
+        if cause == 'topic':
+            stop.on_message('dev', True, t)
+        elif cause == 'heartbeat':
+            assert stop.check_heartbeat(t)  # last message at 0.3 s, t = 0.4 s
+        else:
+            stop.request_stop(cause)
+
+    outs = _stop_then_tick(core, 0.4, 300, trigger)
+    assert all(o.stopped and o.flags & F.ESTOP and not o.fault for o in outs)
+    assert all(o.k_bounded <= core.params.stiffness_compliant for o in outs)
+    assert all(o.q_ref == 1.0 and o.e == 0.0 for o in outs)  # the measured angle
+    _assert_ramps_to_zero(core, prev, outs)
+    # A reset (e.g. reconfigure) does not end the stop.
+    core.reset(0.7, 1.0)
+    assert core.update(0.7, 1.0, 0.0).stopped
+    # Explicit resume.
+    if cause == 'topic':
+        assert stop.on_message('dev', False, 0.7)
+    else:
+        if cause == 'heartbeat':
+            stop.on_message('dev', False, 0.7)
+        assert stop.resume(0.7) == (True, 'resumed')
+    outs = [core.update(0.701 + i * DT, 1.0, 0.0) for i in range(3)]
+    resumed = outs[0]
+    assert not resumed.stopped and not resumed.flags & F.ESTOP
+    assert resumed.k_bounded <= core.params.stiffness_compliant * growth_factor(
+        DT, core.params.target_inertia, core.params.target_damping)
+    # Torque rises from zero under the rate limit.
+    assert abs(outs[0].torque) <= core.params.max_torque_rate * DT + 1e-12
+
+
+def test_estop_during_input_fault_carries_both_flags_and_zero_torque():
+    core, prev = _tracking_core()
+    core.stop.request_stop('service')
+    outs = [core.update(0.4 + i * DT, math.nan, 0.0) for i in range(100)]
+    assert all(o.fault and o.stopped for o in outs)
+    assert all(o.flags & F.ESTOP and o.flags & F.INPUT_FAULT for o in outs)
+    _assert_ramps_to_zero(core, prev, outs)
+
+
+def test_estop_while_joint_states_are_stale_is_flagged_by_the_watchdog():
+    core, _ = _tracking_core()
+    core.stop.on_message('dev', True, 0.4)
+    out = core.check_timeouts(1.0)
+    assert out.stopped and out.flags & F.ESTOP and out.flags & F.JOINT_STATE_STALE
+    assert out.k_bounded <= core.params.stiffness_compliant
+
+
+def test_core_shares_the_latch_it_is_given():
+    from exo_impedance_controller.safety import StopLatch
+    latch = StopLatch()
+    latch.request_stop(StopLatch.SERVICE)
+    core = ImpedanceControllerCore(ControllerParams(), latch)
+    assert core.stop is latch and core.update(0.0, 1.0, 0.0).stopped
+
+
+# ------------------------------------------------------- one owner per topic (item 3)
+def test_owner_conflict_gives_zero_torque_and_recovers_after_n_valid_ticks():
+    core, prev = _tracking_core(fault_recovery_samples=20)
+    core.set_owner_conflict(True)
+    outs = []
+    for i in range(200):
+        t = 0.4 + i * DT
+        core.set_reference(t, 1.3, 0.0, 150.0)
+        core.set_interaction(t, 0.0)
+        outs.append(core.update(t, 1.0, 0.0))  # valid data: only the conflict is wrong
+    assert all(o.fault and o.flags & F.MULTIPLE_PUBLISHERS and o.flags & F.INPUT_FAULT
+               for o in outs)
+    assert not any(o.flags & F.NONFINITE_INPUT for o in outs)
+    _assert_ramps_to_zero(core, prev, outs)
+    assert core.check_timeouts(10.0).flags & F.MULTIPLE_PUBLISHERS
+    core.set_owner_conflict(False)
+    outs = [core.update(0.6 + i * DT, 1.0, 0.0) for i in range(21)]
+    assert [o.fault for o in outs] == [True] * 19 + [False] * 2
+    assert not any(o.flags & F.MULTIPLE_PUBLISHERS for o in outs)
+    assert outs[18].torque == 0.0

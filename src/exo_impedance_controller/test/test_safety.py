@@ -12,11 +12,15 @@ from exo_impedance_controller.safety import (
     FaultLatch,
     InputPlausibility,
     joint_limit_filter,
+    OwnerConflict,
+    qualified_node_name,
     rate_limit,
     ReferenceSupervisor,
     SafetyFlags,
     saturate_torque,
     StalenessTimer,
+    StopLatch,
+    topic_owner_conflicts,
     TorqueRateLimiter,
 )
 
@@ -26,9 +30,12 @@ def test_flags_mirror_controller_state_constants():
         'STIFFNESS_RATE_LIMITED': 1, 'STIFFNESS_CLAMPED': 2, 'TORQUE_SATURATED': 4,
         'JOINT_LIMIT': 8, 'REFERENCE_STALE': 16, 'JOINT_STATE_STALE': 32,
         'NONFINITE_INPUT': 64, 'INTERACTION_STALE': 128, 'INACTIVE': 256,
+        'INPUT_FAULT': 512, 'ESTOP': 1024, 'MULTIPLE_PUBLISHERS': 2048,
+        'TORQUE_RATE_LIMITED': 4096, 'REFERENCE_RATE_LIMITED': 8192,
     }
     for name, value in expected.items():
         assert int(SafetyFlags[name]) == value
+    assert {f.name for f in SafetyFlags} - {'NONE'} == set(expected)
 
 
 def test_flags_match_message_definition_when_built():
@@ -36,6 +43,8 @@ def test_flags_match_message_definition_when_built():
     for flag in SafetyFlags:
         if flag.name != 'NONE':
             assert getattr(msg.ControllerState, 'FLAG_' + flag.name) == int(flag)
+    in_message = {n[len('FLAG_'):] for n in dir(msg.ControllerState) if n.startswith('FLAG_')}
+    assert in_message == {f.name for f in SafetyFlags} - {'NONE'}
 
 
 @pytest.mark.parametrize('tau, out, sat', [
@@ -149,3 +158,171 @@ def test_fault_latch():
     latch.invalid()  # restarts the count
     assert [latch.valid() for _ in range(3)] == [False, False, True]
     assert not latch.latched
+
+
+# ------------------------------------------------------------------ one owner per topic
+def test_qualified_node_name():
+    assert qualified_node_name('sim_node', '/') == '/sim_node'
+    assert qualified_node_name('bridge', '/lab/exo') == '/lab/exo/bridge'
+    assert qualified_node_name('bridge', '/lab/') == '/lab/bridge'
+    assert qualified_node_name('', '') == '/?'
+
+
+def test_topic_owner_conflicts_name_every_publisher():
+    publishers = {
+        '/joint_states': ['/sim_node', '/intruder'],
+        '/interaction_torque': ['/sim_node'],
+        '/exo/unused': [],
+    }
+    conflicts = topic_owner_conflicts(publishers)
+    assert conflicts == (OwnerConflict('/joint_states', ('/intruder', '/sim_node')),)
+    text = conflicts[0].describe()
+    assert text == '2 publishers on /joint_states: /intruder, /sim_node'
+    assert topic_owner_conflicts({'/joint_states': ['/sim_node'],
+                                  '/interaction_torque': []}) == ()
+
+
+def test_one_node_with_two_publishers_is_a_conflict():
+    (conflict,) = topic_owner_conflicts({'/joint_states': ['/a', '/a', '/b']})
+    assert conflict.describe() == '3 publishers on /joint_states: /a (2 publishers), /b'
+
+
+def test_conflicts_sorted_by_topic():
+    conflicts = topic_owner_conflicts({'/z': ['/a', '/b'], '/a': ['/c', '/d']})
+    assert [c.topic for c in conflicts] == ['/a', '/z']
+
+
+# ------------------------------------------------------------------------------ e-stop
+def test_stop_latch_topic_true_holds_until_false_from_the_same_publisher():
+    latch = StopLatch()
+    assert not latch.stopped
+    assert not latch.on_message('dev', True, 0.0)
+    assert latch.stopped and latch.holders() == (('dev', False),)
+    ok, message = latch.resume(0.1)  # the service may not override a pressed button
+    assert not ok and 'release it there' in message and latch.stopped
+    assert latch.on_message('dev', False, 0.2)
+    assert not latch.stopped
+
+
+def test_stop_latch_is_the_or_of_the_publishers():
+    latch = StopLatch()
+    latch.on_message('a', True, 0.0)
+    latch.on_message('b', False, 0.1)  # another device's release does not end a's stop
+    assert latch.stopped
+    latch.on_message('a', False, 0.2)
+    assert not latch.stopped
+
+
+def test_stop_latch_latched_stops_need_an_explicit_resume():
+    latch = StopLatch()
+    latch.request_stop(StopLatch.TASK_TEXT, 1.0, "'stop'")
+    assert latch.stopped and latch.latched() == {StopLatch.TASK_TEXT: "'stop'"}
+    assert latch.resume(0.0) == (True, 'resumed') and not latch.stopped
+    assert latch.resume(0.0) == (True, 'not stopped')
+    latch.request_stop(StopLatch.SERVICE, 2.0)
+    assert latch.on_message('dev', False, 0.0, stamp=3.0)  # heartbeat off: a command
+    assert not latch.stopped
+
+
+def test_stop_latch_resume_message_older_than_the_stop_does_not_clear_it():
+    # Delivery order of latched samples is arbitrary: a resume sent before the stop word
+    # (by the publishers' clocks) must not end it.
+    latch = StopLatch()
+    latch.request_stop(StopLatch.TASK_TEXT, stamp=10.0)
+    latch.on_message('dev', False, 0.0, stamp=9.0)
+    assert latch.stopped
+    latch.on_message('dev', False, 0.0, stamp=11.0)
+    assert not latch.stopped
+    latch.request_stop(StopLatch.TASK_TEXT, stamp=20.0)
+    latch.request_stop(StopLatch.TASK_TEXT, stamp=15.0)  # keeps the latest stop time
+    latch.on_message('dev', False, 0.0, stamp=17.0)
+    assert latch.stopped
+
+
+def test_stop_latch_heartbeat_loss_latches_and_repeated_false_does_not_resume():
+    latch = StopLatch(heartbeat_timeout=0.5)
+    assert not latch.check_heartbeat(100.0)  # no publisher seen yet: no heartbeat to lose
+    latch.on_message('dev', False, 0.0)
+    assert not latch.check_heartbeat(0.5) and not latch.stopped
+    assert latch.check_heartbeat(0.6) and latch.stopped
+    assert not latch.check_heartbeat(0.7)  # reported once
+    ok, message = latch.resume(0.7)
+    assert not ok and 'heartbeat' in message
+    assert not latch.on_message('dev', False, 0.8)  # heartbeat back: not a command
+    assert latch.stopped
+    assert latch.resume(0.9) == (True, 'resumed') and not latch.stopped
+
+
+def test_stop_latch_heartbeat_release_edge_resumes():
+    latch = StopLatch(heartbeat_timeout=0.5)
+    latch.on_message('dev', False, 0.0)
+    latch.request_stop(StopLatch.TASK_TEXT)
+    assert not latch.on_message('dev', False, 0.1) and latch.stopped  # heartbeat
+    latch.on_message('dev', True, 0.2)
+    assert latch.on_message('dev', False, 0.3)  # press and release: a command
+    assert not latch.stopped
+    latch.on_message('dev', False, 0.4)
+    assert latch.heartbeat_expired(math.nan)  # an unknown clock is not a live heartbeat
+
+
+def test_stop_latch_gone_publisher_keeps_its_stop_until_a_resume():
+    latch = StopLatch()
+    latch.update_live({'dev'})
+    latch.on_message('dev', True, 0.0)
+    latch.update_live(set())  # the device died with its button pressed
+    assert latch.stopped and latch.holders() == (('dev', True),)
+    latch.update_live(set())
+    assert latch.stopped
+    assert latch.resume(1.0) == (True, 'resumed') and not latch.stopped
+    assert latch.holders() == ()
+
+
+def test_stop_latch_unlisted_publisher_is_never_taken_for_gone():
+    latch = StopLatch()
+    latch.on_message('new', True, 0.0)  # not yet in the graph listing
+    latch.update_live({'other'})
+    latch.update_live(set())
+    assert latch.holders() == (('new', False),)
+    assert not latch.resume(0.0)[0]
+
+
+def test_stop_latch_release_from_another_publisher_clears_gone_holders():
+    latch = StopLatch()
+    latch.update_live({'a', 'b'})
+    latch.on_message('a', True, 0.0)
+    latch.update_live({'b'})
+    assert latch.on_message('b', False, 1.0)
+    assert not latch.stopped
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(['msg', 'text', 'service_stop', 'resume', 'hb',
+                                           'live']),
+                          st.sampled_from(['a', 'b']), st.booleans()), max_size=30))
+def test_stop_latch_never_resumes_without_a_resume_command(events):
+    """Property: only a resume command ends a stop; a stop event always stops."""
+    latch = StopLatch(heartbeat_timeout=0.5)
+    now = 0.0
+    for kind, source, value in events:
+        now += 0.2
+        before = latch.stopped
+        command = False
+        if kind == 'msg':
+            command = latch.on_message(source, value, now)
+            if value:
+                assert latch.stopped
+        elif kind == 'text':
+            latch.request_stop(StopLatch.TASK_TEXT)
+            assert latch.stopped
+        elif kind == 'service_stop':
+            latch.request_stop(StopLatch.SERVICE)
+            assert latch.stopped
+        elif kind == 'resume':
+            command = latch.resume(now)[0]
+        elif kind == 'hb':
+            now += 1.0
+            latch.check_heartbeat(now)
+        else:
+            latch.update_live({source} if value else set())
+        if before and not latch.stopped:
+            assert command  # a release, a False command or the service, nothing else

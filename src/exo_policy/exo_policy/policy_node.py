@@ -5,6 +5,19 @@ exo_interfaces/ImpedanceReference on /exo/impedance_reference at ``rate_hz``. Th
 reference generator is selected by the ``mode`` parameter; the controller's stiffness
 bound applies to everything published here. Thin ROS glue: all logic is in
 :mod:`exo_policy.oracle`.
+
+Start and restart: the node starts in the compliant fallback (the measured angle, stiffness
+``compliant_stiffness``, ``source='fallback'``) and follows only task texts published after
+its process started. A latched text published while it was loading is followed (a late
+joiner gets the instruction); a text that its publisher still holds from before the start
+(the task that was running when a previous policy_node died) is logged and not acted on: the
+task's reference would restart from its beginning while the arm is somewhere else in the
+motion, an assistance the wearer does not expect. Re-sending the instruction resumes the
+assistance. The publication time is the DDS source timestamp (the publisher's clock; hosts
+of one graph need synchronised clocks, as for any ROS 2 stamp); a sample without one is
+followed. To read it, /task_text is taken by polling at ``rate_hz`` from a subscriber-only
+helper node ``<name>_task_text`` that no executor spins (rclpy's EventsExecutor cannot pass
+MessageInfo to a callback).
 """
 
 from __future__ import annotations
@@ -12,7 +25,9 @@ from __future__ import annotations
 import math
 import time
 
+import rclpy
 from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 
@@ -31,6 +46,13 @@ from exo_policy.params import PolicyNodeParams
 from exo_policy.sources import make_source
 
 MAX_LOGGED_TEXT = 200
+# Helper node that holds the polled /task_text subscription (module docstring).
+TASK_TEXT_SUFFIX = '_task_text'
+# /task_text as policy_node reads it: TASK_TEXT_QOS (latched) with a reader history of 10,
+# so texts arriving between two polls are all seen, in order.
+TASK_TEXT_READER_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                                  reliability=TASK_TEXT_QOS.reliability,
+                                  durability=TASK_TEXT_QOS.durability)
 
 
 class PolicyNode(Node):
@@ -38,6 +60,9 @@ class PolicyNode(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__('policy_node', **kwargs)
+        self._sim_time = bool(self.get_parameter('use_sim_time').value)
+        # Texts published before this instant belong to an earlier run (module docstring).
+        self._started_ns = time.time_ns()
         for name, default in PolicyNodeParams.defaults().items():
             self.declare_parameter(name, default)
         values = {name: self.get_parameter(name).value for name in PolicyNodeParams.defaults()}
@@ -59,18 +84,66 @@ class PolicyNode(Node):
         self._msg.joint_names = [self.params.joint_name]
         self._pub = self.create_publisher(
             ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC, COMMAND_QOS)
-        self.create_subscription(String, TASK_TEXT_TOPIC, self._on_text, TASK_TEXT_QOS)
+        self._text_node = rclpy.create_node(
+            self.get_name() + TASK_TEXT_SUFFIX, namespace=self.get_namespace(),
+            context=self.context, use_global_arguments=False, enable_rosout=False,
+            start_parameter_services=False)
+        self._text_sub = self._text_node.create_subscription(
+            String, self.resolve_topic_name(TASK_TEXT_TOPIC), _unused_callback,
+            TASK_TEXT_READER_QOS)
         self.create_subscription(
             JointState, JOINT_STATES_TOPIC, self._on_joint_state, SENSOR_SUB_QOS)
         self.create_timer(1.0 / self.params.rate_hz, self._on_timer)
         self.get_logger().info(
             f'policy_node ready: mode={self.params.mode} rate={self.params.rate_hz} Hz, '
-            f'task resolver {self._resolver.method!r}')
+            f'task resolver {self._resolver.method!r}; compliant until a /task_text '
+            'published after this start (an older latched text is not replayed)')
+
+    def destroy_node(self) -> None:
+        """Destroy the /task_text helper node too, then this node."""
+        text_node = getattr(self, '_text_node', None)
+        if text_node is not None:
+            self._text_node = None
+            text_node.destroy_node()
+        super().destroy_node()
+
+    def _poll_texts(self) -> None:
+        """Take every pending /task_text sample (at most 20 per call)."""
+        sub = self._text_sub
+        for _ in range(20):
+            with sub.handle:
+                taken = sub.handle.take_message(sub.msg_type, sub.raw)
+            if taken is None:
+                return
+            msg, info = taken
+            published_ns = info.get('source_timestamp') if isinstance(info, dict) else None
+            if isinstance(published_ns, int) and 0 < published_ns < self._started_ns:
+                text = msg.data
+                shown = text[:MAX_LOGGED_TEXT] + ('...' if len(text) > MAX_LOGGED_TEXT else '')
+                age = (time.time_ns() - published_ns) * 1e-9
+                self.get_logger().warning(
+                    f'not resuming task text {shown!r}: it was published {age:.1f} s ago, '
+                    'before this policy_node started (a restart), and replaying it would '
+                    'restart the task from its beginning. Staying compliant (fallback) until '
+                    'a new /task_text; re-send the instruction to resume.')
+                continue
+            self._on_text(msg)
+
+    def _now(self) -> float:
+        """Time of the reference source, s: monotonic, or the node clock under use_sim_time.
+
+        Under use_sim_time (the lockstep simulation) the task phase, the reference velocity
+        and the staleness of the measured angle follow simulated time, so a slow machine
+        only runs the graph slower.
+        """
+        if self._sim_time:
+            return self.get_clock().now().nanoseconds * 1e-9
+        return time.monotonic()
 
     def _on_text(self, msg: String) -> None:
         text = msg.data
         shown = text[:MAX_LOGGED_TEXT] + ('...' if len(text) > MAX_LOGGED_TEXT else '')
-        task = self._source.set_task_text(text, time.monotonic())
+        task = self._source.set_task_text(text, self._now())
         if task is None:
             self.get_logger().warning(
                 f'task text {shown!r} names no known task: publishing a compliant reference '
@@ -89,10 +162,11 @@ class PolicyNode(Node):
         if math.isfinite(angle) and math.isfinite(velocity):
             self._angle = angle
             self._velocity = velocity
-            self._angle_time = time.monotonic()
+            self._angle_time = self._now()
 
     def _on_timer(self) -> None:
-        now = time.monotonic()
+        self._poll_texts()
+        now = self._now()
         measured = self._angle if now - self._angle_time <= self.params.joint_state_timeout \
             else math.nan
         target = self._source.reference(now, measured, self._velocity)
@@ -107,6 +181,10 @@ class PolicyNode(Node):
         msg.confidence = float(target.confidence)
         msg.source = target.source
         self._pub.publish(msg)
+
+
+def _unused_callback(msg: String) -> None:
+    """Callback of the polled /task_text subscription (its helper node is never spun)."""
 
 
 def main(args=None) -> None:

@@ -1,4 +1,4 @@
-"""Metabolic cost: a muscle-energetics model for the six elbow muscles, and eq. 15-16.
+"""Metabolic cost: a muscle-energetics model for the six elbow muscles (eq. 15-16: contract).
 
 :class:`MetabolicModel` implements Umberger, Gerritsen & Martin (2003), "A model of human
 muscle energy expenditure", Comput. Methods Biomech. Biomed. Eng. 6(2):99-111: per muscle,
@@ -26,12 +26,11 @@ basal term adds a constant resting power.
 
 from __future__ import annotations
 
-import math
-
 import mujoco
 import numpy as np
-from scipy.integrate import trapezoid
 
+# eq. 15-16 live in the contract; re-exported here for existing callers.
+from exo_contract.metabolics import brockway_power, steady_state_energy  # noqa: F401
 from exo_sim.model import ExoArm
 
 SPECIFIC_TENSION_PA = 0.25e6
@@ -110,54 +109,3 @@ class MetabolicModel:
     def power(self, arm: ExoArm) -> float:
         """Total metabolic power in W (>= 0, finite): muscles plus the optional basal term."""
         return float(self.muscle_power(arm).sum()) + self.basal_w
-
-
-def _check_positive(name: str, value: float) -> None:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise ValueError(f'{name} must be a positive finite number, got {value!r}')
-
-
-def brockway_power(vo2_ml_s: float | np.ndarray, vco2_ml_s: float | np.ndarray,
-                   body_mass_kg: float) -> float | np.ndarray:
-    """Energy expenditure (eq. 15, Brockway 1987) in W/kg.
-
-    ``EE = (16.58 VO2 + 4.51 VCO2) / m`` with VO2, VCO2 in mL/s (scalars or equal shapes).
-    """
-    _check_positive('body_mass_kg', body_mass_kg)
-    vo2 = np.asarray(vo2_ml_s, dtype=float)
-    vco2 = np.asarray(vco2_ml_s, dtype=float)
-    if not (np.all(np.isfinite(vo2)) and np.all(vo2 >= 0)):
-        raise ValueError(f'vo2_ml_s must be finite and >= 0, got {vo2_ml_s!r}')
-    if not (np.all(np.isfinite(vco2)) and np.all(vco2 >= 0)):
-        raise ValueError(f'vco2_ml_s must be finite and >= 0, got {vco2_ml_s!r}')
-    ee = (16.58 * vo2 + 4.51 * vco2) / body_mass_kg
-    return float(ee) if ee.ndim == 0 else ee
-
-
-def steady_state_energy(t: np.ndarray, ee_w_per_kg: np.ndarray, body_mass_kg: float,
-                        t1: float, t2: float) -> float:
-    """Steady-state energy (eq. 16) in J: ``m * integral_{t1}^{t2} EE dt`` (trapezoid).
-
-    Args:
-        t: strictly increasing sample times (T,), s.
-        ee_w_per_kg: energy expenditure samples (T,), W/kg.
-        body_mass_kg: body mass, kg.
-        t1: window start, s (within ``t``).
-        t2: window end, s, > t1 (within ``t``).
-
-    """
-    _check_positive('body_mass_kg', body_mass_kg)
-    t = np.asarray(t, dtype=float)
-    ee = np.asarray(ee_w_per_kg, dtype=float)
-    if t.ndim != 1 or t.shape != ee.shape or t.size < 2:
-        raise ValueError(f't and ee_w_per_kg must be equal (T,) arrays with T >= 2, got shapes '
-                         f'{t.shape} and {ee.shape}')
-    if not (np.all(np.isfinite(t)) and np.all(np.isfinite(ee)) and np.all(np.diff(t) > 0)):
-        raise ValueError('t must be finite and strictly increasing and ee finite')
-    if not (math.isfinite(t1) and math.isfinite(t2) and t[0] <= t1 < t2 <= t[-1]):
-        raise ValueError(f'window must satisfy {t[0]} <= t1 < t2 <= {t[-1]}, got t1={t1!r}, '
-                         f't2={t2!r}')
-    inside = (t > t1) & (t < t2)
-    tw = np.concatenate(([t1], t[inside], [t2]))
-    ew = np.interp(tw, t, ee)
-    return float(body_mass_kg * trapezoid(ew, tw))

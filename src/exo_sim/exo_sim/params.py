@@ -7,6 +7,10 @@ from dataclasses import asdict, dataclass, fields
 from exo_contract.checks import check_range
 from exo_contract.language import ENCODERS
 
+#: Values of ``clock_mode``: 'realtime' steps with the wall clock (``make bench``); 'lockstep'
+#: publishes /clock and steps once the controller has answered the last state.
+CLOCK_MODES = ('realtime', 'lockstep')
+
 
 @dataclass(frozen=True)
 class SimNodeParams:
@@ -19,7 +23,21 @@ class SimNodeParams:
         rate_hz: physics and /joint_states rate, Hz (real time).
         human_state_rate_hz: rate of /exo/human_state, Hz.
         metabolic_rate_hz: rate of /exo/metabolic_power, Hz.
-        command_timeout: age after which the last effort command is replaced by 0 N*m, s.
+        command_timeout: age after which the last effort command is replaced by 0 N*m, s
+            (wall time in 'realtime', simulated time in 'lockstep').
+        torque_limit: every effort command is clamped to +-torque_limit, N*m: the
+            actuator's rated limit, the controller's default; never above the model's motor
+            clip (``ExoArmConfig.exo_torque_limit``, 30 N*m), checked by sim_node.
+        clock_mode: 'realtime' (physics follows the wall clock, catching up if late) or
+            'lockstep' (publishes /clock; each step waits for the controller's command).
+        lockstep_timeout: in 'lockstep', the longest wall-clock wait for the controller's
+            command (or the policy's reference, or the other readers of a new task text)
+            before the step is taken anyway, s. Long enough to ride out a node stalled by
+            a loaded machine (0.05 s was not: runs then differed), short enough that a dead
+            node only slows the simulation down.
+        lockstep_reference_rate_hz: in 'lockstep', the rate of policy_node's references
+            (its ``rate_hz``): once the simulated time reaches the next reference's time,
+            the step also waits for that reference; 0 = do not wait for references, Hz.
         rest_angle: elbow angle of the human at rest, rad.
         joint_name: name of the exo joint in /joint_states.
         max_catchup_steps: most physics steps one tick may take to catch up with real time.
@@ -40,6 +58,10 @@ class SimNodeParams:
     joint_name: str = 'exo_elbow_joint'
     max_catchup_steps: int = 10
     language_encoder: str = 'auto'
+    torque_limit: float = 25.0
+    clock_mode: str = 'realtime'
+    lockstep_timeout: float = 0.5
+    lockstep_reference_rate_hz: float = 100.0
 
     def __post_init__(self) -> None:
         """Reject invalid values, quoting them."""
@@ -52,6 +74,12 @@ class SimNodeParams:
         check_range('command_timeout', self.command_timeout, 1e-3, 1.0, 's')
         check_range('rest_angle', self.rest_angle, 0.0, 2.2, 'rad')
         check_range('max_catchup_steps', self.max_catchup_steps, 1, 100, 'steps')
+        check_range('torque_limit', self.torque_limit, 1e-3, 500.0, 'N*m')
+        check_range('lockstep_timeout', self.lockstep_timeout, 1e-3, 10.0, 's')
+        check_range('lockstep_reference_rate_hz', self.lockstep_reference_rate_hz, 0.0,
+                    self.rate_hz, 'Hz')
+        if self.clock_mode not in CLOCK_MODES:
+            raise ValueError(f'clock_mode must be one of {CLOCK_MODES}, got {self.clock_mode!r}')
         if not self.joint_name:
             raise ValueError(f'joint_name must not be empty, got {self.joint_name!r}')
         if self.language_encoder not in ENCODERS:

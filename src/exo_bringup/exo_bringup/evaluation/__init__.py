@@ -48,7 +48,7 @@ after its scheduled time); the task text is re-sent at the start of every cycle.
 EE(t) in W/kg is the modelled muscle metabolic power per kg body mass (plus
 ``--basal-w-per-kg``, default 0: the paper's indirect calorimetry includes the whole
 body, our model only the elbow muscles), and EC is eq. 16
-(:func:`exo_sim.metabolic.steady_state_energy`) over the steady-state window [0.3 T, T]
+(:func:`exo_contract.metabolics.steady_state_energy`) over the steady-state window [0.3 T, T]
 ([3 min, 10 min] for T = 10 min), with its reduction against no_exo in %
 (positive = less energy than no_exo).
 

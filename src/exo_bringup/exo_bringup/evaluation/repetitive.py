@@ -7,7 +7,7 @@ cycles (about 67 cycles in 10 min, as in the paper). The session runs the one st
 :meth:`~exo_sim.step_loop.StepLoop.start_task` at the first step ``k`` with
 ``k * h >= cycle.start``, and the task text is re-sent to the reference source at that same
 step. EE(t) in W/kg is the modelled muscle metabolic power per kg body mass (plus a basal
-term, default 0), EC is eq. 16 (:func:`exo_sim.metabolic.steady_state_energy`) over the
+term, default 0), EC is eq. 16 (:func:`exo_contract.metabolics.steady_state_energy`) over the
 steady-state window [0.3 T, T].
 """
 
@@ -27,9 +27,10 @@ from exo_bringup.evaluation.conditions import (
 )
 from exo_bringup.harness import ImpedanceAssist
 from exo_bringup.node_config import NodeConfig
+from exo_contract.metabolics import reduction_pct as ec_reduction_pct  # noqa: F401 (API)
+from exo_contract.metabolics import steady_state_energy
 from exo_contract.metrics import active_mask, effort, rmse
 from exo_contract.tasks import ReferenceTrajectory, TASKS_BY_ID, TrajectoryParams
-from exo_sim.metabolic import steady_state_energy
 from exo_sim.model import ExoArmConfig
 from exo_sim.rollout import ZeroTorque
 from exo_sim.step_loop import ExoObservation, StepLoop
@@ -115,13 +116,6 @@ class RepetitiveAssist(ImpedanceAssist):
             self.source.set_task_text(self.task_text, obs.t)
             self._next_cycle += 1
         return super().__call__(obs)
-
-
-def ec_reduction_pct(ec_condition: float, ec_reference: float) -> float:
-    """Reduction of EC against a reference (no_exo) in %: positive = less energy."""
-    if not (math.isfinite(ec_reference) and ec_reference > 0):
-        return math.nan
-    return 100.0 * (ec_reference - ec_condition) / ec_reference
 
 
 def steady_window(total_s: float) -> tuple[float, float]:
