@@ -57,8 +57,11 @@ class _Probe:
     def _on_state(self, msg: ControllerState) -> None:
         if self.recording:
             self.receipt.append(time.monotonic())
-            self.latency_ms.append(
-                (_stamp_s(msg.header.stamp) - _stamp_s(msg.joint_state_stamp)) * 1e3)
+            # Latency only over ticks triggered by a joint state: watchdog ticks carry a
+            # zero joint-state stamp (their 'latency' would be the epoch, ~1e12 ms).
+            joint_stamp = _stamp_s(msg.joint_state_stamp)
+            if joint_stamp > 0.0:
+                self.latency_ms.append((_stamp_s(msg.header.stamp) - joint_stamp) * 1e3)
 
     def _on_diag(self, msg: DiagnosticArray) -> None:
         if not self.recording:
