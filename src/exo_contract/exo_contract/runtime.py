@@ -83,3 +83,49 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None,
                 on_stop(node)
             node.destroy_node()
         rclpy.try_shutdown()
+
+
+def _never_called(msg) -> None:
+    """Callback of a polled subscription: its helper node is never spun."""
+
+
+class PolledInputs:
+    """Subscriptions read by polling, held by a subscriber-only helper node no executor spins.
+
+    rclpy 9.1.2's EventsExecutor crashes (``SystemError: null argument to internal
+    routine``) on a subscription callback that takes the message info (publisher id, source
+    stamp). Nodes that need the info (controller_node's e-stop and stop words, policy_node's
+    restart check) take the samples themselves from their own timer instead.
+
+    Args:
+        owner: the node the inputs belong to; the helper is ``<owner name><suffix>`` in the
+            owner's namespace and context, and topics resolve like the owner's own.
+        suffix: helper node name suffix.
+
+    """
+
+    def __init__(self, owner: Node, suffix: str) -> None:
+        self._owner = owner
+        self.node = rclpy.create_node(
+            owner.get_name() + suffix, namespace=owner.get_namespace(), context=owner.context,
+            use_global_arguments=False, enable_rosout=False, start_parameter_services=False)
+
+    def subscribe(self, msg_type, topic: str, qos):
+        """A polled subscription to ``topic`` (read it with :meth:`take`)."""
+        return self.node.create_subscription(
+            msg_type, self._owner.resolve_topic_name(topic), _never_called, qos)
+
+    @staticmethod
+    def take(subscription, limit: int):
+        """Yield up to ``limit`` pending ``(msg, info)`` samples, oldest first."""
+        for _ in range(limit):
+            with subscription.handle:
+                taken = subscription.handle.take_message(subscription.msg_type,
+                                                         subscription.raw)
+            if taken is None:
+                return
+            yield taken
+
+    def destroy(self) -> None:
+        """Destroy the helper node (and its subscriptions)."""
+        self.node.destroy_node()

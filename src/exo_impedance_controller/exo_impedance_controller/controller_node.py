@@ -31,7 +31,6 @@ from rcl_interfaces.msg import (
     ParameterDescriptor,
     SetParametersResult,
 )
-import rclpy
 from rclpy.clock import Clock, ClockType
 from rclpy.exceptions import ParameterException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -53,7 +52,7 @@ from exo_contract.qos import (
     TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
-from exo_contract.runtime import run_node
+from exo_contract.runtime import PolledInputs, run_node
 from exo_contract.stop_words import stop_word
 from exo_contract.topics import ESTOP_TOPIC
 from exo_impedance_controller.core import ControlOutput, ImpedanceControllerCore
@@ -329,7 +328,7 @@ class ControllerNode(LifecycleNode):
         self._input_timer = None
         self._input_subs = ()
         if self._inputs is not None:
-            self._inputs.destroy_node()
+            self._inputs.destroy()
             self._inputs = None
         for sub in self._subs:
             self.destroy_subscription(sub)
@@ -351,7 +350,7 @@ class ControllerNode(LifecycleNode):
         """Destroy the safety-input helper node too, then this node."""
         if self._inputs is not None:
             self._input_subs = ()
-            self._inputs.destroy_node()
+            self._inputs.destroy()
             self._inputs = None
         super().destroy_node()
 
@@ -419,17 +418,13 @@ class ControllerNode(LifecycleNode):
     # ----------------------------------------------------------------- e-stop
     def _create_safety_inputs(self):
         """Subscriber-only helper node for the e-stop topic and /task_text (polled)."""
-        self._inputs = rclpy.create_node(
-            self.get_name() + SAFETY_INPUT_SUFFIX, namespace=self.get_namespace(),
-            context=self.context, use_global_arguments=False, enable_rosout=False,
-            start_parameter_services=False)
+        self._inputs = PolledInputs(self, SAFETY_INPUT_SUFFIX)
         self._input_subs = (
-            (self._inputs.create_subscription(
-                Bool, self.resolve_topic_name(ESTOP_TOPIC), _unused_callback,
-                _deeper(ESTOP_QOS, SAFETY_INPUT_DEPTH)), self._on_estop),
-            (self._inputs.create_subscription(
-                String, self.resolve_topic_name(TASK_TEXT_TOPIC), _unused_callback,
-                _deeper(TASK_TEXT_QOS, SAFETY_INPUT_DEPTH)), self._on_task_text),
+            (self._inputs.subscribe(Bool, ESTOP_TOPIC, _deeper(ESTOP_QOS, SAFETY_INPUT_DEPTH)),
+             self._on_estop),
+            (self._inputs.subscribe(String, TASK_TEXT_TOPIC,
+                                    _deeper(TASK_TEXT_QOS, SAFETY_INPUT_DEPTH)),
+             self._on_task_text),
         )
 
     def _on_safety_inputs(self):
@@ -440,12 +435,8 @@ class ControllerNode(LifecycleNode):
         flood cannot starve the control loop.
         """
         for sub, handler in self._input_subs:
-            for _ in range(2 * SAFETY_INPUT_DEPTH):
-                with sub.handle:
-                    taken = sub.handle.take_message(sub.msg_type, sub.raw)
-                if taken is None:
-                    break
-                handler(*taken)
+            for msg, info in PolledInputs.take(sub, 2 * SAFETY_INPUT_DEPTH):
+                handler(msg, info)
         if self._stop.check_heartbeat(time.monotonic()):
             self._report_stop_change(False, f'lost {ESTOP_TOPIC} heartbeat (no message for '
                                             f'> {self._stop.heartbeat_timeout} s)')
@@ -616,10 +607,6 @@ class ControllerNode(LifecycleNode):
         m.lyapunov_stiffness_term = out.lyapunov_stiffness_term
         m.safety_flags = out.flags
         self._state_pub.publish(m)
-
-
-def _unused_callback(msg) -> None:
-    """Callback of the polled subscriptions (their helper node is never spun)."""
 
 
 def _message_origin(info) -> tuple:

@@ -195,6 +195,12 @@ def _lyapunov_trace(e, ed, stiffnesses, hs, mt, dt):
     return values
 
 
+def _limited_trace(lim, k0, steps, e0, ed0, mt, dt):
+    """V at each tick for the stiffness requests ``steps`` ((k_raw, h) pairs) through ``lim``."""
+    ks = [lim.reset(k0)] + [lim.step(k_raw, h) for k_raw, h in steps]
+    return _lyapunov_trace(e0, ed0, ks, [h for _, h in steps], mt, dt)
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     mt=st.floats(min_value=0.1, max_value=1.0),
@@ -207,12 +213,7 @@ def _lyapunov_trace(e, ed, stiffnesses, hs, mt, dt):
 )
 def test_property_lyapunov_non_increasing_under_limiter(mt, dt, e0, ed0, k0, steps):
     lim = StiffnessRateLimiter(K_MIN, K_MAX, mt, dt)
-    ks = [lim.reset(k0)]
-    hs = []
-    for k_raw, h in steps:
-        ks.append(lim.step(k_raw, h))
-        hs.append(h)
-    values = _lyapunov_trace(e0, ed0, ks, hs, mt, dt)
+    values = _limited_trace(lim, k0, steps, e0, ed0, mt, dt)
     for v_prev, v in pairwise(values):
         assert v <= v_prev * (1.0 + 1e-6) + 1e-12
 
@@ -258,12 +259,7 @@ def test_property_lyapunov_strictly_decreasing_with_margin(mt, dt, e0, ed0, k0, 
     # (e, ed) != 0, even while K rises as fast as the limiter allows.
     assume(abs(e0) + abs(ed0) > 1e-3)
     lim = StiffnessRateLimiter(K_MIN, K_MAX, mt, dt, margin=0.05)
-    ks = [lim.reset(k0)]
-    hs = []
-    for k_raw, h in steps:
-        ks.append(lim.step(k_raw, h))
-        hs.append(h)
-    values = _lyapunov_trace(e0, ed0, ks, hs, mt, dt)
+    values = _limited_trace(lim, k0, steps, e0, ed0, mt, dt)
     for v_prev, v in pairwise(values):
         assert v < v_prev
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 import time
 
-import rclpy
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile
 from sensor_msgs.msg import JointState
@@ -40,7 +39,7 @@ from exo_contract.qos import (
     TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
-from exo_contract.runtime import run_node
+from exo_contract.runtime import PolledInputs, run_node
 from exo_interfaces.msg import ImpedanceReference
 from exo_policy.params import PolicyNodeParams
 from exo_policy.sources import make_source
@@ -84,13 +83,9 @@ class PolicyNode(Node):
         self._msg.joint_names = [self.params.joint_name]
         self._pub = self.create_publisher(
             ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC, COMMAND_QOS)
-        self._text_node = rclpy.create_node(
-            self.get_name() + TASK_TEXT_SUFFIX, namespace=self.get_namespace(),
-            context=self.context, use_global_arguments=False, enable_rosout=False,
-            start_parameter_services=False)
-        self._text_sub = self._text_node.create_subscription(
-            String, self.resolve_topic_name(TASK_TEXT_TOPIC), _unused_callback,
-            TASK_TEXT_READER_QOS)
+        self._text_inputs = PolledInputs(self, TASK_TEXT_SUFFIX)
+        self._text_sub = self._text_inputs.subscribe(String, TASK_TEXT_TOPIC,
+                                                     TASK_TEXT_READER_QOS)
         self.create_subscription(
             JointState, JOINT_STATES_TOPIC, self._on_joint_state, SENSOR_SUB_QOS)
         self.create_timer(1.0 / self.params.rate_hz, self._on_timer)
@@ -101,21 +96,15 @@ class PolicyNode(Node):
 
     def destroy_node(self) -> None:
         """Destroy the /task_text helper node too, then this node."""
-        text_node = getattr(self, '_text_node', None)
-        if text_node is not None:
-            self._text_node = None
-            text_node.destroy_node()
+        text_inputs = getattr(self, '_text_inputs', None)
+        if text_inputs is not None:
+            self._text_inputs = None
+            text_inputs.destroy()
         super().destroy_node()
 
     def _poll_texts(self) -> None:
         """Take every pending /task_text sample (at most 20 per call)."""
-        sub = self._text_sub
-        for _ in range(20):
-            with sub.handle:
-                taken = sub.handle.take_message(sub.msg_type, sub.raw)
-            if taken is None:
-                return
-            msg, info = taken
+        for msg, info in PolledInputs.take(self._text_sub, 20):
             published_ns = info.get('source_timestamp') if isinstance(info, dict) else None
             if isinstance(published_ns, int) and 0 < published_ns < self._started_ns:
                 text = msg.data
@@ -181,10 +170,6 @@ class PolicyNode(Node):
         msg.confidence = float(target.confidence)
         msg.source = target.source
         self._pub.publish(msg)
-
-
-def _unused_callback(msg: String) -> None:
-    """Callback of the polled /task_text subscription (its helper node is never spun)."""
 
 
 def main(args=None) -> None:
