@@ -9,7 +9,7 @@ PYTHON ?= python3
 VENV ?= .venv
 OUT ?= out/demo
 BENCH_OUT ?= out/bench
-DATA ?= data/exo_vic_v1
+DATA ?= data/exo_vic_v2
 TRAIN_OUT ?= out/train
 EVAL_OUT ?= out/eval
 SETUP_STAMP := $(VENV)/.exo-vic-setup
@@ -63,8 +63,9 @@ bench: setup  ## 20 s closed-loop benchmark with the full graph + in-process rol
 	$(ENV) && exo_bench --out $(BENCH_OUT)
 
 data: setup  ## Generate the simulated dataset (9 tasks x alpha x mass x repetitions) + report.
-	$(ENV) && exo_datagen --out $(DATA)
-	$(ENV) && exo_validate_data --data $(DATA) --out $(DATA)/report
+	@start=$$(date +%s); $(ENV) && exo_datagen --out $(DATA) && \
+	  exo_validate_data --data $(DATA) --out $(DATA)/report && \
+	  echo "[data] make data wall time: $$(( $$(date +%s) - start )) s ($(DATA))"
 
 train: setup  ## Train the bimodal policy on $(DATA); checkpoint + ONNX in $(TRAIN_OUT).
 	$(ENV) && exo_train --data $(DATA) --out $(TRAIN_OUT)

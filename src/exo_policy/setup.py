@@ -17,7 +17,7 @@ setup(
         ('share/' + package_name + '/launch', glob('launch/*.py')),
         ('share/' + package_name + '/urdf', glob('urdf/*')),
     ],
-    package_data={package_name: ['data/*.*', 'data/assist/*']},
+    package_data={package_name: ['data/*.*', 'data/ablation_human_reference/*']},
     install_requires=['setuptools'],
     zip_safe=True,
     maintainer='exo-vic maintainers',

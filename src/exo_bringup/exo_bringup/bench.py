@@ -8,7 +8,7 @@ than 2 ms (latency) and of tick intervals longer than 2 ms, and the simulator's 
 factor. Then times one in-process closed-loop rollout (sim + human + oracle + controller
 cores) as a multiple of real time, the learned policy's inference latency per call on one
 core (ONNX Runtime, one intra-op thread), and reports the wall times of the last data
-generation (``data/exo_vic_v1/manifest.json``) and of the shipped policy's training (its
+generation (``data/exo_vic_v2/manifest.json``) and of the shipped policy's training (its
 ``policy_metrics.json``), when present. Prints a table, writes ``bench.json`` and a plot.
 These are measurements, not pass/fail tests.
 """
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--out', type=Path, default=Path('out/bench'))
     parser.add_argument('--duration', type=float, default=20.0)
     parser.add_argument('--ready-timeout', type=float, default=120.0)
-    parser.add_argument('--data', type=Path, default=Path('data/exo_vic_v1'),
+    parser.add_argument('--data', type=Path, default=Path('data/exo_vic_v2'),
                         help='dataset whose manifest holds the data-generation wall time')
     opts = parser.parse_args(argv)
     stop_on_sigterm()

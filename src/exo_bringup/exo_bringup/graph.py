@@ -68,9 +68,9 @@ CONTROLLER_NODE = NodeSpec(
 
 COMMON_ARGUMENTS: tuple[GraphArgument, ...] = (
     GraphArgument('policy_mode', 'learned',
-                  "Reference source of policy_node: 'learned' (bimodal policy), 'assist' "
-                  "(bimodal policy, assisting virtual-equilibrium reference), 'promp' "
-                  "(ProMP baseline) or 'oracle' (task library + fitted stiffness).",
+                  "Reference source of policy_node: 'learned' (the default policy: follows "
+                  "the task and assists), 'promp' (ProMP baseline on the same targets) or "
+                  "'oracle' (task library + fitted stiffness).",
                   (('policy_node', 'mode'),)),
     GraphArgument('policy_rate_hz', '100.0', 'Rate of /exo/impedance_reference, Hz.',
                   (('policy_node', 'rate_hz'), ('sim_node', 'lockstep_reference_rate_hz'))),

@@ -9,6 +9,7 @@ import pytest
 from exo_bringup.evaluation import (
     ASSISTED,
     CONDITIONS,
+    draw_timing,
     ec_reduction_pct,
     ee_metrics,
     main,
@@ -19,6 +20,7 @@ from exo_bringup.evaluation import (
     run_repetitive,
     start_step,
     steady_window,
+    timing_variation,
     UNKNOWN_TEXT_ERROR,
 )
 from exo_bringup.node_config import load_node_config
@@ -28,7 +30,7 @@ from exo_contract.tasks import find_task
 # A paraphrase (no exact library match) that the lexical and the hybrid resolvers both
 # map to ok_gesture.
 PARAPHRASE = 'do the okay gesture'
-MODES = ('no_exo', 'transparent', 'promp', 'learned', 'assist', 'oracle')
+MODES = ('no_exo', 'transparent', 'promp', 'learned', 'oracle', 'ablation_human_reference')
 
 
 @pytest.fixture(scope='module')
@@ -41,9 +43,11 @@ def lexical_policy_yaml(tmp_path_factory):
 
 def test_single_rollout_cli_json_at_an_arbitrary_mass(capsys):
     rc = main(['--task-text', 'make an ok gesture', '--mass', '72', '--policy', 'promp',
-               '--json'])
+               '--json', '--onset-delay', '0', '--speed', '1', '--amplitude', '1'])
     res = json.loads(capsys.readouterr().out)
     assert rc == 0
+    assert res['timing']['onset_s'] == 0.0 and res['timing']['speed'] == 1.0
+    assert res['timing']['amplitude_scale'] == 1.0
     assert res['resolved_task'] == 'ok_gesture' and res['human_task'] == 'ok_gesture'
     assert res['body_mass_kg'] == 72.0 and res['policy'] == 'promp'
     assert math.isfinite(res['rmse_rad']) and 0.0 <= res['rmse_rad'] < 0.2
@@ -52,6 +56,23 @@ def test_single_rollout_cli_json_at_an_arbitrary_mass(capsys):
     for key in ('stiffness_rate_violations', 'torque_limit_violations', 'nonfinite_commands'):
         assert res['safety'][key] == 0
     assert res['safety_ok'] is True
+
+
+def test_timing_is_drawn_per_seed_alike_in_every_condition_and_flags_override():
+    a = draw_timing(3, 'lift_heavy', 70.0)
+    assert a == draw_timing(3, 'lift_heavy', 70.0)  # reproducible
+    assert a != draw_timing(4, 'lift_heavy', 70.0)
+    draws = [draw_timing(s, 'wave', 65.0) for s in range(40)]
+    assert all(0.2 <= d.onset_s <= 1.0 and 0.8 <= d.speed <= 1.2
+               and 0.85 <= d.amplitude_scale <= 1.15 for d in draws)
+    assert np.ptp([d.onset_s for d in draws]) > 0.5  # the onset really varies
+    given = timing_variation(3, 'lift_heavy', 70.0, onset_s=0.0, speed=1.1)
+    assert (given.onset_s, given.speed) == (0.0, 1.1)
+    assert given.amplitude_scale == a.amplitude_scale
+    with pytest.raises(ValueError, match='onset_s'):
+        timing_variation(0, 'wave', 70.0, onset_s=-1.0)
+    with pytest.raises(ValueError, match='speed'):
+        timing_variation(0, 'wave', 70.0, speed=float('nan'))
 
 
 def test_the_paraphrase_is_one_both_resolvers_map_to_ok_gesture():
@@ -93,12 +114,12 @@ def test_the_rollout_runs_the_controller_yaml(tmp_path, lexical_policy_yaml, cap
     # A lower stiffness ceiling in the controller's parameter file caps the stiffness.
     path = tmp_path / 'params.yaml'
     path.write_text('controller_node:\n  ros__parameters:\n    stiffness_max: 40.0\n')
-    rc = main(['--task-text', 'make an ok gesture', '--policy', 'oracle', '--json',
+    rc = main(['--task-text', 'lift a heavy box', '--policy', 'oracle', '--json',
                '--controller-params', str(path), '--policy-params', str(lexical_policy_yaml)])
     res = json.loads(capsys.readouterr().out)
     assert rc == 0
     assert res['k_max'] <= 40.0 + 1e-9
-    rc = main(['--task-text', 'make an ok gesture', '--policy', 'oracle', '--json',
+    rc = main(['--task-text', 'lift a heavy box', '--policy', 'oracle', '--json',
                '--policy-params', str(lexical_policy_yaml)])
     assert json.loads(capsys.readouterr().out)['k_max'] > 40.0  # the shipped ceiling: 300
 
@@ -143,6 +164,8 @@ def test_repetitive_schedule_is_paper_like():
     assert cycles[0].start == 0.0
     for a, b in zip(cycles, cycles[1:], strict=False):
         assert 2.0 <= b.start - a.end <= 4.0  # a pause between cycles
+    onsets = [c.onset_s for c in cycles]
+    assert min(onsets) >= 0.2 and max(onsets) <= 1.0 and np.ptp(onsets) > 0.5
     for c in cycles:
         # Every cycle starts and ends at the rest posture: the session is continuous.
         q0, _, _ = c.reference(0.0)
@@ -191,15 +214,19 @@ def test_repetitive_session_runs_the_step_loop(monkeypatch, lexical_policy_yaml)
     assert spies[0].text_times == [start_step(c.start, h) * h for c in cycles]
     assert res['cycles_started'] == len(cycles) >= 3
     assert res['cycles_completed'] == sum(1 for c in cycles if c.end <= total_s)
+    assert res['seed'] == 0
     assert res['safety_ok'] is True and res['safety']['ticks'] == int(round(total_s / h))
-    assert 0.0 < res['rmse_rad'] < 0.1 and res['effort'] > 0.0
+    # The oracle's reference runs from the instruction: it leads each cycle by the reaction
+    # time, so its tracking error is large; finite and bounded is what is asserted here.
+    assert 0.0 < res['rmse_rad'] < 0.5 and res['effort'] > 0.0
     # The human's reference (20 Hz samples): each cycle's trajectory from its start step,
     # the rest posture in the pauses.
     fm = res['first_minute']
     t, q_ref = np.asarray(fm['t_s']), np.asarray(fm['q_ref'])
     baseline = cycles[0].reference.baseline
     for i, c in enumerate(cycles):
-        t0 = start_step(c.start, h) * h
+        # the movement follows the reaction time (whole steps after the instruction's step)
+        t0 = (start_step(c.start, h) + int(round(c.onset_s / h))) * h
         during = (t >= t0) & (t <= t0 + c.reference.duration)
         expected = [c.reference(x - t0)[0] for x in t[during]]
         assert q_ref[during] == pytest.approx(expected, abs=1e-9)
@@ -209,28 +236,35 @@ def test_repetitive_session_runs_the_step_loop(monkeypatch, lexical_policy_yaml)
         assert np.all(np.abs(q_ref[pause] - baseline) <= 1e-9)
 
 
-def test_assist_condition_uses_the_assist_checkpoint():
-    from exo_policy.runtime import default_assist_checkpoint_dir, LearnedReferenceSource
-    assert CONDITIONS == ('no_exo', 'transparent', 'promp', 'learned', 'assist', 'oracle')
-    assert ASSISTED == ('promp', 'learned', 'assist', 'oracle')
-    source = make_source('assist')
+def test_the_ablation_condition_runs_the_human_reference_checkpoint():
+    from exo_policy.runtime import ablation_checkpoint_dir, LearnedReferenceSource
+    assert CONDITIONS == MODES
+    assert ASSISTED == ('promp', 'learned', 'oracle', 'ablation_human_reference')
+    source = make_source('ablation_human_reference')
     assert isinstance(source, LearnedReferenceSource)
-    assert source.policy.meta['config']['reference_target'] == 'assist'
-    assert str(default_assist_checkpoint_dir()).endswith('assist')
+    assert source.policy.meta['config']['reference_target'] == 'human'
+    assert make_source('learned').policy.meta['config']['reference_target'] == 'assist'
+    assert str(ablation_checkpoint_dir()).endswith('ablation_human_reference')
 
 
-def test_assist_rollout_is_safe_and_assists(capsys):
-    # The shipped assist checkpoint (virtual-equilibrium reference) lowers the muscle effort
-    # and the metabolic energy of the heavy lift well below the no-exo values (measured:
-    # effort -69 %, energy -30 %); deterministic simulation and shipped weights.
+def test_the_default_policy_assists_the_heavy_lift_and_stays_safe(capsys):
+    """The shipped default policy assists the heavy lift with realistic timing.
+
+    The bounded virtual equilibrium of alpha = 0.5 rollouts lowers the muscle effort and
+    energy of the heavy lift below no exoskeleton, with a drawn reaction time, speed and
+    amplitude (seed 1; the same draw in both conditions), every safety counter at zero.
+    Deterministic simulation and shipped weights.
+    """
     results = {}
-    for policy in ('no_exo', 'assist'):
+    for policy in ('no_exo', 'learned'):
         rc = main(['--task-text', 'lift a heavy box', '--mass', '70', '--policy', policy,
-                   '--json'])
+                   '--seed', '1', '--json'])
         results[policy] = json.loads(capsys.readouterr().out)
         assert rc == 0 and results[policy]['safety_ok'] is True
-    assist = results['assist']
-    assert assist['resolved_task'] == 'lift_heavy' and assist['fallback_fraction'] < 0.5
-    assert assist['effort'] < 0.7 * results['no_exo']['effort']
-    assert (assist['metabolic_energy_j']
-            < 0.9 * results['no_exo']['metabolic_energy_j'])
+    learned = results['learned']
+    assert learned['timing'] == results['no_exo']['timing']
+    assert learned['timing']['onset_s'] >= 0.2
+    assert learned['resolved_task'] == 'lift_heavy' and learned['fallback_fraction'] < 0.5
+    assert learned['effort'] < 0.9 * results['no_exo']['effort']
+    assert learned['metabolic_energy_j'] < 0.95 * results['no_exo']['metabolic_energy_j']
+    assert learned['rmse_rad'] < 0.1

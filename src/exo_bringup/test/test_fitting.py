@@ -69,8 +69,44 @@ def test_promp_console_script_fits_a_dataset(tmp_path, capsys):
                        '--max-demos', '1']) == 0
     printed = capsys.readouterr().out
     assert 'no demonstrations for tasks' in printed and 'wrote' in printed
+    assert 'no manifest' in printed  # the synthetic dataset has none: onset 0
     model = ProMPModel.load(out, require_all_tasks=False)
+    assert model.onset_s == {}
     assert model.task_ids == ['ok_gesture'] and model.n_demos == {'ok_gesture': 1}
     assert model.metadata['data'] == str(data)
     with pytest.raises(SystemExit):
         promp_main(['--data', str(tmp_path / 'nowhere'), '--out', str(out)])
+
+
+def test_the_fair_promp_sees_the_policys_training_episodes_targets_and_onsets(tmp_path):
+    """The fair ProMP's data: the default policy's episodes, targets and reaction times.
+
+    training_columns: the policy's own episodes (its alpha, the training side of its group
+    split) and angle target; mean_onsets: the manifest's reaction times.
+    """
+    import json  # noqa: PLC0415
+
+    from exo_policy.configuration import PolicyConfig  # noqa: PLC0415
+    from exo_policy.dataset import episodes_from_table, split_episodes  # noqa: PLC0415
+    table = synthetic_table(episodes_per_task=3, seed=6)
+    data = write_dataset(table, tmp_path / 'data')
+    config = PolicyConfig()
+    cols = fitting.training_columns(data, config)
+    episodes = episodes_from_table(table, config.reference_target, config.train_alphas,
+                                   config.max_lead)
+    train, val = split_episodes(episodes, config.val_fraction, config.seed)
+    assert set(np.unique(cols['episode'])) == {e.episode for e in train}
+    assert not set(np.unique(cols['episode'])) & {e.episode for e in val}
+    first = train[0]
+    rows = cols['episode'] == first.episode
+    np.testing.assert_allclose(cols['q_ref'][rows], first.q_ref, rtol=1e-6)
+    # the bounded lead: the target is never further than max_lead from the exo angle
+    assert np.max(np.abs(first.q_ref - first.state[:, 0])) <= config.max_lead + 1e-6
+    manifest = {'episodes': [{'episode': int(e.episode), 'task_id': e.task_id,
+                              'variation': {'onset_s': 0.2 + 0.1 * (e.episode % 3)}}
+                             for e in episodes]}
+    (data.parent / 'manifest.json').write_text(json.dumps(manifest))
+    onsets = fitting.mean_onsets(data, cols['episode'])
+    for task_id, value in onsets.items():
+        expected = np.mean([0.2 + 0.1 * (e.episode % 3) for e in train if e.task_id == task_id])
+        assert value == pytest.approx(expected)

@@ -34,7 +34,7 @@ def test_values_of_the_file_are_used(tmp_path):
     params = controller_params(path)
     assert params.target_damping == 4.0 and isinstance(params.target_damping, float)
     assert params.stiffness_max == 120.0
-    assert params.target_inertia == 0.25  # absent: the declared default
+    assert params.target_inertia == 0.05  # absent: the declared default
     path = _write(tmp_path / 'policy.yaml', 'policy_node:\n  ros__parameters:\n'
                   '    rate_hz: 50\n    language_encoder: lexical\n')
     config = load_node_config(controller_path=tmp_path / 'params.yaml', policy_path=path)

@@ -1,6 +1,26 @@
-"""Validation helper shared by the configuration dataclasses of exo_sim and exo_policy."""
+"""Validation helpers shared by the configuration dataclasses and the nodes' inputs."""
 
 import math
+
+from exo_contract.tasks import ELBOW_MAX_RAD, ELBOW_MIN_RAD
+
+PLAUSIBLE_ANGLE_MARGIN = 0.3
+"""rad: a measured elbow angle this far beyond the joint range is beyond the hard stops."""
+MAX_PLAUSIBLE_VELOCITY = 20.0
+"""rad/s: faster is not a human elbow motion (fast voluntary motions peak near 10-15)."""
+
+
+def plausible_joint_state(angle: float, velocity: float,
+                          margin: float = PLAUSIBLE_ANGLE_MARGIN,
+                          max_velocity: float = MAX_PLAUSIBLE_VELOCITY) -> bool:
+    """True for a plausible elbow joint state; a sensor fault otherwise (handled like NaN).
+
+    Plausible: a finite angle within the elbow range +- ``margin`` and ``|velocity|`` at
+    most ``max_velocity``.
+    """
+    return (math.isfinite(angle) and math.isfinite(velocity)
+            and ELBOW_MIN_RAD - margin <= angle <= ELBOW_MAX_RAD + margin
+            and abs(velocity) <= max_velocity)
 
 
 def check_range(name: str, value: object, low: float, high: float, unit: str) -> None:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, fields
 import math
 from typing import Mapping
 
+from exo_contract.checks import MAX_PLAUSIBLE_VELOCITY, PLAUSIBLE_ANGLE_MARGIN
+
 # Units of each numeric field, used in the error messages.
 UNITS = {
     'target_inertia': 'kg*m^2',
@@ -54,10 +56,12 @@ class ControllerParams:
 
     # Name of the controlled joint in /joint_states and /exo/impedance_reference.
     joint_name: str = 'exo_elbow_joint'
-    # Target inertia M of eq. 7, kg*m^2, > 0.
-    target_inertia: float = 0.25
-    # Target damping D of eq. 7, N*m*s/rad, > 0.
-    target_damping: float = 5.0
+    # Target inertia M of eq. 7, kg*m^2, > 0: chosen by the wearer's energy, under a
+    # bare-link stability check (README "Target impedance";
+    # python -m exo_bringup.evaluation.impedance).
+    target_inertia: float = 0.05
+    # Target damping D of eq. 7, N*m*s/rad, > 0 (2 D / M = 40 /s, the stiffness growth rate).
+    target_damping: float = 1.0
     # Floor K_min of the bounded stiffness, N*m/rad, > 0 (growth from zero is possible).
     stiffness_min: float = 2.0
     # Ceiling of the bounded stiffness, N*m/rad, > stiffness_min.
@@ -86,10 +90,10 @@ class ControllerParams:
     # Plausibility of the sensors (an implausible sample is invalid, like NaN, and latches
     # the input fault). A measured angle outside [joint_limit_lower - m, joint_limit_upper +
     # m] is beyond the hard stops: a sensor fault. rad, >= 0.
-    plausible_angle_margin: float = 0.3
+    plausible_angle_margin: float = PLAUSIBLE_ANGLE_MARGIN
     # |qd| above this is not a human elbow motion (fast voluntary motions peak near 10-15
     # rad/s; the tasks at about 2.2 rad/s). rad/s, > 0.
-    max_plausible_velocity: float = 20.0
+    max_plausible_velocity: float = MAX_PLAUSIBLE_VELOCITY
     # Range of the interaction torque sensor: |tau_ext| beyond it is invalid. N*m, > 0.
     # (Normal tasks stay below 2 N*m in simulation; set from the sensor datasheet.)
     interaction_torque_range: float = 50.0
@@ -107,7 +111,10 @@ class ControllerParams:
     stability_margin: float = 0.05
     # Largest rate of change of the torque command, N*m/s, > 0; the last layer before the
     # actuator. A zero command (fault) is reached within torque_limit / max_torque_rate s.
-    max_torque_rate: float = 500.0
+    # Not lower: with the light target inertia the rate limit's lag destabilises the bare
+    # link (no arm in the cuff) at high stiffness (500 N*m/s does, 2000 does not;
+    # python -m exo_bringup.evaluation.impedance).
+    max_torque_rate: float = 2000.0
     # E-stop heartbeat, s, >= 0 (0 = off). When > 0 and an /exo/estop message has been
     # received, no message for longer than this counts as a stop (latched until an explicit
     # resume). Off by default: the lab's e-stop device decides whether it sends a heartbeat;

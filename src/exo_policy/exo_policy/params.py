@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, fields
 
 from exo_contract.checks import check_range
 
-POLICY_MODES = ('learned', 'assist', 'promp', 'oracle')
+POLICY_MODES = ('learned', 'promp', 'oracle')
 LANGUAGE_ENCODERS = ('auto', 'hybrid', 'minilm', 'lexical')
 
 
@@ -15,15 +15,14 @@ class PolicyNodeParams:
     """Parameters of :class:`exo_policy.policy_node.PolicyNode`.
 
     Attributes:
-        mode: reference source: 'learned' (bimodal policy, human reference), 'assist'
-            (bimodal policy, virtual-equilibrium reference: assists), 'promp' (baseline)
-            or 'oracle' (task library reference + fitted stiffness).
+        mode: reference source: 'learned' (the default bimodal policy: follows the task
+            and assists, README "The default policy"), 'promp' (the fair ProMP baseline,
+            same targets) or 'oracle' (task library reference + fitted stiffness).
         rate_hz: publication rate of /exo/impedance_reference, Hz.
         joint_name: exoskeleton joint in /joint_states and in the published reference.
         compliant_stiffness: stiffness at rest and for unknown text, N*m/rad.
         stiffness_table: path of an oracle stiffness table; '' = the shipped one.
-        checkpoint: learned-policy checkpoint directory; '' = the shipped one (of the
-            mode: default for 'learned', assist for 'assist').
+        checkpoint: learned-policy checkpoint directory; '' = the shipped default.
         promp_model: ProMP model file; '' = the shipped one.
         language_encoder: sentence encoder of the task resolver ('auto' = MiniLM + lexical
             when the MiniLM package loads, else lexical).

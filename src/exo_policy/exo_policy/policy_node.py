@@ -30,6 +30,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 
+from exo_contract.checks import plausible_joint_state
 from exo_contract.language import TaskResolver
 from exo_contract.qos import (
     COMMAND_QOS,
@@ -148,7 +149,9 @@ class PolicyNode(Node):
             velocity = float(msg.velocity[index]) if index < len(msg.velocity) else 0.0
         except (ValueError, IndexError):
             return
-        if math.isfinite(angle) and math.isfinite(velocity):
+        # The controller's plausibility (angle beyond the hard stops, velocity no arm
+        # reaches): an implausible sample never enters the policy's history.
+        if plausible_joint_state(angle, velocity):
             self._angle = angle
             self._velocity = velocity
             self._angle_time = self._now()

@@ -1,17 +1,21 @@
 """ProMP baseline (Paraschos et al. 2013): per-task reference angle and stiffness vs phase.
 
-The paper's baseline (section V-B, condition 3) generates the reference joint trajectory
-and the interaction stiffness from Probabilistic Movement Primitives. Here one ProMP per
-task is fitted with :class:`movement_primitives.promp.ProMP` (EM over demonstrations)
-jointly over the 2-D trajectory ``y(phase) = (q_ref, k_int)`` of the dataset's
-exo-condition episodes, in phase coordinates: the active phase [0, 1] of each episode is
-resampled to ``phase_points`` samples. Each dimension is standardised with the training
-mean/std (the statistics travel with the model). At run time the reference is the ProMP
-mean at ``phase = (t - t0) / task.duration_s`` (the end value is held after phase 1), the
-reference velocity is the time derivative of the mean, and the stiffness is clipped to a
-positive floor.
+The paper's baseline (section V-B, condition 3) generates the reference joint trajectory and
+the interaction stiffness from Probabilistic Movement Primitives. Here one ProMP per task is
+fitted with :class:`movement_primitives.promp.ProMP` (EM over demonstrations) jointly over
+the 2-D trajectory ``y(phase) = (q_target, k_int)`` of exactly the default policy's training
+episodes and targets (``exo_fit_promp``, :func:`exo_bringup.fitting.training_columns`: the
+bounded virtual equilibrium of the ``alpha = 0.5`` episodes of the training groups, the fair
+baseline), in phase coordinates: the active phase [0, 1] of each episode is resampled to
+``phase_points`` samples. Each dimension is standardised with the training mean/std (the
+statistics travel with the model). At run time the reference is the ProMP mean at ``phase =
+(t - t0 - onset) / task.duration_s`` with ``t0`` the instruction time and ``onset`` the mean
+reaction time of the task's demonstrations (the only timing the ProMP has: no
+proprioception; the values at phase 0 and 1 are held outside [0, 1]), the reference
+velocity is the time derivative of the mean, and the stiffness is clipped to a positive
+floor.
 
-    exo_fit_promp --data data/exo_vic_v1 --out src/exo_policy/exo_policy/data/promp.npz
+    exo_fit_promp --data data/exo_vic_v2 --out src/exo_policy/exo_policy/data/promp.npz
     exo_fit_promp --simulate 4 --out /tmp/promp.npz     # no dataset: in-process rollouts
 
 The console script lives in :mod:`exo_bringup.fitting` (it can simulate); here are the pure
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 from importlib import resources
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +91,8 @@ class ProMPModel:
     def __init__(self, n_weights_per_dim: int, phase_points: int, offset: np.ndarray,
                  scale: np.ndarray, weight_mean: dict[str, np.ndarray],
                  weight_cov: dict[str, np.ndarray], n_demos: dict[str, int],
-                 metadata: dict[str, str] | None = None) -> None:
+                 metadata: dict[str, str] | None = None,
+                 onset_s: dict[str, float] | None = None) -> None:
         if not (isinstance(n_weights_per_dim, (int, np.integer)) and n_weights_per_dim >= 2):
             raise ValueError(f'n_weights_per_dim must be an integer >= 2, got '
                              f'{n_weights_per_dim!r}')
@@ -110,6 +116,10 @@ class ProMPModel:
         self.weight_cov = {k: np.asarray(v, dtype=float) for k, v in weight_cov.items()}
         self.n_demos = {k: int(v) for k, v in n_demos.items()}
         self.metadata = dict(metadata or {})
+        self.onset_s = {str(k): float(v) for k, v in (onset_s or {}).items()}
+        for task_id, value in self.onset_s.items():
+            if not (math.isfinite(value) and 0.0 <= value <= 5.0):
+                raise ValueError(f'onset_s of {task_id!r} must be in [0, 5] s, got {value!r}')
         self._grid = np.linspace(0.0, 1.0, RUNTIME_POINTS)
         self._tables: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for task_id in self.weight_mean:
@@ -149,7 +159,8 @@ class ProMPModel:
     # ------------------------------------------------------------------ fitting
     @classmethod
     def fit(cls, demos: dict[str, np.ndarray], n_weights_per_dim: int = N_WEIGHTS_PER_DIM,
-            metadata: dict[str, str] | None = None, n_iter: int = 200) -> 'ProMPModel':
+            metadata: dict[str, str] | None = None, n_iter: int = 200,
+            onset_s: dict[str, float] | None = None) -> 'ProMPModel':
         """Fit one ProMP per task.
 
         Args:
@@ -158,6 +169,9 @@ class ProMPModel:
             n_weights_per_dim: RBFs per dimension.
             metadata: provenance strings stored with the model.
             n_iter: maximum EM iterations of ``ProMP.imitate``.
+            onset_s: task_id -> mean movement onset after the instruction in the
+                demonstrations, s (the run-time phase starts that long after the
+                instruction; default 0).
 
         """
         if not demos:
@@ -182,7 +196,8 @@ class ProMPModel:
             means[task_id] = np.asarray(promp.weight_mean, dtype=float)
             covs[task_id] = np.asarray(promp.weight_cov, dtype=float)
             counts[task_id] = len(ys)
-        return cls(n_weights_per_dim, points, offset, scale, means, covs, counts, metadata)
+        return cls(n_weights_per_dim, points, offset, scale, means, covs, counts, metadata,
+                   onset_s)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: Path) -> None:
@@ -191,7 +206,8 @@ class ProMPModel:
                   'n_weights_per_dim': self.n_weights_per_dim,
                   'phase_points': self.phase_points, 'offset': self.offset.tolist(),
                   'scale': self.scale.tolist(), 'tasks': self.task_ids,
-                  'n_demos': self.n_demos, 'metadata': self.metadata}
+                  'n_demos': self.n_demos, 'metadata': self.metadata,
+                  'onset_s': self.onset_s}
         arrays = {}
         for task_id in self.task_ids:
             arrays[f'mean_{task_id}'] = self.weight_mean[task_id]
@@ -213,7 +229,8 @@ class ProMPModel:
             means = {t: data[f'mean_{t}'] for t in tasks}
             covs = {t: data[f'cov_{t}'] for t in tasks}
         model = cls(header['n_weights_per_dim'], header['phase_points'], header['offset'],
-                    header['scale'], means, covs, header['n_demos'], header['metadata'])
+                    header['scale'], means, covs, header['n_demos'], header['metadata'],
+                    header.get('onset_s'))
         missing = sorted(set(TASKS_BY_ID) - set(model.task_ids))
         if require_all_tasks and missing:
             raise ValueError(f'{path}: no ProMP for tasks {missing}')
@@ -313,12 +330,16 @@ class ProMPReferenceSource(ReferenceSourceBase):
         return task.task_id in self._model.weight_mean
 
     def reference(self, t: float, q: float, qd: float = 0.0) -> ImpedanceTarget:
-        """ProMP mean at phase ``(t - t0) / duration`` (held after 1); fallback if no task."""
+        """ProMP mean at phase ``(t - t0 - onset) / duration`` (held outside [0, 1]).
+
+        ``t0`` is the instruction time and ``onset`` the demonstrations' mean reaction time
+        (the only timing an open-loop primitive has); fallback if no task.
+        """
         del qd
         task = self._task
         if task is None:
             return self.fallback(q)
-        phase = (t - self._t0) / task.duration_s
+        phase = (t - self._t0 - self._model.onset_s.get(task.task_id, 0.0)) / task.duration_s
         q_ref, dq_dphase, k = self._model.sample(task.task_id, phase)
         qd_ref = dq_dphase / task.duration_s if 0.0 <= phase < 1.0 else 0.0
         return ImpedanceTarget(q_ref, qd_ref, k, task.task_id, self._confidence, SOURCE_PROMP)

@@ -14,13 +14,17 @@ compliant stiffness, source 'fallback', confidence 0); NaN never comes out.
 ``python -m exo_policy.runtime`` prints the per-call latency (p50/p99);
 ``python -m exo_policy.runtime --write-golden`` regenerates the golden outputs of the
 shipped checkpoint (see ``test/test_runtime.py``; ``--checkpoint`` for another one, e.g.
-the assist variant in :func:`default_assist_checkpoint_dir`).
+the ablation in :func:`ablation_checkpoint_dir`).
 
-Two checkpoints are shipped: the default one (``exo_policy/data``) predicts the human's
-own reference (the exo follows the wearer, no net assistance), the *assist* one
-(``exo_policy/data/assist``, ``reference_target='assist'``) predicts the virtual
-equilibrium ``q_exo - tau_ext / k_int`` of ``alpha = 1`` rollouts, with which the
-impedance law reproduces the recorded assistance torque.
+Two checkpoints are shipped: the default one (``exo_policy/data``,
+``reference_target='assist'``) predicts the bounded virtual equilibrium
+``q_exo + clip(-tau_ext / k_int, +-max_lead)`` of the ``alpha = 0.5`` rollouts, with which
+the impedance law reproduces the recorded assistance torque; the *ablation* one
+(``exo_policy/data/ablation_human_reference``, ``reference_target='human'``) is the paper's
+literal formulation, the human's own reference (the exo follows the wearer and gives no
+net assistance), used only by the evaluation's ``ablation_human_reference`` condition.
+At run time the reference never leads the measured angle by more than the checkpoint's
+``max_lead``.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import numpy as np
 
 from exo_contract.language import TaskResolver
 from exo_contract.tasks import ELBOW_MAX_RAD, ELBOW_MIN_RAD, Task
+from exo_policy.configuration import PolicyConfig
 from exo_policy.processing import WordTokenizer
 from exo_policy.reference_source import ImpedanceTarget, ReferenceSourceBase, Resolver
 
@@ -52,9 +57,9 @@ def default_checkpoint_dir() -> Path:
     return Path(str(resources.files('exo_policy') / 'data'))
 
 
-def default_assist_checkpoint_dir() -> Path:
-    """Directory of the shipped assist checkpoint (``exo_policy/data/assist``)."""
-    return Path(str(resources.files('exo_policy') / 'data' / 'assist'))
+def ablation_checkpoint_dir() -> Path:
+    """The shipped ablation (``exo_policy/data/ablation_human_reference``)."""
+    return Path(str(resources.files('exo_policy') / 'data' / 'ablation_human_reference'))
 
 
 class OnnxPolicy:
@@ -79,6 +84,11 @@ class OnnxPolicy:
         self.meta: dict[str, Any] = json.loads(meta_path.read_text())
         self.tokenizer = WordTokenizer.from_dict(self.meta['tokenizer'])
         self.history_steps = int(self.meta['config']['history_steps'])
+        # Checkpoints written before the bound existed get the default one.
+        self.max_lead = float(self.meta['config'].get('max_lead', PolicyConfig.max_lead))
+        if not (math.isfinite(self.max_lead) and self.max_lead > 0):
+            raise ValueError(f'policy checkpoint max_lead must be > 0 rad, got '
+                             f'{self.max_lead!r}')
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -173,7 +183,10 @@ class LearnedReferenceSource(ReferenceSourceBase):
         if not (math.isfinite(q_d) and math.isfinite(k) and k > 0):
             self._prev = None
             return self._fallback(q)
-        q_d = min(max(q_d, ELBOW_MIN_RAD), ELBOW_MAX_RAD)
+        # The reference never leads the measured angle by more than the checkpoint's bound:
+        # with K it bounds the torque the policy can ask for (K * max_lead).
+        lead = self.policy.max_lead
+        q_d = min(max(q_d, q - lead, ELBOW_MIN_RAD), q + lead, ELBOW_MAX_RAD)
         qd_d = 0.0
         if self._prev is not None and math.isfinite(t):
             dt = t - self._prev[0]

@@ -1,9 +1,12 @@
 """Build the reference source of policy_node / the evaluation from a mode name.
 
-Modes: ``learned`` (the bimodal policy, default; predicts the human's own reference),
-``assist`` (the same policy trained on the virtual-equilibrium reference of ``alpha = 1``
-rollouts, the shipped ``exo_policy/data/assist`` checkpoint: the impedance then assists),
-``promp`` (the paper's baseline), ``oracle`` (task library reference + fitted stiffness).
+Modes: ``learned`` (the bimodal policy, default: trained on the bounded virtual equilibrium
+of eq. 3 rollouts, it follows the task and assists; :mod:`exo_policy.configuration`),
+``promp`` (the paper's baseline, fitted on the same targets and episodes), ``oracle`` (task
+library reference + fitted stiffness). The paper's literal formulation (the policy trained
+on the human's own reference) is not a mode: it is an ablation of the evaluation
+(:func:`exo_policy.runtime.ablation_checkpoint_dir`, loaded through an explicit
+``checkpoint``).
 Every source resolves task text with the same :class:`exo_contract.language.TaskResolver`
 (the one given, else :func:`exo_policy.reference_source.default_resolver`), so a paraphrase
 means the same task whichever source runs, and text that names no task always gives the
@@ -17,7 +20,7 @@ from pathlib import Path
 from exo_policy.oracle import OracleReferenceSource, StiffnessTable
 from exo_policy.reference_source import ReferenceSource, Resolver
 
-SOURCE_MODES = ('learned', 'assist', 'promp', 'oracle')
+SOURCE_MODES = ('learned', 'promp', 'oracle')
 
 
 def make_source(mode: str, *, resolver: Resolver | None = None,
@@ -30,8 +33,7 @@ def make_source(mode: str, *, resolver: Resolver | None = None,
         resolver: a :class:`exo_contract.language.TaskResolver` shared by the sources
             (None: the process-wide default one).
         compliant_stiffness: fallback stiffness, N*m/rad.
-        checkpoint: learned-policy checkpoint directory ('' = the shipped default one for
-            'learned', the shipped assist one for 'assist').
+        checkpoint: learned-policy checkpoint directory ('' = the shipped default one).
         promp_model: ProMP model file (.npz).
         stiffness_table: oracle stiffness table (.npz).
 
@@ -42,11 +44,6 @@ def make_source(mode: str, *, resolver: Resolver | None = None,
     if mode == 'learned':
         from exo_policy.runtime import LearnedReferenceSource
         return LearnedReferenceSource(checkpoint or None, resolver=resolver,
-                                      compliant_stiffness=compliant_stiffness)
-    if mode == 'assist':
-        from exo_policy.runtime import default_assist_checkpoint_dir, LearnedReferenceSource
-        return LearnedReferenceSource(checkpoint or default_assist_checkpoint_dir(),
-                                      resolver=resolver,
                                       compliant_stiffness=compliant_stiffness)
     if mode == 'promp':
         from exo_policy.promp import ProMPModel, ProMPReferenceSource

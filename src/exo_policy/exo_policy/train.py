@@ -2,13 +2,16 @@
 
 Usage::
 
-    exo_train --data data/exo_vic_v1 --out /tmp/policy [--epochs N] [--quick] [--threads N]
+    exo_train --data data/exo_vic_v2 --out /tmp/policy [--epochs N] [--quick] [--threads N]
               [--reference-target {human,assist}] [--alphas 1[,0.5...]]
 
-``--reference-target assist`` trains the angle head on the virtual equilibrium
-``q_v = q_exo - tau_ext / k_int`` (the reference with which the impedance law reproduces
-the recorded assistance) instead of the human's reference; without ``--alphas`` it then
-uses the ``alpha == 1`` episodes only (``--alphas all`` for every episode).
+The default target (``--reference-target assist``, what ``make train`` trains and the shipped
+default checkpoint is) is the bounded virtual equilibrium
+``q_v = q_exo + clip(-tau_ext / k_int, +-max_lead)`` of the ``alpha = 0.5`` episodes: the
+reference with which the impedance law reproduces the recorded assistance (README "The
+default policy"). ``--reference-target human`` trains on the human's own reference (the
+paper's literal formulation, every alpha unless ``--alphas`` says otherwise): the
+evaluation's ablation.
 
 Writes to ``--out``:
 
@@ -17,10 +20,12 @@ Writes to ``--out``:
 * ``policy.onnx``: opset 17, inputs ``history`` (1, T, 2) float32 physical ``(q, qd)``
   (rad, rad/s, oldest first) and ``tokens`` (1, L) int64; outputs ``q_d`` (1,) rad and
   ``K`` (1,) N*m/rad (normalisation folded into the graph);
-* ``metrics.json``: validation RMSE of q_d (rad) and K (N*m/rad), overall and per task.
+* ``metrics.json``: on the validation groups (trajectories never seen in training,
+  :func:`exo_policy.dataset.split_episodes`): RMSE of q_d (rad) and of K (N*m/rad), the
+  coefficient of determination R^2 of K and of q_d, and the RMSE of a hold baseline that
+  predicts ``q_d = q_exo`` (``val_rmse_q_hold_baseline_rad``), overall and per task.
 
-To refresh the shipped checkpoints, see ``test/test_runtime.py`` (default) and
-``test/test_assist_checkpoint.py`` (assist variant).
+To refresh the shipped checkpoints, see ``test/test_shipped_checkpoints.py``.
 """
 
 from __future__ import annotations
@@ -73,7 +78,11 @@ def _to_tensors(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
 @torch.no_grad()
 def evaluate(model: ExoPolicy, windows: WindowSet, normalizer: Normalizer, w1: float,
              batch_size: int = 1024, max_windows: int = MAX_VAL_WINDOWS) -> dict[str, Any]:
-    """Validation loss (eq. 5, normalised) and RMSEs in physical units, overall and per task."""
+    """Validation loss (eq. 5), RMSEs in physical units and R^2, overall and per task.
+
+    ``val_r2_k`` / ``val_r2_q``: ``1 - SSE / SST`` of K / q_d over the validation windows
+    (SST around their validation mean); the hold baseline predicts ``q_d = q_exo``.
+    """
     model.eval()
     n = len(windows)
     index = np.arange(n)
@@ -84,6 +93,8 @@ def evaluate(model: ExoPolicy, windows: WindowSet, normalizer: Normalizer, w1: f
     count = np.zeros(len(windows.task_ids))
     sq_hold = 0.0
     loss_sum = 0.0
+    k_true: list[np.ndarray] = []
+    q_true: list[np.ndarray] = []
     for start in range(0, index.size, batch_size):
         b = _to_tensors(windows.batch(index[start:start + batch_size]))
         q_norm, k_norm = model(b['history'], b['tokens'])
@@ -94,10 +105,17 @@ def evaluate(model: ExoPolicy, windows: WindowSet, normalizer: Normalizer, w1: f
         task = b['task'].numpy()
         offset = b['q'].numpy().astype(float) * normalizer.dq_std + normalizer.dq_mean
         sq_hold += float(np.sum(offset ** 2))
+        k_true.append(b['k'].numpy().astype(float) * normalizer.k_scale)
+        q_true.append(offset + b['history'].numpy()[:, -1, 0].astype(float)
+                      * normalizer.q_std + normalizer.q_mean)
         np.add.at(sq_q, task, err_q.astype(float) ** 2)
         np.add.at(sq_k, task, err_k.astype(float) ** 2)
         np.add.at(count, task, 1)
     total = max(count.sum(), 1)
+    k_all = np.concatenate(k_true) if k_true else np.zeros(0)
+    q_all = np.concatenate(q_true) if q_true else np.zeros(0)
+    sst_k = float(np.sum((k_all - k_all.mean()) ** 2)) if k_all.size else 0.0
+    sst_q = float(np.sum((q_all - q_all.mean()) ** 2)) if q_all.size else 0.0
     per_task = {tid: {'rmse_q_rad': float(math.sqrt(sq_q[i] / count[i])),
                       'rmse_k_nm_per_rad': float(math.sqrt(sq_k[i] / count[i])),
                       'windows': int(count[i])}
@@ -105,6 +123,8 @@ def evaluate(model: ExoPolicy, windows: WindowSet, normalizer: Normalizer, w1: f
     return {'val_loss': loss_sum / total, 'val_rmse_q_rad': float(math.sqrt(sq_q.sum() / total)),
             'val_rmse_k_nm_per_rad': float(math.sqrt(sq_k.sum() / total)),
             'val_rmse_q_hold_baseline_rad': float(math.sqrt(sq_hold / total)),
+            'val_r2_k': 1.0 - float(sq_k.sum()) / sst_k if sst_k > 0 else math.nan,
+            'val_r2_q': 1.0 - float(sq_q.sum()) / sst_q if sst_q > 0 else math.nan,
             'val_windows': int(total), 'per_task': per_task}
 
 
@@ -178,7 +198,8 @@ def train(data_path: str | Path, out_dir: str | Path, config: PolicyConfig | Non
 
     extra = columns_needed(config.reference_target, config.train_alphas)
     table = load_dataset(data_path, REQUIRED_COLUMNS + extra)
-    episodes = episodes_from_table(table, config.reference_target, config.train_alphas)
+    episodes = episodes_from_table(table, config.reference_target, config.train_alphas,
+                                   config.max_lead)
     train_eps, val_eps = split_episodes(episodes, config.val_fraction, config.seed)
     if not train_eps or not val_eps:
         raise ValueError(f'need >= 2 exo episodes of a task to split, got {len(episodes)}')
@@ -240,8 +261,10 @@ def train(data_path: str | Path, out_dir: str | Path, config: PolicyConfig | Non
     metadata = {'data_path': str(data_path), 'best_epoch': best[1],
                 'reference_target': config.reference_target,
                 'train_alphas': [float(a) for a in config.train_alphas],
+                'max_lead': config.max_lead,
                 'train_episodes': len(train_eps), 'val_episodes': len(val_eps),
                 'val_episode_ids': sorted(e.episode for e in val_eps),
+                'split': 'group', 'val_groups': sorted({e.group for e in val_eps}),
                 'train_windows': len(train_set), 'torch': str(torch.__version__),
                 'created_unix': int(time.time())}
     save_checkpoint(out_dir, model, config, normalizer, tokenizer, metadata)
@@ -280,11 +303,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--threads', type=int, default=None, help='torch intra-op threads')
     parser.add_argument('--config', type=Path, default=None, help='PolicyConfig JSON file')
     parser.add_argument('--reference-target', choices=REFERENCE_TARGETS, default=None,
-                        help="angle target: 'human' (q_ref, default) or 'assist' (virtual "
-                             'equilibrium q_exo - tau_ext / k_int)')
+                        help="angle target: 'assist' (default: bounded virtual equilibrium "
+                             "q_exo - tau_ext / k_int) or 'human' (q_ref; the paper's literal "
+                             'formulation, an ablation)')
     parser.add_argument('--alphas', default=None,
-                        help="comma-separated eq. 3 alphas to train on, or 'all' (default: all "
-                             "for 'human', 1 for 'assist')")
+                        help="comma-separated eq. 3 alphas to train on, or 'all' (default: "
+                             "0.5 for 'assist', all for 'human')")
     opts = parser.parse_args(argv)
     config = (PolicyConfig.load(opts.config) if opts.config is not None
               else quick_config() if opts.quick else PolicyConfig())
@@ -300,8 +324,8 @@ def main(argv: list[str] | None = None) -> int:
             overrides['train_alphas'] = parse_alphas(opts.alphas)
         except ValueError as exc:
             parser.error(str(exc))
-    elif opts.reference_target == 'assist':
-        overrides['train_alphas'] = (1.0,)
+    elif opts.reference_target == 'human':
+        overrides['train_alphas'] = ()
     if overrides:
         try:
             config = PolicyConfig.from_dict({**config.to_dict(), **overrides})
@@ -309,8 +333,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(str(exc))
     start = time.perf_counter()
     metrics = train(opts.data, opts.out, config)
-    print(f'val RMSE q_d {metrics["val_rmse_q_rad"]:.4f} rad, K '
-          f'{metrics["val_rmse_k_nm_per_rad"]:.2f} N*m/rad (best epoch {metrics["best_epoch"]})')
+    print(f'val RMSE q_d {metrics["val_rmse_q_rad"]:.4f} rad (hold baseline '
+          f'{metrics["val_rmse_q_hold_baseline_rad"]:.4f}), K '
+          f'{metrics["val_rmse_k_nm_per_rad"]:.2f} N*m/rad, R^2 K {metrics["val_r2_k"]:.3f} '
+          f'(best epoch {metrics["best_epoch"]})')
     print(f'wrote {opts.out}; wall time {time.perf_counter() - start:.1f} s')
     return 0
 

@@ -60,16 +60,25 @@ def test_only_finite_exo_rows(table):
     assert n_rows == table.num_rows - 5
 
 
-def test_split_is_by_episode_deterministic_and_covers_tasks(table):
+def test_split_is_by_group_deterministic_and_covers_tasks(table):
+    """One trajectory group (shared by its conditions) is never on both sides."""
     episodes = episodes_from_table(table)
+    # synthetic: 3 repetitions per task, repetitions 1 and 2 share a group
+    by_group = {}
+    for e in episodes:
+        by_group.setdefault(e.group, set()).add(e.episode)
+    assert max(len(v) for v in by_group.values()) == 2
     train, val = split_episodes(episodes, 0.3, seed=0)
     train2, val2 = split_episodes(episodes, 0.3, seed=0)
     assert [e.episode for e in val] == [e.episode for e in val2]
     assert not {e.episode for e in train} & {e.episode for e in val}
+    assert not {e.group for e in train} & {e.group for e in val}
     assert len(train) + len(val) == len(episodes)
     assert {e.task_id for e in val} == {e.task_id for e in episodes}
-    _, val3 = split_episodes(episodes, 0.3, seed=5)
-    assert [e.episode for e in val3] != [e.episode for e in val]
+    for e in val:  # the whole group went to validation
+        assert by_group[e.group] <= {v.episode for v in val}
+    seeds = [[e.group for e in split_episodes(episodes, 0.3, seed=s)[1]] for s in range(6)]
+    assert len({tuple(g) for g in seeds}) > 1
 
 
 def test_windows_match_history_windows(table):
@@ -121,10 +130,17 @@ def test_assist_target_is_the_virtual_equilibrium_and_alphas_filter(table, tmp_p
         np.testing.assert_allclose(e.q_ref, expected, rtol=1e-5, atol=1e-6)
         np.testing.assert_array_equal(e.state, human[e.episode].state)
         assert not np.allclose(e.q_ref, human[e.episode].q_ref)
-    # synthetic alphas cycle 1, 1, 0.5 over the 3 repetitions of each task
-    only_one = episodes_from_table(table, 'assist', (1.0,))
+    # the lead is bounded by max_lead (the heavy tasks' synthetic lead is about 0.2 rad)
+    for e in episodes_from_table(table, 'assist', max_lead=0.12):
+        lead = e.q_ref - e.state[:, 0]
+        assert np.max(np.abs(lead)) <= 0.12 + 1e-6
+    assert max(np.max(np.abs(e.q_ref - e.state[:, 0])) for e in assist) > 0.15
+    with pytest.raises(ValueError, match='max_lead'):
+        episodes_from_table(table, 'assist', max_lead=0.0)
+    # synthetic alphas cycle 0.5, 0.5, 1 over the 3 repetitions of each task
+    only_one = episodes_from_table(table, 'assist', (0.5,))
     assert len(only_one) == 18
-    assert len(episodes_from_table(table, 'human', (0.5,))) == 9
+    assert len(episodes_from_table(table, 'human', (1.0,))) == 9
     assert len(episodes_from_table(table, 'human', (0.5, 1.0))) == 27
     assert episodes_from_table(table, 'human', (0.25,)) == []
     # the extra columns are read on request only, and their absence is reported
@@ -132,7 +148,7 @@ def test_assist_target_is_the_virtual_equilibrium_and_alphas_filter(table, tmp_p
     assert 'tau_ext' not in read_for_training(tmp_path).column_names
     assert columns_needed('assist', (1.0,)) == ('tau_ext', 'alpha')
     loaded = read_for_training(tmp_path, ('tau_ext', 'alpha'))
-    assert len(episodes_from_table(loaded, 'assist', (1.0,))) == 18
+    assert len(episodes_from_table(loaded, 'assist', (0.5,))) == 18
     with pytest.raises(ValueError, match=r"\['tau_ext'\]"):
         episodes_from_table(read_for_training(tmp_path), 'assist')
     with pytest.raises(ValueError, match=r"\['alpha'\]"):

@@ -162,11 +162,16 @@ def test_config_rejects_unknown_keys():
         PolicyConfig.from_dict({'bogus': 1})
 
 
-def test_config_reference_target_round_trips_and_defaults_to_human():
-    assert PolicyConfig().reference_target == 'human' and PolicyConfig().train_alphas == ()
-    cfg = PolicyConfig(reference_target='assist', train_alphas=(1.0,))
+def test_config_reference_target_round_trips_and_defaults_to_the_assisting_target():
+    default = PolicyConfig()
+    assert default.reference_target == 'assist' and default.train_alphas == (0.5,)
+    assert default.max_lead == pytest.approx(0.12)
+    cfg = PolicyConfig(reference_target='human', train_alphas=(), max_lead=0.2)
     assert PolicyConfig.from_json(cfg.to_json()) == cfg
     # a checkpoint config written before the fields existed loads with the defaults
     old = cfg.to_dict()
-    del old['reference_target'], old['train_alphas']
+    del old['reference_target'], old['train_alphas'], old['max_lead']
     assert PolicyConfig.from_dict(old) == PolicyConfig()
+    for bad in (0.0, -0.1, float('nan'), 2.0):
+        with pytest.raises(ValueError, match='max_lead'):
+            PolicyConfig(max_lead=bad)

@@ -95,6 +95,30 @@ def test_save_load_round_trip(fitted, tmp_path):
         ProMPModel.load(path)
 
 
+def test_the_phase_starts_the_demonstrations_mean_onset_after_the_instruction(fitted,
+                                                                             tmp_path, resolver):
+    model, demos = fitted
+    delayed = ProMPModel.fit(demos, n_weights_per_dim=15, n_iter=50,
+                             onset_s={'ok_gesture': 0.6})
+    path = tmp_path / 'delayed.npz'
+    delayed.save(path)
+    delayed = ProMPModel.load(path, require_all_tasks=False)
+    assert delayed.onset_s == {'ok_gesture': 0.6}
+    plain = ProMPReferenceSource(model, resolver)
+    late = ProMPReferenceSource(delayed, resolver)
+    for source in (plain, late):
+        source.set_task_text('make an OK gesture', t=1.0)
+    dur = TASKS_BY_ID['ok_gesture'].duration_s
+    for t in (1.0 + 0.3 * dur, 1.0 + 0.5 * dur):
+        assert late.reference(t + 0.6, 0.3).reference_angle == pytest.approx(
+            plain.reference(t, 0.3).reference_angle, abs=1e-9)
+    # before its onset the delayed primitive holds its start
+    assert late.reference(1.3, 0.3).reference_angle == pytest.approx(
+        plain.reference(1.0, 0.3).reference_angle, abs=1e-9)
+    with pytest.raises(ValueError, match='onset_s'):
+        ProMPModel.fit(demos, n_weights_per_dim=15, n_iter=5, onset_s={'ok_gesture': -1.0})
+
+
 def test_subsample_and_summary(fitted):
     model, demos = fitted
     assert subsample_demonstrations(demos, 0)['ok_gesture'].shape[0] == 3

@@ -21,7 +21,7 @@ from exo_policy.configuration import quick_config
 from exo_policy.dataset import synthetic_table
 from exo_policy.reference_source import ReferenceSource, SOURCE_FALLBACK
 from exo_policy.runtime import (
-    default_assist_checkpoint_dir,
+    ablation_checkpoint_dir,
     default_checkpoint_dir,
     GOLDEN_FILE,
     golden_inputs,
@@ -134,11 +134,11 @@ def test_missing_checkpoint_is_reported(tmp_path, resolver):
         LearnedReferenceSource(tmp_path, resolver=resolver)
 
 
-@pytest.mark.parametrize('checkpoint', ['default', 'assist'])
+@pytest.mark.parametrize('checkpoint', ['default', 'ablation'])
 def test_shipped_checkpoint_golden_outputs(checkpoint):
     """Golden outputs of both shipped checkpoints (regeneration: test module docstrings)."""
     directory = (default_checkpoint_dir() if checkpoint == 'default'
-                 else default_assist_checkpoint_dir())
+                 else ablation_checkpoint_dir())
     golden = json.loads((directory / GOLDEN_FILE).read_text())
     policy = OnnxPolicy(directory)
     inputs = golden_inputs(policy.history_steps)

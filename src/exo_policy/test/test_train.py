@@ -50,16 +50,24 @@ def test_assist_target_trains_on_selected_alphas_and_is_recorded(tmp_path):
     data = write_dataset(synthetic_table(episodes_per_task=3, seed=4), tmp_path / 'data')
     out = tmp_path / 'ckpt'
     assert main(['--data', str(data), '--out', str(out), '--quick', '--epochs', '1',
-                 '--threads', '1', '--reference-target', 'assist']) == 0
+                 '--threads', '1']) == 0  # the default target: assist, alpha 0.5
     _, config, norm, _, meta = load_checkpoint(out)
-    assert config.reference_target == 'assist' and config.train_alphas == (1.0,)
-    assert meta['reference_target'] == 'assist' and meta['train_alphas'] == [1.0]
-    assert meta['train_episodes'] + meta['val_episodes'] == 18  # alpha 0.5 episodes dropped
+    assert config.reference_target == 'assist' and config.train_alphas == (0.5,)
+    assert meta['reference_target'] == 'assist' and meta['train_alphas'] == [0.5]
+    assert meta['max_lead'] == config.max_lead
+    assert meta['train_episodes'] + meta['val_episodes'] == 18  # alpha 1 episodes dropped
     # the synthetic virtual equilibrium leads the exo: positive mean offset
     assert norm.dq_mean > 0.01
     written = json.loads((out / 'policy_meta.json').read_text())
     assert written['config']['reference_target'] == 'assist'
-    assert written['metadata']['train_alphas'] == [1.0]
+    assert written['metadata']['train_alphas'] == [0.5]
+    # the paper's literal target trains on every alpha unless told otherwise
+    human = tmp_path / 'human'
+    assert main(['--data', str(data), '--out', str(human), '--quick', '--epochs', '1',
+                 '--threads', '1', '--reference-target', 'human']) == 0
+    _, config, _, _, meta = load_checkpoint(human)
+    assert config.reference_target == 'human' and config.train_alphas == ()
+    assert meta['train_episodes'] + meta['val_episodes'] == 27
 
 
 def test_parse_alphas_and_cli_errors(data_dir, tmp_path, capsys):

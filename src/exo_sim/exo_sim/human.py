@@ -1,28 +1,75 @@
-"""Simulated human: inverse dynamics + static optimisation over the six elbow muscles.
+"""Simulated human: a muscle driver that trades tracking against effort (eq. 2), as a person.
 
-DESIGN.md accepts this deterministic alternative to the paper's PPO muscle policy. Each
-tick :meth:`HumanMuscleController.compute`:
+DESIGN.md accepts a neuromechanical / optimal-control alternative to the paper's PPO muscle
+policy; this is one. Each physics step :meth:`SimulatedHuman.compute` turns the human's
+reference into six muscle excitations:
 
-1. desired elbow acceleration ``qdd_des = qdd_ref + kp (q_ref - q) + kd (qd_ref - qd)``;
-2. required elbow torque from the inverse dynamics of the whole coupled model,
-   ``tau = (M qacc)_elbow + bias_elbow - passive_elbow`` with the exo's last acceleration in
-   ``qacc``; ``passive`` includes the cuff force, so the human does less when the exo helps
-   (this is ``qfrc_inverse`` of ``mj_inverse`` without joint-limit forces, assembled from
-   the quantities ``mj_step1`` already computed);
-3. the muscles' passive torque is subtracted and the effort term of eq. 2 is minimised:
-   ``min sum a_i^2  s.t.  sum c_i a_i = tau_active,  a_min <= a_i <= 1`` with
-   ``c_i = moment arm * active force per unit activation`` at the current fibre length and
-   velocity (MuJoCo's ``mju_muscleGain``). The KKT solution is ``a_i = clip(lam c_i)``;
-   ``f(lam) = sum c_i clip(lam c_i)`` is piecewise linear and monotone, so ``lam`` is found
-   exactly by interpolation between its breakpoints (no iterations);
-4. the target activations are turned into excitations by inverting MuJoCo's first-order
-   activation dynamics over one timestep (the model sets ``actearly`` so the new
-   activation acts within the same step).
+1. **feedforward from an internal model of the task** (not delayed): the torque the human
+   expects the movement to need on the reference ``feedforward_lead_s`` ahead,
+   ``tau_ff = theta_G G_arm(q*) + theta_D (I_arm qdd* + b_arm qd*)``. ``G_arm``, ``I_arm``
+   and ``b_arm`` are the human's model of its own forearm and hand plus the held object
+   (gravity, inertia, joint damping; identified from the MuJoCo model without the exo's
+   degree of freedom); ``theta = (theta_G, theta_D)`` starts at ``(1, 1)``: the human knows
+   **nothing about the exoskeleton**, neither the link's weight, nor the motor's torque,
+   nor the cuff force. What it can learn is what a wearer can say about an exo: "my arm
+   feels heavier or lighter" (``theta_G``: the exo's weight, the assistance against
+   gravity) and "moving it takes more or less effort" (``theta_D``: the exo's inertia, the
+   assistance of the movement);
+2. **delayed feedback** (sensory delay ``feedback_delay_s``, 30 ms by default): every
+   sensed quantity -- elbow angle and velocity, muscle fibre lengths, velocities and moment
+   arms -- is read ``feedback_delay_s`` in the past and compared with the reference of the
+   same instant, ``tau_fb = Kp e(t - d) + Kd de(t - d)``. The gains are the eq. 2 optimum
+   for the error dynamics around the feedforward: with the effort of a torque ``tau``
+   under static optimisation being ``tau^2 / C`` (``C = sum c_i^2``), the LQR of
+   ``integral e^2 + w sum a_i^2`` for ``I e'' = tau`` gives ``omega = (C / (w I^2))^(1/4)``
+   and ``Kp = I omega^2``, ``Kd = 2 zeta omega I``; ``omega`` is capped at
+   ``max_bandwidth_rad_s`` (9 rad/s: the 55 ms loop must stay stable; 10 rad/s already
+   oscillates) and ``I = min(theta_G, 1) I_arm``: the gains follow the load, and the human
+   relaxes them in proportion to the support it has learnt (automatic gain scaling: reflex
+   gain grows with background activation, Pruszynski et al. 2009, J. Neurophysiol.
+   101:2209), so an exo that doubles the human's torque halves the human's own gains and
+   the loop keeps its bandwidth; an exo's extra weight does not stiffen the human.
+   The LQR frequency is below the cap for the heavy loads (lift_heavy, carry_bimanual),
+   where ``w`` sets the stiffness, ``Kp = sqrt(C / w)``;
+3. **co-contraction rising with load**: every muscle, antagonists included, is kept above
+   ``a_floor = cocontraction_base + cocontraction_gain * |tau_ff| / capacity`` (the expected
+   load as a fraction of the agonists' maximal torque);
+4. **static optimisation** (eq. 2's effort term): ``min sum a_i^2`` s.t.
+   ``sum c_i a_i = tau_ff + tau_fb - passive``, ``a_floor <= a_i <= 1``, with ``c_i`` the
+   active torque per unit activation at the sensed (delayed) fibre state; no inversion of
+   the activation dynamics;
+5. **electromechanical delay**: the excitations reach the muscles
+   ``electromechanical_delay_s`` (25 ms) after they are computed, before MuJoCo's
+   activation dynamics (10-40 ms) turn them into force: together the 35-65 ms from EMG to
+   force of the elbow flexors (Cavanagh & Komi 1979, Eur. J. Appl. Physiol. 42:159-163).
+   The feedback loop's latency is ``feedback_delay_s + electromechanical_delay_s`` (55 ms,
+   within the 30-60 ms of a long-latency response); the feedforward is not delayed by the
+   senses, only by the muscles, and anticipates ``feedforward_lead_s`` (20 ms) of them, so
+   a movement lags its intent. The reference the command of a step aims at (``q*``, the
+   reference ``feedforward_lead_s`` ahead) is the human's *delay-free intent*
+   (:attr:`exo_sim.step_loop.StepLoop.intent`);
+6. **signal-dependent motor noise**: each excitation is multiplied by
+   ``1 + noise_cv * xi_i(t)``, ``xi_i`` independent unit-variance Ornstein-Uhlenbeck
+   processes (correlation time ``noise_tau_s``) drawn from a generator seeded per human
+   (Harris & Wolpert 1998, Nature 394:780-784: noise standard deviation proportional to
+   the command). Same seed, same trajectory;
+7. **slow adaptation** (feedback-error learning, Kawato, Furukawa & Suzuki 1987, Biol.
+   Cybern. 57:169-185): the feedback torque is the error signal of the internal model,
+   ``dtheta_i / dt = phi_i tau_fb / (T_a n_i)`` with ``phi = (G_arm, I_arm qdd + b_arm qd)``
+   of the reference at the sensed instant, ``T_a = adaptation_time_s`` (2 s of movement)
+   and ``n_i`` the running mean square of ``phi_i`` (1 s). One ``theta`` per task
+   (context), kept across repetitions and tasks: it converges over a few repetitions of a
+   task. This is the only way the exo's weight and the eq. 3 assistance enter the human's
+   plan: through what the human felt, after the fact.
+
+Eq. 2's weight ``w`` (``effort_weight``, rad^2 per unit squared activation) sets the
+feedback gain of loaded movements; the cap sets it for light ones. The defaults and how
+they were chosen are in :class:`HumanConfig`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 import math
 
 import mujoco
@@ -30,39 +77,111 @@ import numpy as np
 
 from exo_sim.model import ExoArm
 
+N_BASIS = 2
+BASIS = ('gravity', 'dynamics')
+"""Basis of the adaptive internal model: ``tau_ff = theta . (G_arm, I_arm qdd + b_arm qd)``."""
+PRIOR_THETA = (1.0, 1.0)
+NOISE_BLOCK = 1024
+# The learnt gains on the own-arm model (and with them the feedback gains) stay within these.
+MIN_GAIN = 0.2
+MAX_GAIN = 3.0
+# Time constant of the running mean squares of the basis (normalisation of the rates), s.
+NORMALISATION_TIME_S = 1.0
+# Floor of those mean squares, (N*m)^2.
+NORMALISATION_FLOOR = 0.25
+# Largest co-contraction floor, activation.
+MAX_FLOOR = 0.5
+
+
+def _real(value: object) -> bool:
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, bool) and math.isfinite(float(value)))
+
 
 @dataclass(frozen=True)
-class HumanControllerConfig:
-    """Gains of the simulated human.
+class HumanConfig:
+    """Parameters of the simulated human (:class:`SimulatedHuman`).
+
+    Delays, noise and strength come from the literature (module docstring); the bandwidth
+    cap, the co-contraction gain, the noise level within its physiological range and the
+    adaptation time were tuned on a calibration set (base seed
+    ``exo_sim.datagen.config.CALIBRATION_BASE_SEED``, not the dataset's) to put the
+    unassisted tracking error of the nine tasks in the human range (0.01-0.05 rad), keep
+    the loop stable with the exoskeleton at alpha = 1 and keep a heavy lift below
+    saturation at 60 kg.
 
     Attributes:
-        kp: position gain of the desired acceleration, 1/s^2, >= 0.
-        kd: velocity gain of the desired acceleration, 1/s, >= 0.
+        feedback_delay_s: sensory delay of every sensed quantity, s, in [0, 0.2].
+        electromechanical_delay_s: delay from a computed excitation to the muscle, s, in
+            [0, 0.1]; the feedback loop's latency is the sum of the two.
+        feedforward_lead_s: how far ahead on the reference the feedforward is computed, s,
+            in [0, 0.2] (anticipation of the electromechanical delay; 0: none).
+        effort_weight: ``w`` of eq. 2, rad^2 per unit squared activation, > 0.
+        max_bandwidth_rad_s: cap of the feedback natural frequency, rad/s, > 0.
+        damping_ratio: of the feedback loop, > 0.
+        noise_cv: coefficient of variation of the signal-dependent excitation noise, in
+            [0, 1] (0.08: a few per cent of force variability once the activation dynamics
+            have filtered it, as in sustained contractions, Jones et al. 2002).
+        noise_tau_s: correlation time of the noise, s, > 0.
+        cocontraction_base: activation floor of every muscle at no load, in [0, 0.5].
+        cocontraction_gain: floor increase per unit expected load (fraction of the
+            agonists' maximal torque), >= 0.
+        adaptation_time_s: time constant of the internal model's adaptation, s, > 0
+            (``inf``: no adaptation).
 
     """
 
-    kp: float = 900.0
-    kd: float = 60.0
+    feedback_delay_s: float = 0.03
+    electromechanical_delay_s: float = 0.025
+    feedforward_lead_s: float = 0.02
+    effort_weight: float = 1.0
+    max_bandwidth_rad_s: float = 9.0
+    damping_ratio: float = 1.0
+    noise_cv: float = 0.08
+    noise_tau_s: float = 0.05
+    cocontraction_base: float = 0.01
+    cocontraction_gain: float = 0.15
+    adaptation_time_s: float = 2.0
 
     def __post_init__(self) -> None:
         """Reject invalid values with a message that quotes them."""
-        for name in ('kp', 'kd'):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value)
-                    and 0.0 <= value <= 1e5):
-                raise ValueError(f'{name} must be in [0, 1e5], got {value!r}')
+        bounds = {'feedback_delay_s': (0.0, 0.2), 'electromechanical_delay_s': (0.0, 0.1),
+                  'feedforward_lead_s': (0.0, 0.2),
+                  'effort_weight': (1e-9, 1e9), 'max_bandwidth_rad_s': (1e-3, 1e3),
+                  'damping_ratio': (1e-3, 10.0), 'noise_cv': (0.0, 1.0),
+                  'noise_tau_s': (1e-4, 10.0), 'cocontraction_base': (0.0, MAX_FLOOR),
+                  'cocontraction_gain': (0.0, 10.0), 'adaptation_time_s': (0.05, math.inf)}
+        for f in fields(self):
+            lo, hi = bounds[f.name]
+            value = getattr(self, f.name)
+            ok = _real(value) or (f.name == 'adaptation_time_s' and value == math.inf)
+            if not (ok and lo <= value <= hi):
+                raise ValueError(f'{f.name} must be in [{lo:g}, {hi:g}], got {value!r}')
+
+    def to_dict(self) -> dict[str, float]:
+        """Field name -> value (plain floats)."""
+        return {f.name: float(getattr(self, f.name)) for f in fields(self)}
+
+
+DEFAULT_HUMAN = HumanConfig()
 
 
 @dataclass(frozen=True)
 class HumanCommand:
-    """Result of one tick of the human controller.
+    """Result of one step of the human's muscle driver.
 
     Attributes:
-        activations: target muscle activations (6,), order ``ExoArm.MUSCLES``.
-        excitations: muscle controls written to ``data.ctrl`` (6,).
-        tau_required: elbow torque required by the inverse dynamics, N*m (flexion +).
+        activations: target muscle activations (6,) of the static optimisation (before
+            noise), order ``ExoArm.MUSCLES``, computed in this step.
+        excitations: muscle controls written to ``data.ctrl`` in this step (6,), noise
+            included: those computed ``electromechanical_delay_s`` ago.
+        tau_required: torque the human commands, ``tau_ff + tau_fb``, N*m (flexion +).
         tau_active: part the muscles must produce actively (tau_required - passive), N*m.
-        achieved: False when the muscles saturate (torque or excitation out of reach).
+        achieved: False when the static optimisation saturates.
+        tau_feedforward: internal-model feedforward, N*m.
+        tau_feedback: delayed feedback, N*m.
+        cocontraction_index: ``2 min(T_flex, T_ext) / (T_flex + T_ext)`` of the active
+            flexor and extensor torques of the command, in [0, 1].
 
     """
 
@@ -71,11 +190,18 @@ class HumanCommand:
     tau_required: float
     tau_active: float
     achieved: bool
+    tau_feedforward: float = 0.0
+    tau_feedback: float = 0.0
+    cocontraction_index: float = 0.0
 
 
 def solve_static_optimization(c: np.ndarray, tau: float, a_min: np.ndarray | float = 0.0,
                               a_max: np.ndarray | float = 1.0) -> tuple[np.ndarray, bool]:
     """Minimise ``sum a_i^2`` subject to ``c . a = tau`` and ``a_min <= a <= a_max``.
+
+    The KKT solution is ``a_i = clip(lam c_i)``; ``f(lam) = sum c_i clip(lam c_i)`` is
+    piecewise linear and monotone, so ``lam`` is found exactly by interpolation between its
+    breakpoints (no iterations).
 
     Args:
         c: torque per unit activation of each muscle, (n,), N*m.
@@ -89,32 +215,94 @@ def solve_static_optimization(c: np.ndarray, tau: float, a_min: np.ndarray | flo
 
     """
     c = np.asarray(c, dtype=float)
-    lo = np.broadcast_to(np.asarray(a_min, dtype=float), c.shape)
-    hi = np.broadcast_to(np.asarray(a_max, dtype=float), c.shape)
+    lo = np.asarray(a_min, dtype=float)
+    hi = np.asarray(a_max, dtype=float)
+    if lo.shape != c.shape:
+        lo = np.broadcast_to(lo, c.shape)
+    if hi.shape != c.shape:
+        hi = np.broadcast_to(hi, c.shape)
     mask = np.abs(c) > 1e-12
-    if not np.any(mask):
-        return np.clip(np.zeros_like(c), lo, hi), abs(tau) < 1e-9
-    cm = c[mask]
-    breaks = np.concatenate((lo[mask] / cm, hi[mask] / cm))
+    if not mask.all():
+        if not mask.any():
+            return np.clip(np.zeros_like(c), lo, hi), abs(tau) < 1e-9
+        cm, lom, him = c[mask], lo[mask], hi[mask]
+    else:
+        cm, lom, him = c, lo, hi
+    breaks = np.concatenate((lom / cm, him / cm))
     breaks.sort()
-    f = np.clip(breaks[:, None] * c[None, :], lo, hi) @ c
+    f = np.minimum(np.maximum(breaks[:, None] * c, lo), hi) @ c
     lam = float(np.interp(tau, f, breaks))
-    a = np.clip(lam * c, lo, hi)
+    a = np.minimum(np.maximum(lam * c, lo), hi)
     scale = max(1.0, abs(tau))
     feasible = bool(f[0] - 1e-9 * scale <= tau <= f[-1] + 1e-9 * scale)
     return a, feasible
 
 
-class HumanMuscleController:
-    """Muscle controller of the simulated human for one :class:`ExoArm`.
+def cocontraction_index(c: np.ndarray, a: np.ndarray) -> float:
+    """``2 min(T_flex, T_ext) / (T_flex + T_ext)`` of activations ``a`` (6,), in [0, 1].
 
-    Call :meth:`compute` once per simulation step, before ``arm.step()``; it writes the six
-    muscle excitations into ``arm.data.ctrl``.
+    ``T_flex`` / ``T_ext``: active torque of the muscles with ``c > 0`` / ``c < 0``
+    (Falconer & Winter 1985, with torques in place of EMG). 0 when no torque.
+    """
+    flex = ext = 0.0
+    for ci, ai in zip(np.asarray(c, dtype=float).tolist(), np.asarray(a, dtype=float).tolist(),
+                      strict=True):
+        torque = ci * ai
+        if torque > 0.0:
+            flex += torque
+        else:
+            ext -= torque
+    total = flex + ext
+    return 2.0 * min(flex, ext) / total if total > 1e-12 else 0.0
+
+
+def identify_internal_model(arm: ExoArm) -> np.ndarray:
+    """The human's model ``tau_arm`` (4,) of its own arm with the current payload.
+
+    Coefficients of ``(sin q, cos q, qdd, qd)``: gravity of forearm, hand and payload
+    (least squares on ``qfrc_bias`` of the elbow at rest at 13 angles, exact for a hinge),
+    the elbow's inertia (mass matrix diagonal, armature included) and joint damping. The
+    exoskeleton's link and cuff act on another degree of freedom and are not included.
+    """
+    m = arm.model
+    d = mujoco.MjData(m)
+    hd, hq = arm.human_dof, arm.human_qpos
+    angles = np.linspace(0.0, 2.2, 13)
+    bias = np.empty_like(angles)
+    full = np.zeros((m.nv, m.nv))
+    for i, q in enumerate(angles):
+        d.qpos[:] = q
+        d.qvel[:] = 0.0
+        d.qpos[hq] = q
+        mujoco.mj_forward(m, d)
+        bias[i] = d.qfrc_bias[hd]
+    mujoco.mj_fullM(m, d, full)
+    basis = np.column_stack([np.sin(angles), np.cos(angles)])
+    coef, *_ = np.linalg.lstsq(basis, bias, rcond=None)
+    return np.array([coef[0], coef[1], full[hd, hd], float(m.dof_damping[hd])])
+
+
+class SimulatedHuman:
+    """The human's muscle driver for one :class:`ExoArm` (see the module docstring).
+
+    Call :meth:`compute` once per physics step, before ``arm.step()``; it writes the six
+    muscle excitations into ``arm.data.ctrl``. :meth:`begin_task` switches the internal
+    model to a task's (its context).
+
+    Args:
+        arm: the arm (its state at construction is taken as the human's past).
+        config: the human's parameters.
+        seed: seed of the motor noise (numpy ``default_rng``).
+        memory: adapted internal models per context (from :attr:`memory` of another human,
+            e.g. after practice); missing contexts start from the prior.
+
     """
 
-    def __init__(self, arm: ExoArm, config: HumanControllerConfig = HumanControllerConfig()
-                 ) -> None:
-        """Cache the muscle parameters of ``arm.model``."""
+    def __init__(self, arm: ExoArm, config: HumanConfig = DEFAULT_HUMAN, seed: int = 0,
+                 memory: dict[str, np.ndarray] | None = None) -> None:
+        """Cache the muscle parameters of ``arm.model`` and fill the delay line."""
+        if not isinstance(config, HumanConfig):
+            raise TypeError(f'config must be a HumanConfig, got {type(config).__name__}')
         self.arm = arm
         self.config = config
         m = arm.model
@@ -125,74 +313,231 @@ class HumanMuscleController:
         self._acc0 = [float(m.actuator_acc0[i]) for i in ids]
         self._gainprm = [np.ascontiguousarray(m.actuator_gainprm[i, :9]) for i in ids]
         self._biasprm = [np.ascontiguousarray(m.actuator_biasprm[i, :9]) for i in ids]
-        self._tc_act = m.actuator_dynprm[ids, 0].copy()
-        self._tc_deact = m.actuator_dynprm[ids, 1].copy()
         self._u_min = m.actuator_ctrlrange[ids, 0].copy()
         self._u_max = m.actuator_ctrlrange[ids, 1].copy()
-        self._a_min = self._u_min.copy()
-        self._h = float(m.opt.timestep)
+        self.h = float(m.opt.timestep)
         self._hd = arm.human_dof
         self._hq = arm.human_qpos
-        self._qacc = np.zeros(m.nv)
-        self._mqacc = np.zeros(m.nv)
         self._gain = np.zeros(len(ids))
         self._bias = np.zeros(len(ids))
-        self._hold = None
+        # Delay line: D + 1 slots; slot k % (D + 1) is written at step k, the oldest is read.
+        self.delay_steps = int(round(config.feedback_delay_s / self.h))
+        self.lead_steps = int(round(config.feedforward_lead_s / self.h))
+        n = self.delay_steps + 1
+        self._buf_ref = np.zeros((n, 3))      # q_ref, qd_ref, qdd_ref
+        self._buf_state = np.zeros((n, 2))    # q, qd
+        self._buf_len = np.zeros((n, len(ids)))
+        self._buf_vel = np.zeros((n, len(ids)))
+        self._buf_mom = np.zeros((n, len(ids)))
+        self.efferent_steps = int(round(config.electromechanical_delay_s / self.h))
+        self._buf_u = np.tile(self._u_min, (self.efferent_steps + 1, 1))
+        self._k = 0
+        # Noise: unit-variance OU processes, one per muscle.
+        self.seed = int(seed)
+        self._rng = np.random.default_rng(self.seed)
+        self._rho = math.exp(-self.h / config.noise_tau_s)
+        self._sig = math.sqrt(1.0 - self._rho**2)
+        self._noise_block = np.empty((0, len(ids)))
+        self._noise_i = 0
+        self._xi = self._rng.standard_normal(len(ids)) if config.noise_cv > 0 else \
+            np.zeros(len(ids))
+        # Internal models per context ('' = no task yet).
+        self._memory: dict[str, np.ndarray] = {
+            str(k): np.array(v, dtype=float) for k, v in (memory or {}).items()}
+        self._arm_model = np.zeros(4)
+        self._context = ''
+        self._theta = np.array(PRIOR_THETA)
+        self._kp = self._kd = 0.0
+        self._msq = np.full(N_BASIS, -1.0)  # running mean squares (< 0: not started)
+        self._gain_steps = 0
+        self._nrho = math.exp(-self.h / NORMALISATION_TIME_S)
+        self._rate = self.h / config.adaptation_time_s
+        self._hold: float | None = None
+        self.last: HumanCommand | None = None
+        self.reset_history()
+        c, _ = self._coefficients_now()
+        self._effort_c = float(np.sum(c * c))  # C of eq. 2's torque effort, at the start
+        self._capacity_flex = float(c[c > 0].sum()) if np.any(c > 0) else 1.0
+        self._capacity_ext = float(-c[c < 0].sum()) if np.any(c < 0) else 1.0
+        self._select_context('', initial=True)
+
+    # ------------------------------------------------------------------ state
+    def reset_history(self) -> None:
+        """Fill the delay line with the arm's current state (the human has been still)."""
+        d = self.arm.data
+        q, qd = float(d.qpos[self._hq]), float(d.qvel[self._hd])
+        self._buf_ref[:] = (q, 0.0, 0.0)
+        self._buf_state[:] = (q, qd)
+        self._buf_len[:] = d.actuator_length[self._ids]
+        self._buf_vel[:] = d.actuator_velocity[self._ids]
+        self._buf_mom[:] = self.arm.muscle_moments()
+
+    @property
+    def context(self) -> str:
+        """The current context (task id; '' before the first task)."""
+        return self._context
+
+    @property
+    def theta(self) -> np.ndarray:
+        """Internal model of the current context (2,), coefficients of :data:`BASIS`."""
+        return self._theta.copy()
+
+    @property
+    def arm_model(self) -> np.ndarray:
+        """The own-arm model ``tau_arm`` (4,): coefficients of (sin q, cos q, qdd, qd)."""
+        return self._arm_model.copy()
+
+    def feedforward(self, q: float, qd: float = 0.0, qdd: float = 0.0) -> float:
+        """The internal model's torque for ``(q, qd, qdd)``, N*m."""
+        arm = self._arm_model
+        gravity = arm[0] * math.sin(q) + arm[1] * math.cos(q)
+        dynamics = arm[2] * qdd + arm[3] * qd
+        return float(self._theta[0] * gravity + self._theta[1] * dynamics)
+
+    @property
+    def memory(self) -> dict[str, np.ndarray]:
+        """Adapted internal models per context (copies), including the current one."""
+        out = {k: v.copy() for k, v in self._memory.items()}
+        out[self._context] = self._theta.copy()
+        return out
+
+    @property
+    def gains(self) -> tuple[float, float]:
+        """Current feedback gains ``(Kp, Kd)``, N*m/rad and N*m*s/rad."""
+        return self._kp, self._kd
+
+    def _select_context(self, context: str, initial: bool = False) -> None:
+        if not initial:
+            self._memory[self._context] = self._theta.copy()
+        self._context = context
+        self._arm_model = identify_internal_model(self.arm)
+        self._theta = self._memory.get(context, np.array(PRIOR_THETA)).copy()
+        self._msq = np.full(N_BASIS, -1.0)
+        self._update_gains()
+
+    def _update_gains(self) -> None:
+        cfg = self.config
+        inertia = min(float(self._theta[0]), 1.0) * float(self._arm_model[2])
+        omega = (self._effort_c / (cfg.effort_weight * inertia**2)) ** 0.25
+        omega = min(omega, cfg.max_bandwidth_rad_s)
+        self._kp = inertia * omega**2
+        self._kd = 2.0 * cfg.damping_ratio * omega * inertia
+
+    def begin_task(self, context: str) -> None:
+        """A task starts: switch to its internal model (call after its payload is in hand)."""
+        self._select_context(str(context))
+
+    # ------------------------------------------------------------------ muscles
+    def _coefficients(self, length: np.ndarray, vel: np.ndarray, moments: np.ndarray
+                      ) -> tuple[np.ndarray, float]:
+        for k in range(len(self._ids)):
+            self._gain[k] = mujoco.mju_muscleGain(length[k], vel[k], self._lengthrange[k],
+                                                  self._acc0[k], self._gainprm[k])
+            self._bias[k] = mujoco.mju_muscleBias(length[k], self._lengthrange[k],
+                                                  self._acc0[k], self._biasprm[k])
+        return moments * self._gain, float(moments @ self._bias)
+
+    def _coefficients_now(self) -> tuple[np.ndarray, float]:
+        d = self.arm.data
+        return self._coefficients(d.actuator_length[self._ids], d.actuator_velocity[self._ids],
+                                  self.arm.muscle_moments())
 
     def muscle_coefficients(self) -> tuple[np.ndarray, float]:
         """Active torque per unit activation ``c`` (6,) and passive muscle torque, N*m.
 
-        Evaluated at the current fibre lengths and velocities (flexion positive).
+        At the current fibre lengths and velocities (flexion positive); the driver itself
+        uses the delayed ones.
         """
-        d = self.arm.data
-        length = d.actuator_length
-        vel = d.actuator_velocity
-        for k, i in enumerate(self._ids):
-            self._gain[k] = mujoco.mju_muscleGain(length[i], vel[i], self._lengthrange[k],
-                                                  self._acc0[k], self._gainprm[k])
-            self._bias[k] = mujoco.mju_muscleBias(length[i], self._lengthrange[k],
-                                                  self._acc0[k], self._biasprm[k])
-        moments = self.arm.muscle_moments()
-        return moments * self._gain, float(moments @ self._bias)
+        return self._coefficients_now()
 
-    def required_torque(self, qdd_des: float) -> float:
-        """Elbow torque (N*m) that gives elbow acceleration ``qdd_des`` in the current state."""
-        m, d = self.arm.model, self.arm.data
-        self._qacc[:] = d.qacc
-        self._qacc[self._hd] = qdd_des
-        mujoco.mj_mulM(m, d, self._mqacc, self._qacc)
-        return float(self._mqacc[self._hd] + d.qfrc_bias[self._hd]
-                     - d.qfrc_passive[self._hd])
+    def _noise(self) -> np.ndarray:
+        if self._noise_i >= self._noise_block.shape[0]:
+            self._noise_block = self._rng.standard_normal((NOISE_BLOCK, len(self._ids)))
+            self._noise_i = 0
+        w = self._noise_block[self._noise_i]
+        self._noise_i += 1
+        self._xi = self._rho * self._xi + self._sig * w
+        return self._xi
 
-    def compute(self, q_ref: float, qd_ref: float = 0.0, qdd_ref: float = 0.0) -> HumanCommand:
-        """Compute and write muscle excitations that track ``(q_ref, qd_ref, qdd_ref)``.
+    # ------------------------------------------------------------------ step
+    def compute(self, q_ref: float, qd_ref: float = 0.0, qdd_ref: float = 0.0,
+                ahead: tuple[float, float, float] | None = None,
+                learn: bool = True) -> HumanCommand:
+        """Compute and write the muscle excitations of this step.
 
         Args:
-            q_ref: reference elbow angle, rad.
-            qd_ref: reference velocity, rad/s.
-            qdd_ref: reference acceleration, rad/s^2.
+            q_ref: the human's reference angle now, rad.
+            qd_ref: its velocity, rad/s.
+            qdd_ref: its acceleration, rad/s^2.
+            ahead: the reference ``feedforward_lead_s`` ahead, ``(q, qd, qdd)``; None: now.
+            learn: adapt the internal model in this step (feedback-error learning).
 
         """
+        cfg = self.config
         d = self.arm.data
         self._hold = q_ref
-        q = d.qpos[self._hq]
-        qd = d.qvel[self._hd]
-        qdd_des = qdd_ref + self.config.kp * (q_ref - q) + self.config.kd * (qd_ref - qd)
-        tau_req = self.required_torque(qdd_des)
-        c, passive = self.muscle_coefficients()
+        # Delay line: write now, read the oldest (D steps ago).
+        n = self.delay_steps + 1
+        w = self._k % n
+        r = (self._k + 1) % n
+        self._k += 1
+        self._buf_ref[w, 0] = q_ref
+        self._buf_ref[w, 1] = qd_ref
+        self._buf_ref[w, 2] = qdd_ref
+        self._buf_state[w, 0] = d.qpos[self._hq]
+        self._buf_state[w, 1] = d.qvel[self._hd]
+        self._buf_len[w] = d.actuator_length[self._ids]
+        self._buf_vel[w] = d.actuator_velocity[self._ids]
+        self._buf_mom[w] = self.arm.muscle_moments()
+        qr_d, qdr_d, qddr_d = self._buf_ref[r]
+        q_d, qd_d = self._buf_state[r]
+        # Feedforward from the internal model of the task (not delayed).
+        qa, qda, qdda = ahead if ahead is not None else (q_ref, qd_ref, qdd_ref)
+        tau_ff = self.feedforward(qa, qda, qdda)
+        # Delayed feedback (eq. 2 LQR gains).
+        tau_fb = self._kp * (qr_d - q_d) + self._kd * (qdr_d - qd_d)
+        if learn and self.config.adaptation_time_s < math.inf:
+            self._adapt(qr_d, qdr_d, qddr_d, tau_fb)
+        c, passive = self._coefficients(self._buf_len[r], self._buf_vel[r], self._buf_mom[r])
+        tau_req = tau_ff + tau_fb
         tau_act = tau_req - passive
-        a_target, feasible = solve_static_optimization(c, tau_act, self._a_min, 1.0)
-        act = d.act[self._actadr]
-        act_c = np.clip(act, 0.0, 1.0)
-        tau = np.where(a_target > act, self._tc_act * (0.5 + 1.5 * act_c),
-                       self._tc_deact / (0.5 + 1.5 * act_c))
-        u = act + tau * (a_target - act) / self._h
-        u_clipped = np.clip(u, self._u_min, self._u_max)
-        d.ctrl[self._ids] = u_clipped
-        reached = bool(np.all(np.abs(u_clipped - u) < 1e-9))
-        return HumanCommand(activations=a_target, excitations=u_clipped,
-                            tau_required=tau_req, tau_active=tau_act,
-                            achieved=feasible and reached)
+        capacity = self._capacity_flex if tau_ff >= 0.0 else self._capacity_ext
+        floor = min(cfg.cocontraction_base + cfg.cocontraction_gain * abs(tau_ff) / capacity,
+                    MAX_FLOOR)
+        a_min = np.maximum(self._u_min, floor)
+        a_target, feasible = solve_static_optimization(c, tau_act, a_min, self._u_max)
+        u = a_target
+        if cfg.noise_cv > 0.0:
+            u = a_target * (1.0 + cfg.noise_cv * self._noise())
+        u = np.minimum(np.maximum(u, self._u_min), self._u_max)
+        # Electromechanical delay: write now, the muscles get the oldest.
+        ne = self.efferent_steps + 1
+        if self._k == 1:  # the first command: the human was already holding with it
+            self._buf_u[:] = u
+        self._buf_u[(self._k - 1) % ne] = u
+        u = self._buf_u[self._k % ne].copy()
+        d.ctrl[self._ids] = u
+        cmd = HumanCommand(activations=a_target, excitations=u, tau_required=tau_req,
+                           tau_active=tau_act, achieved=feasible, tau_feedforward=tau_ff,
+                           tau_feedback=tau_fb,
+                           cocontraction_index=cocontraction_index(c, a_target))
+        self.last = cmd
+        return cmd
+
+    def _adapt(self, q: float, qd: float, qdd: float, tau_fb: float) -> None:
+        arm = self._arm_model
+        phi = (arm[0] * math.sin(q) + arm[1] * math.cos(q), arm[2] * qdd + arm[3] * qd)
+        msq = self._msq
+        th = self._theta
+        for i in range(N_BASIS):
+            sq = phi[i] * phi[i]
+            msq[i] = sq if msq[i] < 0.0 else self._nrho * msq[i] + (1.0 - self._nrho) * sq
+            th[i] += self._rate * phi[i] * tau_fb / (msq[i] + NORMALISATION_FLOOR)
+            th[i] = min(max(th[i], MIN_GAIN), MAX_GAIN)
+        self._gain_steps += 1
+        if self._gain_steps >= 100:  # the feedback gains follow the learnt model (10 Hz)
+            self._gain_steps = 0
+            self._update_gains()
 
     def rest(self, q_hold: float | None = None) -> HumanCommand:
         """Hold ``q_hold`` (default: the last reference, else the current angle) at rest."""

@@ -78,6 +78,13 @@ class MetabolicModel:
         self._gv = np.zeros(len(ids))
         self._g0 = np.zeros(len(ids))
         self.basal_w = BASAL_W_PER_KG * arm.config.body_mass_kg if include_basal else 0.0
+        # Per-muscle constants of the expressions below (folded once).
+        ft = self.fast_twitch / 100.0
+        self._inv_l_opt = 1.0 / self.l_opt
+        self._h_am_s = self._h_am * APPROX_S
+        self._k_short = -(ALPHA_S_ST * (1.0 - ft) + ALPHA_S_FT * ft) * APPROX_S
+        self._k_long = ALPHA_L * APPROX_S
+        self._l_opt_per_mass = self.l_opt / self.muscle_mass
 
     def muscle_power(self, arm: ExoArm) -> np.ndarray:
         """Metabolic power of each muscle (6,) in W, >= 0, in the current state of ``arm``."""
@@ -92,20 +99,19 @@ class MetabolicModel:
         a = np.clip(d.act[self._actadr], 0.0, 1.0)
         u = np.clip(d.ctrl[self._ids], 0.0, 1.0)
         big_a = np.where(u > a, u, 0.5 * (u + a))
-        v = vel[self._ids] / self.l_opt  # fibre velocity, l_opt/s, shortening negative
-        l_norm = self._range0 + (length[self._ids] - self._lr0) / self.l_opt
-        f_iso = -self._g0 / self.f_max  # normalised isometric force-length factor
-        h_am = self._h_am * big_a**0.6 * APPROX_S
-        h_am = np.where(l_norm > 1.0, (0.4 + 0.6 * f_iso) * h_am, h_am)
-        ft = self.fast_twitch / 100.0
-        h_s = -(ALPHA_S_ST * v * (1.0 - ft) + ALPHA_S_FT * v * ft) * big_a**2 * APPROX_S
-        h_l = ALPHA_L * v * big_a * APPROX_S
-        h_sl = np.where(v <= 0.0, h_s, h_l)
-        f_ce = -self._gv * a  # active contractile force, N (>= 0)
-        w = -f_ce * v * self.l_opt / self.muscle_mass  # W/kg, positive when shortening
+        v = vel[self._ids] * self._inv_l_opt  # fibre velocity, l_opt/s, shortening negative
+        l_norm = self._range0 + (length[self._ids] - self._lr0) * self._inv_l_opt
+        h_am = self._h_am_s * big_a**0.6
+        h_am = np.where(l_norm > 1.0, (0.4 - 0.6 / self.f_max * self._g0) * h_am, h_am)
+        h_sl = np.where(v <= 0.0, self._k_short * v * big_a * big_a, self._k_long * v * big_a)
+        # contractile-element work: -F_CE v_CE per kg, F_CE = -gain * a (>= 0)
+        w = self._gv * a * v * self._l_opt_per_mass
         total = (h_am + h_sl + w) * self.muscle_mass
-        return np.maximum(np.nan_to_num(total, nan=0.0, posinf=0.0, neginf=0.0), 0.0)
+        if not np.all(np.isfinite(total)):
+            total = np.nan_to_num(total, nan=0.0, posinf=0.0, neginf=0.0)
+        return np.maximum(total, 0.0)
 
     def power(self, arm: ExoArm) -> float:
         """Total metabolic power in W (>= 0, finite): muscles plus the optional basal term."""
         return float(self.muscle_power(arm).sum()) + self.basal_w
+

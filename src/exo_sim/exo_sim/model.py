@@ -6,6 +6,10 @@ from the installed ``myo_sim`` package (never copied into this repository). On t
 
 * the simulation timestep (1 kHz by default);
 * forearm+hand and upper-arm mass/inertia scaled to the subject's body mass;
+* muscle strength (maximal isometric force of the six muscles, which also sets their
+  passive force and, in :mod:`exo_sim.metabolic`, their mass) scaled with body mass by
+  geometric similarity, ``F_max = F_max,model * (m / 70 kg)^(2/3)``
+  (:func:`strength_scale`);
 * a separate exoskeleton link with its own hinge ``exo_elbow_joint`` coaxial with the
   human elbow ``r_elbow_flex``, coupled to the forearm by a compliant cuff (a fixed
   tendon ``cuff`` = q_exo - q_elbow with stiffness and damping), so that the interaction
@@ -47,6 +51,16 @@ CUFF_TENDON = 'cuff'
 FOREARM_BODY = 'r_ulna_radius_hand'
 UPPER_ARM_BODY = 'r_humerus'
 PAYLOAD_BODY = 'carry_weight'
+
+# Muscle strength scaling with body mass. Geometric similarity (Hill 1950; the allometric
+# normalisation recommended for strength by Jaric 2002, "Muscle strength testing: use of
+# normalisation for body size", Sports Med. 32(10):615-631, and Jaric, Mirkov & Markovic
+# 2005, J. Strength Cond. Res. 19(2):467-474): force ~ cross-sectional area ~ length^2 ~
+# mass^(2/3). The MyoSim elbow's muscle forces (from the Holzbaur et al. 2005 upper-limb
+# model of an adult male) are taken as those of a REFERENCE_BODY_MASS_KG subject, the
+# default body mass of exo-vic and the middle of the paper's 60/70/80 kg.
+REFERENCE_BODY_MASS_KG = 70.0
+STRENGTH_MASS_EXPONENT = 2.0 / 3.0
 
 # Smallest mass MuJoCo gets for the payload body when the payload is 0 kg.
 MIN_PAYLOAD_MASS_KG = 1e-3
@@ -105,6 +119,16 @@ class ExoArmConfig:
             raise ValueError(f'attach_exo must be a bool, got {self.attach_exo!r}')
 
 
+def strength_scale(body_mass_kg: float) -> float:
+    """Factor on the model's maximal isometric muscle forces for ``body_mass_kg``.
+
+    ``(body_mass_kg / REFERENCE_BODY_MASS_KG) ** (2/3)`` (geometric similarity, see
+    :data:`STRENGTH_MASS_EXPONENT`); 1 at 70 kg, 0.90 at 60 kg, 1.18 at 90 kg.
+    """
+    check_range('body_mass_kg', body_mass_kg, 40.0, 150.0, 'kg')
+    return float((body_mass_kg / REFERENCE_BODY_MASS_KG) ** STRENGTH_MASS_EXPONENT)
+
+
 def _payload_inertia(mass: float) -> np.ndarray:
     """Diagonal inertia (3,) of the payload: a solid sphere of fixed radius of gyration."""
     i = 0.4 * mass * PAYLOAD_GYRATION_RADIUS_M**2
@@ -138,9 +162,18 @@ def build_model(config: ExoArmConfig = ExoArmConfig()) -> mujoco.MjModel:
     _scale_body(spec.body(UPPER_ARM_BODY), UPPER_ARM_MASS_FRACTION * config.body_mass_kg)
 
     # Muscles: force computed with the activation at the end of the step ("actearly"), so a
-    # commanded excitation acts without a one-step delay.
+    # commanded excitation acts without a one-step delay; maximal isometric force (gainprm[2],
+    # and biasprm[2] of the passive force) scaled with body mass.
+    strength = strength_scale(config.body_mass_kg)
     for name in MUSCLES:
-        spec.actuator(name).actearly = True
+        muscle = spec.actuator(name)
+        muscle.actearly = True
+        gain = np.array(muscle.gainprm, dtype=float)
+        bias = np.array(muscle.biasprm, dtype=float)
+        gain[2] *= strength
+        bias[2] *= strength
+        muscle.gainprm = gain
+        muscle.biasprm = bias
 
     payload = spec.body(PAYLOAD_BODY)
     mass = max(config.payload_kg, MIN_PAYLOAD_MASS_KG)

@@ -2,7 +2,9 @@
 
 :func:`run_rollout` runs the one step loop (:class:`exo_sim.step_loop.StepLoop`, the same
 one ``sim_node`` steps in real time): ``rest_before`` s at the task's baseline, the task
-started at that step, ``rest_after`` s of rest, and records every step. Per step::
+started at that step (the movement ``onset_s`` later), ``rest_after`` s of rest after the
+task, and records every step. The object of the task is in the hand from the start. Per
+step::
 
     ref = loop.reference()                 # the human's reference, phase -1 at rest
     obs = loop.observe(ref)                # state before the step -> the controller
@@ -21,6 +23,7 @@ import numpy as np
 
 from exo_contract import metrics
 from exo_contract.tasks import ReferenceTrajectory, Task, TrajectoryParams
+from exo_sim.human import HumanConfig
 from exo_sim.model import ExoArmConfig
 from exo_sim.step_loop import ExoObservation, StepLoop
 
@@ -80,7 +83,11 @@ class RolloutResult:
         q_ref, qd_ref: reference. tau_ext: cuff torque on the exo, N*m. tau_cmd: applied
         motor torque, N*m. tau_bio: muscle torque, N*m. activations: (T, 6).
         metabolic_power: W. phase: task progress in [0, 1], -1 at rest (before and
-        after the task). task_id, config: provenance.
+        after the task). task_id, config: provenance. q_intent: the human's delay-free
+        intent of each step (its reference ``feedforward_lead_s`` ahead), rad.
+        cocontraction: co-contraction index of the human's command of each step, [0, 1].
+        seed: the human's noise seed. onset_s: movement onset after the instruction, s.
+        memory: the human's adapted internal models at the end (per task).
 
     """
 
@@ -100,6 +107,11 @@ class RolloutResult:
     task_id: str
     config: ExoArmConfig
     steps_per_second: float = 0.0
+    q_intent: np.ndarray | None = None
+    cocontraction: np.ndarray | None = None
+    seed: int = 0
+    onset_s: float = 0.0
+    memory: dict | None = None
 
     def _mask(self, active_only: bool) -> np.ndarray | None:
         return metrics.active_mask(self.phase) if active_only else None
@@ -125,8 +137,14 @@ def run_rollout(task: Task, *, config: ExoArmConfig = DEFAULT_CONFIG,
                 controller: ExoTorqueController | None = None,
                 params: TrajectoryParams = DEFAULT_PARAMS, duration: float | None = None,
                 control_period: float = 0.001, rest_before: float = 0.5,
-                rest_after: float = 0.5, progress: bool = False) -> RolloutResult:
+                rest_after: float = 0.5, progress: bool = False,
+                human: HumanConfig | None = None, seed: int = 0, onset_s: float = 0.0,
+                memory: dict | None = None, metabolic_every: int = 1) -> RolloutResult:
     """Simulate ``task`` with ``controller`` on the exo and record every step.
+
+    The instruction is given after ``rest_before`` s; the movement starts ``onset_s`` later
+    and ``rest_after`` s of rest follow the task, so the rollout lasts
+    ``rest_before + onset_s + duration + rest_after``.
 
     Args:
         task: the mission (its payload is put in the hand; half of it for bimanual tasks).
@@ -138,6 +156,12 @@ def run_rollout(task: Task, *, config: ExoArmConfig = DEFAULT_CONFIG,
         rest_before: rest at the baseline before the task starts, s.
         rest_after: rest at the baseline after the task, s.
         progress: print the achieved steps per second at the end.
+        human: the simulated human's parameters (default: :data:`exo_sim.human.DEFAULT_HUMAN`).
+        seed: seed of the human's motor noise.
+        onset_s: reaction time between the instruction and the movement, s.
+        memory: the human's adapted internal models (e.g. after practice); None: prior.
+        metabolic_every: compute the metabolic power every n-th step (steps ``k % n == 0``)
+            and hold it in between (data generation keeps every 10th step only); >= 1.
 
     """
     for name, value in (('rest_before', rest_before), ('rest_after', rest_after)):
@@ -147,24 +171,30 @@ def run_rollout(task: Task, *, config: ExoArmConfig = DEFAULT_CONFIG,
         raise ValueError(f'control_period must be > 0, got {control_period!r}')
     if duration is not None and not (math.isfinite(duration) and duration > 0):
         raise ValueError(f'duration must be > 0, got {duration!r}')
+    if not (math.isfinite(onset_s) and 0 <= onset_s <= 10.0):
+        raise ValueError(f'onset_s must be in [0, 10] s, got {onset_s!r}')
+    if not (isinstance(metabolic_every, int) and metabolic_every >= 1):
+        raise ValueError(f'metabolic_every must be an integer >= 1, got {metabolic_every!r}')
     ref = ReferenceTrajectory(task, params)
-    loop = StepLoop(replace(config, payload_kg=task.payload_per_arm_kg), ref.baseline)
+    loop = StepLoop(replace(config, payload_kg=task.payload_per_arm_kg), ref.baseline,
+                    human=human, seed=seed, memory=memory)
     controller = controller if controller is not None else ZeroTorque()
     h = loop.h
     task_time = ref.duration if duration is None else float(duration)
-    n = int(round((rest_before + task_time + rest_after) / h))
+    n = int(round((rest_before + onset_s + task_time + rest_after) / h))
     k_start = int(round(rest_before / h))
     every = max(1, int(round(control_period / h)))
     cols = ('q_exo', 'qd_exo', 'q_human', 'qd_human', 'q_ref', 'qd_ref', 'tau_ext', 'tau_cmd',
-            'tau_bio', 'metabolic_power', 'phase')
+            'tau_bio', 'metabolic_power', 'phase', 'q_intent', 'cocontraction')
     rec = {k: np.empty(n) for k in cols}
     acts = np.empty((n, len(loop.arm.MUSCLES)))
     controller.reset(ref.baseline)
     tau_cmd = 0.0
+    power = 0.0
     start = time.perf_counter()
     for k in range(n):
         if k == k_start:
-            loop.start_task(task, params)
+            loop.start_task(task, params, onset_s)
         r = loop.reference()
         obs = loop.observe(r)
         if k % every == 0:
@@ -178,13 +208,18 @@ def run_rollout(task: Task, *, config: ExoArmConfig = DEFAULT_CONFIG,
         rec['tau_ext'][k] = obs.tau_ext
         rec['tau_cmd'][k] = tau_cmd
         rec['tau_bio'][k] = obs.tau_bio
-        rec['metabolic_power'][k] = loop.metabolic_power()
+        if k % metabolic_every == 0:
+            power = loop.metabolic_power()
+        rec['metabolic_power'][k] = power
         rec['phase'][k] = r.phase
         acts[k] = loop.activations()
         loop.step(tau_cmd, r)
+        rec['q_intent'][k] = loop.intent
+        rec['cocontraction'][k] = loop.co_contraction_index()
     elapsed = time.perf_counter() - start
     rate = n / elapsed if elapsed > 0 else float('inf')
     if progress:
         print(f'{task.task_id}: {n} steps, {rate:.0f} steps/s ({rate * h:.1f}x real time)')
     return RolloutResult(t=np.arange(n) * h, activations=acts, task_id=task.task_id,
-                         config=loop.arm.config, steps_per_second=rate, **rec)
+                         config=loop.arm.config, steps_per_second=rate, seed=int(seed),
+                         onset_s=float(onset_s), memory=loop.human.memory, **rec)

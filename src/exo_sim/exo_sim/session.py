@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from exo_contract.tasks import find_task, Task, TrajectoryParams
+from exo_sim.human import HumanConfig
 from exo_sim.model import ExoArmConfig
 from exo_sim.step_loop import HumanReference, StepLoop
 
@@ -44,12 +45,19 @@ class SimSession:
         resolver: text -> task (None for text that names no task); the same resolver as
             the policy's (:class:`exo_contract.language.TaskResolver`) in sim_node. The
             default is its exact-match stage (:func:`exo_contract.tasks.find_task`).
+        human: the simulated human's parameters (default
+            :data:`exo_sim.human.DEFAULT_HUMAN`).
+        seed: seed of the human's motor noise (the rollout's default is the same, 0).
+        memory: the human's adapted internal models per task (None: it has never worn the
+            exo and learns it as it goes).
 
     """
 
     def __init__(self, config: ExoArmConfig | None = None, rest_angle: float = 0.3,
-                 resolver: Callable[[str], Task | None] = find_task) -> None:
-        self.loop = StepLoop(config, rest_angle)
+                 resolver: Callable[[str], Task | None] = find_task, *,
+                 human: HumanConfig | None = None, seed: int = 0,
+                 memory: dict | None = None) -> None:
+        self.loop = StepLoop(config, rest_angle, human=human, seed=seed, memory=memory)
         self.arm = self.loop.arm
         self.resolver = resolver
         self.sample = SimSample()
@@ -60,14 +68,17 @@ class SimSession:
         """Task being performed (None at rest)."""
         return self.loop.task
 
-    def start_task_text(self, text: str,
-                        params: TrajectoryParams | None = None) -> Task | None:
-        """Start the task named by ``text`` now; unknown text leaves the human at rest."""
+    def start_task_text(self, text: str, params: TrajectoryParams | None = None,
+                        onset_s: float = 0.0) -> Task | None:
+        """Start the task named by ``text`` now; unknown text leaves the human at rest.
+
+        The movement starts ``onset_s`` s after the instruction (the human's reaction time).
+        """
         task = self.resolver(text)
         if task is None:
             self.loop.stop_task()
             return None
-        self.loop.start_task(task, params)
+        self.loop.start_task(task, params, onset_s)
         return task
 
     def tick(self, exo_command: float, steps: int = 1) -> SimSample:

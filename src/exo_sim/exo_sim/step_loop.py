@@ -8,19 +8,27 @@ repetitive session). One order, one clock, one phase convention:
 * **order** of one physics step (:meth:`StepLoop.step`)::
 
       q_ref, qd_ref, qdd_ref, phase = loop.reference()   # the human's current reference
-      human.compute(q_ref, qd_ref, qdd_ref)              # muscle excitations (eq. 2)
+      human.compute(ref, ahead=reference(k + lead))      # muscle excitations (eq. 2)
       arm.apply_exo_torque(command)                      # clipped to the motor limit
       arm.step()                                         # mj_step2 + mj_step1
 
   A controller observes the state *before* the step (:meth:`StepLoop.observe`) and its
   command acts during that step; the human's muscle plan does not depend on the motor
-  command (it feels the exo only through the measured state), so the two writes commute.
+  command (it feels the exo only through its delayed senses and, between repetitions,
+  through adaptation: :mod:`exo_sim.human`), so the two writes commute.
 * **clock**: ``t = k * h`` with ``k`` the number of physics steps since the loop was
   built and ``h`` the MuJoCo timestep (an integer count: no drift over a 10-minute
   session). A task started at step ``k0`` is evaluated at ``tau = (k - k0) * h``.
-* **phase**: ``-1`` at rest (before a task, between tasks, after the last one),
-  ``tau / duration`` in [0, 1] while a task runs. A task ends after its duration; the
-  human then holds the final posture of the reference at rest.
+* **phase**: ``-1`` at rest (before a task, between tasks, after the last one, and
+  between an instruction and the movement onset), ``tau / duration`` in [0, 1] while a
+  task runs. A task ends after its duration; the human then holds the final posture of
+  the reference at rest.
+* **onset**: ``start_task(task, params, onset_s)`` gives the instruction now (the payload
+  goes into the hand and the human switches to the task's internal model); the movement,
+  and ``tau``, start ``onset_s`` later (the reaction time).
+* **human**: one :class:`exo_sim.human.SimulatedHuman` per loop, its motor noise seeded by
+  ``seed``; it keeps its adapted internal models across the tasks of the loop (a
+  repetition that runs to its end adapts the task's model, see :mod:`exo_sim.human`).
 
 Any reference schedule is a sequence of :meth:`StepLoop.start_task` calls at the steps the
 caller chooses (one task, a repetitive session, an instruction from ``/task_text``).
@@ -32,8 +40,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 import math
 
+import numpy as np
+
 from exo_contract.tasks import ReferenceTrajectory, Task, TrajectoryParams
-from exo_sim.human import HumanMuscleController
+from exo_sim.human import DEFAULT_HUMAN, HumanCommand, HumanConfig, SimulatedHuman
 from exo_sim.metabolic import MetabolicModel
 from exo_sim.model import ExoArm, ExoArmConfig, MIN_PAYLOAD_MASS_KG
 
@@ -93,16 +103,26 @@ class StepLoop:
         config: arm/exo configuration (body mass, cuff, payload, timestep, ...).
         rest_angle: elbow angle the human holds at rest, rad, in [0, 2.2]; the arm starts
             there.
+        human: the simulated human's parameters (default :data:`exo_sim.human.DEFAULT_HUMAN`).
+        seed: seed of the human's motor noise (same seed, same trajectory).
+        memory: the human's adapted internal models per task (e.g. after practice,
+            :attr:`exo_sim.human.SimulatedHuman.memory`); None: the prior (no exo knowledge).
 
     """
 
-    def __init__(self, config: ExoArmConfig | None = None, rest_angle: float = 0.3) -> None:
+    def __init__(self, config: ExoArmConfig | None = None, rest_angle: float = 0.3, *,
+                 human: HumanConfig | None = None, seed: int = 0,
+                 memory: dict[str, np.ndarray] | None = None) -> None:
         if not (isinstance(rest_angle, (int, float)) and math.isfinite(rest_angle)
                 and 0.0 <= rest_angle <= 2.2):
             raise ValueError(f'rest_angle must be in [0, 2.2] rad, got {rest_angle!r}')
+        if not (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
+                and seed >= 0):
+            raise ValueError(f'seed must be an integer >= 0, got {seed!r}')
         self.arm = ExoArm(config if config is not None else ExoArmConfig())
         self.arm.reset(float(rest_angle))
-        self.human = HumanMuscleController(self.arm)
+        self.human = SimulatedHuman(self.arm, human if human is not None else DEFAULT_HUMAN,
+                                    seed=int(seed), memory=memory)
         self.metabolic = MetabolicModel(self.arm)
         self.h = float(self.arm.model.opt.timestep)
         self.steps = 0
@@ -110,6 +130,9 @@ class StepLoop:
         self._task: Task | None = None
         self._trajectory: ReferenceTrajectory | None = None
         self._k0 = 0
+        self._pending = False
+        self.intent = float(rest_angle)
+        """The human's delay-free intent of the last step: its reference ``lead`` ahead, rad."""
 
     # ------------------------------------------------------------------ schedule
     @property
@@ -127,26 +150,51 @@ class StepLoop:
         """The running task's reference (None at rest)."""
         return self._trajectory
 
-    def start_task(self, task: Task, params: TrajectoryParams | None = None) -> None:
-        """Start ``task`` now (at the current step); its payload goes into the hand."""
+    def start_task(self, task: Task, params: TrajectoryParams | None = None,
+                   onset_s: float = 0.0) -> None:
+        """Instruct ``task`` now; the movement starts ``onset_s`` s later (reaction time).
+
+        The payload goes into the hand now and the human switches to the task's internal
+        model; until the onset the human holds its rest posture (phase -1).
+        """
+        if not (isinstance(onset_s, (int, float)) and math.isfinite(onset_s)
+                and 0.0 <= onset_s <= 10.0):
+            raise ValueError(f'onset_s must be in [0, 10] s, got {onset_s!r}')
+        at = self._at(self.steps)
+        if at is not None:  # a movement is interrupted: wait where it was heading now
+            self._rest_angle = float(at[0])
         self._task = task
         self._trajectory = ReferenceTrajectory(task, params or TrajectoryParams())
-        self._k0 = self.steps
+        self._k0 = self.steps + int(round(onset_s / self.h))
+        self._pending = self._k0 > self.steps
         # Only a real change re-runs mj_setConst (the placeholder mass reads as itself).
         if abs(self.arm.payload_kg - max(task.payload_per_arm_kg, MIN_PAYLOAD_MASS_KG)) > 1e-12:
             self.arm.set_payload(task.payload_per_arm_kg)
+        self.human.begin_task(task.task_id)
 
     def stop_task(self) -> None:
         """Stop the running task: the human holds its current elbow angle at rest."""
         self._task = None
         self._trajectory = None
+        self._pending = False
         self._rest_angle = float(self.arm.human_state()[0])
+
+    def _at(self, k: int) -> tuple[float, float, float, float] | None:
+        """``(q, qd, qdd, tau)`` of the scheduled task at step ``k``; None when not moving."""
+        if self._trajectory is None or k < self._k0:
+            return None
+        tau = (k - self._k0) * self.h
+        q, qd, qdd = self._trajectory(tau)
+        return q, qd, qdd, tau
 
     def reference(self) -> HumanReference:
         """The human's reference at the current step (ends a task whose time is over)."""
         if self._trajectory is not None:
-            tau = (self.steps - self._k0) * self.h
-            q, qd, qdd = self._trajectory(tau)
+            at = self._at(self.steps)
+            if at is None:  # instructed, not moving yet
+                return HumanReference(self._rest_angle, 0.0, 0.0, PHASE_AT_REST, '')
+            q, qd, qdd, tau = at
+            self._pending = False
             if tau <= self._trajectory.duration:
                 return HumanReference(float(q), float(qd), float(qdd),
                                       float(self._trajectory.phase(tau)),
@@ -156,6 +204,17 @@ class StepLoop:
             self._task = None
             self._trajectory = None
         return HumanReference(self._rest_angle, 0.0, 0.0, PHASE_AT_REST, '')
+
+    def _reference_ahead(self, steps: int) -> tuple[float, float, float]:
+        """The human's reference ``steps`` ahead (what the feedforward anticipates)."""
+        at = self._at(self.steps + steps)
+        if at is None:
+            return self._rest_angle, 0.0, 0.0
+        q, qd, qdd, tau = at
+        if tau > self._trajectory.duration:
+            q, _, _ = self._trajectory(self._trajectory.duration)
+            return float(q), 0.0, 0.0
+        return float(q), float(qd), float(qdd)
 
     # ------------------------------------------------------------------ stepping
     def observe(self, reference: HumanReference | None = None) -> ExoObservation:
@@ -173,7 +232,9 @@ class StepLoop:
         ``reference`` is the one :meth:`reference` gave for this step (computed when None).
         """
         ref = reference if reference is not None else self.reference()
-        self.human.compute(ref.q, ref.qd, ref.qdd)
+        ahead = self._reference_ahead(self.human.lead_steps)
+        self.intent = ahead[0]
+        self.human.compute(ref.q, ref.qd, ref.qdd, ahead=ahead)
         applied = self.arm.apply_exo_torque(exo_command)
         self.arm.step()
         self.steps += 1
@@ -183,6 +244,16 @@ class StepLoop:
         """Instantaneous metabolic power of the modelled muscles, W."""
         return float(self.metabolic.power(self.arm))
 
-    def activations(self):
+    def activations(self) -> np.ndarray:
         """Current muscle activations, (6,) in ``ExoArm.MUSCLES`` order (a copy)."""
-        return self.arm.data.act[self.human._actadr].copy()
+        return self.arm.muscle_activations()
+
+    @property
+    def last_command(self) -> HumanCommand | None:
+        """The human's command of the last step (None before the first)."""
+        return self.human.last
+
+    def co_contraction_index(self) -> float:
+        """Co-contraction index of the human's last command, in [0, 1] (0 before a step)."""
+        last = self.human.last
+        return float(last.cocontraction_index) if last is not None else 0.0

@@ -17,9 +17,9 @@ from exo_contract.dataset import (
     STEPS_FILE,
 )
 from exo_contract.metrics import active_mask
-from exo_contract.tasks import sample_trajectory_params, TASKS, TASKS_BY_ID
+from exo_contract.tasks import TASKS, TASKS_BY_ID
 from exo_sim.datagen.cli import main
-from exo_sim.datagen.config import DatagenConfig, episode_specs
+from exo_sim.datagen.config import DatagenConfig, episode_specs, sample_variation
 from exo_sim.datagen.generator import generate
 from exo_sim.episodes import simulate_assisted_episode
 from exo_sim.model import MUSCLES
@@ -28,14 +28,16 @@ from exo_sim.stiffness import DEFAULT_FIT
 EXPECTED_COLUMNS = [
     ('episode', pa.int32()), ('task_id', pa.string()), ('text', pa.string()),
     ('condition', pa.string()), ('alpha', pa.float32()), ('body_mass_kg', pa.float32()),
-    ('repetition', pa.int16()), ('seed', pa.int64()), ('t', pa.float32()),
-    ('phase', pa.float32()), ('q_ref', pa.float32()), ('q_exo', pa.float32()),
+    ('repetition', pa.int16()), ('group', pa.int32()), ('seed', pa.int64()),
+    ('noise_seed', pa.int64()), ('t', pa.float32()),
+    ('phase', pa.float32()), ('q_ref', pa.float32()), ('q_intent', pa.float32()),
+    ('q_exo', pa.float32()),
     ('qd_exo', pa.float32()), ('q_human', pa.float32()), ('qd_human', pa.float32()),
     ('tau_ext', pa.float32()), ('tau_exo', pa.float32()), ('tau_bio', pa.float32()),
     ('k_int', pa.float32()), ('act_TRIlong', pa.float32()), ('act_TRIlat', pa.float32()),
     ('act_TRImed', pa.float32()), ('act_BIClong', pa.float32()),
     ('act_BICshort', pa.float32()), ('act_BRA', pa.float32()),
-    ('metabolic_power', pa.float32()),
+    ('co_contraction_index', pa.float32()), ('metabolic_power', pa.float32()),
 ]
 
 SMALL = DatagenConfig(tasks=('ok_gesture', 'lift_heavy'), alphas=(0.0, 1.0), masses=(70.0,),
@@ -68,9 +70,9 @@ def _effort(ep):
 def test_schema_and_metadata_exact(small_dir):
     schema = pq.read_schema(small_dir / STEPS_FILE)
     assert [(f.name, f.type) for f in schema] == EXPECTED_COLUMNS
-    assert schema.metadata[b'exo_vic_schema_version'] == b'1'
+    assert schema.metadata[b'exo_vic_schema_version'] == b'2'
     assert schema.equals(SCHEMA, check_metadata=False)
-    assert SCHEMA.metadata == {b'exo_vic_schema_version': b'1'}
+    assert SCHEMA.metadata == {b'exo_vic_schema_version': b'2'}
 
 
 def test_activation_columns_follow_the_model_muscles():
@@ -95,6 +97,9 @@ def test_rows_and_episode_content(small):
         assert ep['t'][0] == 0.0
         assert np.all(ep['body_mass_kg'] == 70.0)
         assert np.all(np.isfinite(ep['q_human'])) and np.all(np.isfinite(ep['tau_bio']))
+        assert np.all(np.isfinite(ep['q_intent']))
+        cci = ep['co_contraction_index']
+        assert np.all((cci >= 0) & (cci <= 1)) and np.any(cci > 0.05)
         acts = np.column_stack([ep[n] for n in ep if n.startswith('act_')])
         assert acts.shape[1] == 6 and np.all((acts >= 0) & (acts <= 1))
         if ep['condition'][0] == 'no_exo':
@@ -132,8 +137,9 @@ def test_phase_rest_semantics(small):
         assert np.all(phase[(phase != -1.0)] >= 0) and np.all(phase <= 1)
         assert np.all(np.diff(phase[active]) > 0)
         assert phase[active[0]] < 0.01 and phase[active[-1]] > 0.99
-        # 0.5 s rest before the task (the rollout's rest_before)
-        assert ep['t'][active[0]] == pytest.approx(0.5, abs=0.011)
+        # 0.5 s rest before the instruction, then the group's onset (0.2-1.0 s)
+        onset = ep['t'][active[0]] - 0.5
+        assert 0.2 - 0.011 <= onset <= 1.0 + 0.011
         rest = phase < 0
         np.testing.assert_allclose(ep['q_ref'][rest], ep['q_ref'][0], atol=1e-6)
 
@@ -142,12 +148,15 @@ def test_rows_are_the_episode_recipe_decimated(small):
     """An exo episode of the dataset is simulate_assisted_episode's, every 10th step."""
     spec = next(s for s in episode_specs(SMALL)
                 if s.task_id == 'ok_gesture' and s.condition == 'exo' and s.alpha == 1.0)
-    params = sample_trajectory_params(np.random.default_rng(spec.seed), SMALL.spread)
-    episode = simulate_assisted_episode(TASKS_BY_ID['ok_gesture'], 1.0, 70.0, params,
-                                        fit=SMALL.fit)
+    variation = sample_variation(spec.seed, SMALL)
+    episode = simulate_assisted_episode(TASKS_BY_ID['ok_gesture'], 1.0, 70.0, variation.params,
+                                        fit=SMALL.fit, seed=spec.noise_seed,
+                                        onset_s=variation.onset_s)
     ep = next(e for e in _episodes(small) if e['episode'][0] == spec.episode)
     for name, values in (('k_int', episode.k_int), ('phase', episode.rollout.phase),
-                         ('q_exo', episode.rollout.q_exo), ('t', episode.rollout.t)):
+                         ('q_exo', episode.rollout.q_exo), ('t', episode.rollout.t),
+                         ('q_intent', episode.rollout.q_intent),
+                         ('co_contraction_index', episode.rollout.cocontraction)):
         np.testing.assert_array_equal(ep[name], values[::10].astype(np.float32), err_msg=name)
 
 
@@ -179,10 +188,17 @@ def test_seeds_deterministic_paired_and_distinct():
     specs = episode_specs(SMALL)
     assert [s.seed for s in specs] == [s.seed for s in episode_specs(SMALL)]
     by_block = {}
+    groups = {}
     for s in specs:
         by_block.setdefault((s.task_id, s.body_mass_kg, s.repetition), set()).add(s.seed)
+        groups.setdefault((s.task_id, s.body_mass_kg, s.repetition), set()).add(s.group)
     assert all(len(seeds) == 1 for seeds in by_block.values())  # conditions are paired
     assert len({next(iter(v)) for v in by_block.values()}) == len(by_block)
+    # one group per trajectory, numbered in order; the noise differs per episode
+    assert all(len(g) == 1 for g in groups.values())
+    assert sorted(next(iter(g)) for g in groups.values()) == list(range(len(groups)))
+    assert len({s.noise_seed for s in specs}) == len(specs)
+    assert not {s.noise_seed for s in specs} & {s.seed for s in specs}
     other = episode_specs(DatagenConfig(**{**SMALL.__dict__, 'base_seed': 1}))
     assert {s.seed for s in other}.isdisjoint({s.seed for s in specs})
     # a subset of the config reproduces the same seeds
@@ -190,7 +206,13 @@ def test_seeds_deterministic_paired_and_distinct():
     assert {s.seed for s in sub} == by_block[('lift_heavy', 70.0, 0)]
     big = episode_specs(DatagenConfig(repetitions=3))
     assert len(big) == 9 * 3 * 3 * 4
-    assert len({s.seed for s in big}) == 9 * 3 * 3
+    assert len({s.seed for s in big}) == 9 * 3 * 3 == len({s.group for s in big})
+    # the group's randomisation: onset, speed, amplitude within the configured ranges
+    for s in big[::4]:
+        v = sample_variation(s.seed, DatagenConfig())
+        assert 0.2 <= v.onset_s <= 1.0 and 0.8 <= v.speed <= 1.2
+        assert 0.85 <= v.amplitude_scale <= 1.15 and abs(v.baseline_offset_rad) <= 0.05
+        assert v.params.duration_scale == pytest.approx(1.0 / v.speed)
 
 
 def test_manifest_fields_and_sha256(small_dir, small):
@@ -198,7 +220,7 @@ def test_manifest_fields_and_sha256(small_dir, small):
     for key in ('schema_version', 'created', 'config', 'episodes', 'software', 'git_commit',
                 'steps_sha256', 'wall_time_s'):
         assert key in manifest, key
-    assert manifest['schema_version'] == 1
+    assert manifest['schema_version'] == 2
     assert manifest['created'].endswith('+00:00')
     assert manifest['config']['alphas'] == [0.0, 1.0]
     assert manifest['config']['tasks'] == ['ok_gesture', 'lift_heavy']
@@ -211,9 +233,16 @@ def test_manifest_fields_and_sha256(small_dir, small):
     assert sum(e['steps'] for e in eps) == small.num_rows
     for e in eps:
         for key in ('task_id', 'condition', 'alpha', 'body_mass_kg', 'repetition', 'seed',
-                    'trajectory_params', 'steps'):
+                    'group', 'noise_seed', 'variation', 'trajectory_params', 'steps'):
             assert key in e, key
         assert (e['alpha'] is None) == (e['condition'] == 'no_exo')
+        for key in ('onset_s', 'speed', 'amplitude_scale', 'baseline_offset_rad'):
+            assert key in e['variation'], key
+    assert manifest['config']['human']['feedback_delay_s'] > 0
+    split = manifest['split']
+    assert split['unit'].startswith('group')
+    assert sorted(split['train_groups'] + split['val_groups']) == [0, 1]
+    assert not set(split['train_groups']) & set(split['val_groups'])
     seeds = small.column('seed').to_numpy()
     episodes = small.column('episode').to_numpy()
     for e in eps:
@@ -221,10 +250,15 @@ def test_manifest_fields_and_sha256(small_dir, small):
 
 
 def test_load_dataset_rejects_other_versions(small, tmp_path):
-    bad = small.replace_schema_metadata({'exo_vic_schema_version': '2'})
-    pq.write_table(bad, tmp_path / 'v2.parquet')
-    with pytest.raises(ValueError, match="schema version '2'.*reads version '1'"):
-        load_dataset(tmp_path / 'v2.parquet')
+    v1 = small.drop_columns(['group', 'noise_seed', 'q_intent', 'co_contraction_index'])
+    pq.write_table(v1.replace_schema_metadata({'exo_vic_schema_version': '1'}),
+                   tmp_path / 'v1.parquet')
+    with pytest.raises(ValueError, match='format version 1.*Regenerate'):
+        load_dataset(tmp_path / 'v1.parquet')
+    bad = small.replace_schema_metadata({'exo_vic_schema_version': '3'})
+    pq.write_table(bad, tmp_path / 'v3.parquet')
+    with pytest.raises(ValueError, match="schema version '3'.*reads version '2'"):
+        load_dataset(tmp_path / 'v3.parquet')
     pq.write_table(small.replace_schema_metadata(None), tmp_path / 'none.parquet')
     with pytest.raises(ValueError, match='exo_vic_schema_version.*missing'):
         load_dataset(tmp_path / 'none.parquet')
@@ -245,7 +279,10 @@ def test_load_dataset_rejects_other_versions(small, tmp_path):
     ({'workers': 0}, 'workers must be an integer >= 1, got 0'),
     ({'sample_rate_hz': 30.0}, 'must divide'),
     ({'k_min': 5.0, 'k_max': 4.0}, 'k_max must be > k_min'),
-    ({'spread': 0.9}, r'spread must be in \[0, 0.5\], got 0.9'),
+    ({'speed_spread': 0.9}, r'speed_spread must be in \[0, 0.4\], got 0.9'),
+    ({'onset_range_s': (1.0, 0.2)}, 'onset_range_s'),
+    ({'practice_repetitions': -1}, 'practice_repetitions'),
+    ({'human': {'noise_cv': 0.1}}, 'human must be a HumanConfig'),
     ({'alphas': (), 'include_no_exo': False}, 'no condition'),
     ({'base_seed': -1}, 'base_seed'),
     ({'fit_window_s': math.nan}, 'fit_window_s'),

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from exo_contract.tasks import TASKS_BY_ID, TrajectoryParams
-from exo_sim.episodes import simulate_assisted_episode
+from exo_sim.episodes import PRACTICE_REPETITIONS, practise, simulate_assisted_episode
+from exo_sim.human import HumanConfig, PRIOR_THETA
 from exo_sim.model import ExoArmConfig
 from exo_sim.rollout import ProportionalAssist, run_rollout
 from exo_sim.stiffness import DEFAULT_FIT, fit_interaction_stiffness, FitSettings
@@ -20,15 +21,17 @@ def assisted():
     return simulate_assisted_episode(TASK, 1.0, 70.0, SHORT)
 
 
-def test_assisted_episode_is_the_rollout_plus_the_fit(assisted):
+def test_assisted_episode_is_the_practised_rollout_plus_the_fit(assisted):
     config = ExoArmConfig(body_mass_kg=70.0)
-    res = run_rollout(TASK, config=config, controller=ProportionalAssist(1.0), params=SHORT)
+    res = run_rollout(TASK, config=config, controller=ProportionalAssist(1.0), params=SHORT,
+                      memory=practise(TASK, 1.0, 70.0))
     np.testing.assert_array_equal(assisted.rollout.q_exo, res.q_exo)
     window = int(round(DEFAULT_FIT.window_s / config.timestep))
     k = fit_interaction_stiffness(res.tau_ext, res.q_ref, res.q_exo, window, DEFAULT_FIT.k_min,
                                   DEFAULT_FIT.k_max)
     np.testing.assert_array_equal(assisted.k_int, k)
     assert assisted.exo and assisted.alpha == 1.0 and assisted.fit == DEFAULT_FIT
+    assert assisted.practice_repetitions == PRACTICE_REPETITIONS
     assert assisted.duration == pytest.approx(TASK.duration_s * 0.6)
     assert assisted.timestep == config.timestep
 
@@ -54,6 +57,33 @@ def test_no_exo_episode_has_no_stiffness():
     assert not episode.exo and math.isnan(episode.alpha)
     assert episode.rollout.config.attach_exo is False
     assert np.all(np.isnan(episode.k_int))
+
+
+def test_practice_adapts_to_the_condition_and_is_cached():
+    """Practice teaches the human the exo's help (alpha = 1) but not without exo."""
+    helped = practise(TASK, 1.0, 70.0)[TASK.task_id]
+    alone = practise(TASK, None, 70.0)[TASK.task_id]
+    assert helped[0] < 0.85 < alone[0]  # gain on the own arm's gravity (prior 1)
+    assert practise(TASK, 1.0, 70.0)[TASK.task_id] is not helped  # a copy ...
+    np.testing.assert_array_equal(practise(TASK, 1.0, 70.0)[TASK.task_id], helped)  # cached
+    assert practise(TASK, 1.0, 70.0, repetitions=0) == {}
+    naive = simulate_assisted_episode(TASK, 1.0, 70.0, SHORT, practice_repetitions=0,
+                                      rest_before=0.1, rest_after=0.0)
+    # a naive human learns during its first repetition
+    assert naive.rollout.memory[TASK.task_id][0] < 0.95
+    np.testing.assert_array_equal(practise(TASK, 1.0, 70.0)[''], helped)  # rest: same model
+    assert tuple(PRIOR_THETA) == (1.0, 1.0)
+
+
+def test_seed_onset_and_human_reach_the_rollout():
+    quiet = HumanConfig(noise_cv=0.0)
+    a = simulate_assisted_episode(TASK, 0.5, 70.0, SHORT, seed=1, onset_s=0.3, human=quiet,
+                                  rest_after=0.0)
+    b = simulate_assisted_episode(TASK, 0.5, 70.0, SHORT, seed=2, onset_s=0.3, human=quiet,
+                                  rest_after=0.0)
+    np.testing.assert_array_equal(a.rollout.q_human, b.rollout.q_human)  # no noise: no seed
+    assert a.rollout.onset_s == 0.3 and a.human == quiet
+    assert a.rollout.t[np.argmax(a.rollout.phase >= 0)] == pytest.approx(0.8)
 
 
 def test_invalid_alpha_is_rejected():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from exo_sim.human import HumanMuscleController
+from exo_sim.human import HumanConfig, SimulatedHuman
 from exo_sim.metabolic import brockway_power, MetabolicModel, steady_state_energy
 from exo_sim.model import ExoArm, ExoArmConfig
 
@@ -14,7 +14,7 @@ def test_power_nonnegative_and_grows_with_effort():
     model = MetabolicModel(arm)
     rest = model.power(arm)
     assert rest >= 0 and np.isfinite(rest)
-    human = HumanMuscleController(arm)
+    human = SimulatedHuman(arm, HumanConfig(noise_cv=0.0))
     for _ in range(300):
         human.compute(1.2)
         arm.step()

@@ -13,11 +13,19 @@ from exo_contract.dataset import load_dataset, STEPS_FILE
 from exo_contract.metrics import active_mask
 from exo_sim.datagen.config import DatagenConfig
 from exo_sim.datagen.generator import generate
-from exo_sim.validation import episode_metrics, friedman, main, validation_report
+from exo_sim.validation import (
+    episode_metrics,
+    friedman,
+    main,
+    phase_windows,
+    stiffness_metrics,
+    validation_report,
+)
 
 TINY = DatagenConfig(tasks=('ok_gesture',), alphas=(0.0, 1.0), masses=(60.0, 80.0),
                      repetitions=1, workers=2)
-FILES = ('report.json', 'report.md', 'effort_by_task.png', 'tracking_by_task.png')
+FILES = ('report.json', 'report.md', 'effort_by_task.png', 'tracking_by_task.png',
+         'stiffness_by_task.png')
 
 
 @pytest.fixture(scope='module')
@@ -46,6 +54,14 @@ def test_report_files_and_finite_p_values(tiny_dir, tmp_path):
     assert effort['alpha=1']['mean'] < effort['alpha=0']['mean']
     md = (tmp_path / 'report.md').read_text()
     assert 'Muscle effort' in md and 'p-value' in md and 'M1 ok_gesture' in md
+    assert 'Interaction stiffness' in md and 'unassisted tracking RMSE' in md
+    stiff = task['stiffness']
+    assert set(stiff['by_condition']) == {'alpha=0', 'alpha=1'}
+    for entry in (stiff['assisted'], stiff['all_exo']):
+        assert entry['k_cv'] > 0 and entry['k_mean'] > 0 and entry['n'] >= 2
+    prof = report['stiffness_profiles']['ok_gesture']['alpha=1']
+    assert len(prof['k_mean']) == len(prof['qd_ref_mean']) == 101
+    assert report['summary']['unassisted_tracking_rmse_rad']['ok_gesture'] > 0
 
 
 def test_episode_metrics_match_direct_computation(tiny_dir):
@@ -78,6 +94,23 @@ def test_one_mass_block_reports_insufficient_blocks(tiny_dir, tmp_path):
         assert test['status'] == 'insufficient blocks'
         assert test['p_value'] is None and test['annotation'] == 'n/a'
     assert 'insufficient blocks' in (tmp_path / 'report' / 'report.md').read_text()
+
+
+def test_stiffness_windows_and_metrics():
+    """Rapid flexion: velocity > half the peak; hold: slow, in the upper half."""
+    t = np.linspace(0.0, 2.0, 201)
+    phase = np.where((t > 0.0) & (t < 2.0), t / 2.0, -1.0)
+    q = 0.3 + 0.5 * (1 - np.cos(np.pi * np.clip(t, 0, 1)))  # rise, then hold at 1.3
+    qd = np.gradient(q, t)
+    rapid, hold = phase_windows(phase, q, qd)
+    assert np.all(t[rapid] > 0.15) and np.all(t[rapid] < 0.85) and rapid.sum() > 50
+    assert np.all(t[hold] > 0.9) and hold.sum() > 80
+    k = np.where(rapid, 200.0, 100.0)
+    col = {'k_int': k, 'phase': phase, 'q_ref': q, 't': t}
+    m = stiffness_metrics(col, np.ones_like(t, dtype=bool))
+    assert m['k_rapid'] == 200.0 and m['k_hold'] == 100.0 and m['k_cv'] > 0.2
+    col['k_int'] = np.full_like(t, np.nan)
+    assert math.isnan(stiffness_metrics(col, np.ones_like(t, dtype=bool))['k_cv'])
 
 
 def test_friedman_unit_cases():

@@ -47,22 +47,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--conditions', default=','.join(CONDITIONS),
                    help='comma-separated subset of ' + ','.join(CONDITIONS))
     p.add_argument('--masses', default=None,
-                   help='comma-separated body masses, kg (default: 60,70,80 + 65,75,90)')
+                   help='comma-separated body masses, kg (default: training 60,70,80 + '
+                        'unseen 55,65,75,90)')
     p.add_argument('--tasks', default=None, help='comma-separated task ids (default: all)')
     p.add_argument('--repetitive-minutes', type=float, default=None,
                    help='simulated minutes of the repetitive task (default 10; quick 1; 0: '
                         'skip)')
     p.add_argument('--workers', type=int, default=None, help='processes (default: all CPUs)')
-    p.add_argument('--seed', type=int, default=0, help='seed of the repetitive schedule')
+    p.add_argument('--seed', type=int, default=0,
+                   help="first evaluation seed (the human's timing, noise and the repetitive "
+                        'schedule); with --task-text the seed of that rollout')
+    p.add_argument('--seeds', type=int, default=None,
+                   help='number of seeds of the grid (default 5; quick 1)')
     p.add_argument('--basal-w-per-kg', type=float, default=0.0,
                    help='constant basal term added to EE(t), W/kg (default 0)')
     p.add_argument('--no-plots', action='store_true')
     p.add_argument('--task-text', default=None,
                    help='single rollout for this text (with --mass, --policy)')
     p.add_argument('--mass', type=float, default=70.0, help='body mass of --task-text, kg')
-    p.add_argument('--policy', choices=('learned', 'assist', 'promp', 'oracle', 'transparent',
-                                        'no_exo'),
+    p.add_argument('--policy', choices=CONDITIONS,
                    default='learned', help='condition of the --task-text rollout')
+    p.add_argument('--onset-delay', type=float, default=None, metavar='S',
+                   help='--task-text: movement onset after the instruction, s (default: drawn '
+                        'from --seed, 0.2-1.0 s)')
+    p.add_argument('--speed', type=float, default=None,
+                   help='--task-text: movement speed relative to the task (default: drawn, '
+                        '+-20 %%)')
+    p.add_argument('--amplitude', type=float, default=None,
+                   help='--task-text: amplitude relative to the task (default: drawn, +-15 %%)')
     p.add_argument('--json', action='store_true', help='print the result as JSON')
     p.add_argument('--controller-params', type=Path, default=None, metavar='PATH',
                    help="controller_node parameter file (ROS 2 YAML; default: the launch "
@@ -86,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     if opts.task_text is not None:
         try:
-            res = single_rollout(opts.task_text, opts.mass, opts.policy, node_config)
+            res = single_rollout(opts.task_text, opts.mass, opts.policy, node_config,
+                                 opts.seed, opts.onset_delay, opts.speed, opts.amplitude)
         except SourceUnavailableError as exc:
             res = {'task_text': opts.task_text, 'policy': opts.policy,
                    'body_mass_kg': opts.mass, 'error': str(exc)}
@@ -120,8 +133,12 @@ def main(argv: list[str] | None = None) -> int:
         minutes = 1.0 if opts.quick else 10.0
     if not (math.isfinite(minutes) and 0.0 <= minutes <= 120.0) or 0 < minutes < 0.25:
         parser.error(f'--repetitive-minutes must be 0 or in [0.25, 120], got {minutes!r}')
+    seeds = opts.seeds if opts.seeds is not None else (1 if opts.quick else 5)
+    if not 1 <= seeds <= 100:
+        parser.error(f'--seeds must be in [1, 100], got {seeds!r}')
     report = run_evaluation(conditions, tasks, masses, minutes, opts.workers, opts.seed,
-                            opts.basal_w_per_kg, quick=opts.quick, node_config=node_config)
+                            opts.basal_w_per_kg, quick=opts.quick, node_config=node_config,
+                            seeds=seeds)
     opts.out.mkdir(parents=True, exist_ok=True)
     report['plots'] = [] if opts.no_plots else make_plots(report, opts.out)
     (opts.out / 'eval.json').write_text(json.dumps(report, indent=1, allow_nan=True))

@@ -1,9 +1,12 @@
 """The evaluation's conditions, their reference sources, the language front end and safety.
 
 Conditions: ``no_exo`` (no exoskeleton), ``transparent`` (exo attached, zero torque) and
-the assisted ``promp``, ``learned``, ``assist``, ``oracle`` (a reference source of
+the assisted ``promp``, ``learned`` (the default policy), ``oracle`` (a reference source of
 :mod:`exo_policy.sources` + the stability-bounded impedance controller,
-:class:`exo_bringup.harness.ImpedanceAssist`).
+:class:`exo_bringup.harness.ImpedanceAssist`) and ``ablation_human_reference``: the paper's
+literal formulation (the learned policy trained on the human's own reference,
+:func:`exo_policy.runtime.ablation_checkpoint_dir`), an ablation and not a mode of
+policy_node.
 
 One language front end: every condition and the simulated human resolve task text with
 the same :class:`exo_contract.language.TaskResolver`, built once per process (lazily, with
@@ -20,10 +23,11 @@ from exo_bringup.node_config import load_node_config, NodeConfig
 from exo_contract.language import TaskResolver
 from exo_contract.tasks import Task
 
-CONDITIONS = ('no_exo', 'transparent', 'promp', 'learned', 'assist', 'oracle')
-ASSISTED = ('promp', 'learned', 'assist', 'oracle')
+ABLATION = 'ablation_human_reference'
+CONDITIONS = ('no_exo', 'transparent', 'promp', 'learned', 'oracle', ABLATION)
+ASSISTED = ('promp', 'learned', 'oracle', ABLATION)
 TRAINING_MASSES = (60.0, 70.0, 80.0)
-UNSEEN_MASSES = (65.0, 75.0, 90.0)
+UNSEEN_MASSES = (55.0, 65.0, 75.0, 90.0)
 #: The answer to text that names no task, the same in every mode.
 UNKNOWN_TEXT_ERROR = 'the text names no known task'
 
@@ -56,8 +60,7 @@ def make_source(condition: str, node_config: NodeConfig | None = None):
     The source is built as policy_node builds it (:func:`exo_policy.sources.make_source`)
     from ``node_config.policy`` (default: the launch files' policy.yaml): the shared
     resolver, ``compliant_stiffness``, ``promp_model``, ``stiffness_table`` and, for
-    ``learned`` only, ``checkpoint`` (``assist`` always runs the shipped assist checkpoint,
-    so that the two conditions stay distinct).
+    ``learned`` only, ``checkpoint`` (the ablation always runs its shipped checkpoint).
 
     Raises:
         SourceUnavailableError: the learned policy cannot be imported or constructed.
@@ -78,6 +81,10 @@ def make_source(condition: str, node_config: NodeConfig | None = None):
     if condition in ('oracle', 'promp'):
         return make_reference_source(condition, **kwargs)
     try:
+        if condition == ABLATION:
+            from exo_policy.runtime import ablation_checkpoint_dir  # noqa: PLC0415
+            kwargs['checkpoint'] = str(ablation_checkpoint_dir())
+            return make_reference_source('learned', **kwargs)
         return make_reference_source(condition, **kwargs)
     except Exception as exc:  # noqa: BLE001 -- any failure skips the condition
         raise SourceUnavailableError(f'the {condition} policy is unavailable: '

@@ -11,7 +11,7 @@ from exo_bringup.evaluation.conditions import CONDITIONS
 from exo_contract.tasks import TASKS, TASKS_BY_ID
 
 _COLORS = {'no_exo': '#7f7f7f', 'transparent': '#bcbd22', 'promp': '#1f77b4',
-           'learned': '#d62728', 'assist': '#9467bd', 'oracle': '#2ca02c'}
+           'learned': '#d62728', 'ablation_human_reference': '#9467bd', 'oracle': '#2ca02c'}
 
 
 def _bar_grid(report: dict, key: str, ylabel: str, title: str, path: Path) -> None:
@@ -39,17 +39,59 @@ def _bar_grid(report: dict, key: str, ylabel: str, title: str, path: Path) -> No
     plt.close(fig)
 
 
+def _traces(report: dict, path: Path) -> bool:
+    """Fig. 5: reference, exo angle and stiffness of each task (first seed, traced mass)."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    traced = [r for r in report['rollouts'] if 'traces' in r]
+    tasks = [t.task_id for t in TASKS if any(r['task_id'] == t.task_id for r in traced)]
+    if not tasks:
+        return False
+    ncol = min(3, len(tasks))
+    nrow = math.ceil(len(tasks) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 2.8 * nrow), squeeze=False)
+    for ax, task in zip(axes.flat, tasks, strict=False):
+        rows = [r for r in traced if r['task_id'] == task]
+        ax2 = ax.twinx()
+        first = True
+        for r in sorted(rows, key=lambda r: CONDITIONS.index(r['condition'])):
+            tr = r['traces']
+            if first:
+                ax.plot(tr['t'], tr['q_ref'], 'k--', lw=1.0, label='reference')
+                first = False
+            ax.plot(tr['t'], tr['q'], color=_COLORS[r['condition']], lw=0.9,
+                    label=r['condition'])
+            if 'stiffness' in tr:
+                n = min(len(tr['t']), len(tr['stiffness']))
+                ax2.plot(tr['t'][:n], tr['stiffness'][:n], color=_COLORS[r['condition']],
+                         lw=0.7, ls=':')
+        ax.set_title(f'M{TASKS_BY_ID[task].mission} {TASKS_BY_ID[task].name} '
+                     f'({rows[0]["body_mass_kg"]:g} kg)', fontsize=9)
+        ax.set_xlabel('time (s)', fontsize=8)
+        ax.set_ylabel('angle (rad)', fontsize=8)
+        ax2.set_ylabel('K (N m/rad, dotted)', fontsize=8)
+    axes.flat[0].legend(fontsize=6)
+    for ax in list(axes.flat)[len(tasks):]:
+        ax.axis('off')
+    fig.suptitle('Reference, exo angle and stiffness per task (Fig. 5 style)', fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
 def make_plots(report: dict, out: Path) -> list[str]:
-    """Fig. 4 (effort), 5 (RMSE), 6 (EE(t)), 7 (first minute); returns the file names."""
+    """Fig. 4 (effort), 5 (RMSE, traces), 6 (EE(t)), 7 (first minute); the file names."""
     import matplotlib  # noqa: PLC0415
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt  # noqa: PLC0415
     files = []
+    if _traces(report, out / 'fig5_traces.png'):
+        files.append('fig5_traces.png')
     if report['summary']:
         _bar_grid(report, 'effort', 'sum of a^2', 'Muscle effort per task and condition '
-                  '(Fig. 4 style; mean +- std over masses)', out / 'fig4_effort.png')
+                  '(Fig. 4 style; mean +- std over masses and seeds)', out / 'fig4_effort.png')
         _bar_grid(report, 'rmse_rad', 'RMSE (rad)', 'Tracking RMSE per task and condition '
-                  '(Fig. 5 style; mean +- std over masses)', out / 'fig5_rmse.png')
+                  '(Fig. 5 style; mean +- std over masses and seeds)', out / 'fig5_rmse.png')
         files += ['fig4_effort.png', 'fig5_rmse.png']
     rep = {c: r for c, r in report['repetitive']['conditions'].items() if 'ec_j' in r}
     if rep:

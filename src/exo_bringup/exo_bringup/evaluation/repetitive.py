@@ -1,14 +1,15 @@
 """The repetitive lift-and-carry session (paper Fig. 6-7): schedule, session, EE and EC.
 
 Cycles of ``'lift a heavy box'`` (mission 8, 10 kg box in the hand for the whole session)
-with small random amplitude/duration variation (+-5 %) and a random pause of 2-4 s between
-cycles (about 67 cycles in 10 min, as in the paper). The session runs the one step loop
-(:class:`exo_sim.step_loop.StepLoop`): each cycle is started with
+with small random amplitude/duration variation (+-5 %), a random reaction time between the
+instruction and the movement (uniform in the dataset's onset range, 0.2-1.0 s) and a random
+pause of 2-4 s between cycles (about 60 cycles in 10 min, as in the paper). The session runs
+the one step loop (:class:`exo_sim.step_loop.StepLoop`): each cycle is started with
 :meth:`~exo_sim.step_loop.StepLoop.start_task` at the first step ``k`` with
 ``k * h >= cycle.start``, and the task text is re-sent to the reference source at that same
-step. EE(t) in W/kg is the modelled muscle metabolic power per kg body mass (plus a basal
-term, default 0), EC is eq. 16 (:func:`exo_contract.metabolics.steady_state_energy`) over the
-steady-state window [0.3 T, T].
+step; the human starts moving ``onset_s`` later. EE(t) in W/kg is the modelled muscle
+metabolic power per kg body mass (plus a basal term, default 0), EC is eq. 16
+(:func:`exo_contract.metabolics.steady_state_energy`) over the steady-state window [0.3 T, T].
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from exo_contract.metabolics import reduction_pct as ec_reduction_pct  # noqa: F
 from exo_contract.metabolics import steady_state_energy
 from exo_contract.metrics import active_mask, effort, rmse
 from exo_contract.tasks import ReferenceTrajectory, TASKS_BY_ID, TrajectoryParams
+from exo_sim.datagen.config import DatagenConfig
 from exo_sim.model import ExoArmConfig
 from exo_sim.rollout import ZeroTorque
 from exo_sim.step_loop import ExoObservation, StepLoop
@@ -49,31 +51,34 @@ FIRST_MINUTE_STEP_S = 0.05
 
 @dataclass(frozen=True)
 class Cycle:
-    """One cycle of the repetitive session: start time (s), variation and its reference."""
+    """One cycle: instruction time (s), variation, reference and reaction time (s)."""
 
     start: float
     params: TrajectoryParams
     reference: ReferenceTrajectory
+    onset_s: float = 0.0
 
     @property
     def end(self) -> float:
         """End of the cycle's reference, s."""
-        return self.start + self.reference.duration
+        return self.start + self.onset_s + self.reference.duration
 
 
 def make_schedule(total_s: float, seed: int = 0, task_id: str = REPETITIVE_TASK
                   ) -> list[Cycle]:
-    """Cycles starting at 0 s until ``total_s``: +-5 % amplitude/duration, 2-4 s pauses."""
+    """Cycles from 0 s until ``total_s``: +-5 % amplitude/duration, onset, 2-4 s pauses."""
     task = TASKS_BY_ID[task_id]
     rng = np.random.default_rng(seed)
+    onset_lo, onset_hi = DatagenConfig().onset_range_s
     cycles: list[Cycle] = []
     t = 0.0
     while t < total_s:
         amp, dur = rng.uniform(-REPETITIVE_SPREAD, REPETITIVE_SPREAD, size=2)
+        onset = float(rng.uniform(onset_lo, onset_hi))
         params = TrajectoryParams(amplitude_scale=1.0 + amp, duration_scale=1.0 + dur)
         ref = ReferenceTrajectory(task, params)
-        cycles.append(Cycle(t, params, ref))
-        t += ref.duration + rng.uniform(*REPETITIVE_PAUSE_S)
+        cycles.append(Cycle(t, params, ref, onset))
+        t += onset + ref.duration + rng.uniform(*REPETITIVE_PAUSE_S)
     return cycles
 
 
@@ -180,7 +185,7 @@ def run_repetitive(condition: str, minutes: float, body_mass_kg: float = REPETIT
     current = -1
     for k in range(n):
         while next_cycle < len(cycles) and k >= start_steps[next_cycle]:
-            loop.start_task(task, cycles[next_cycle].params)
+            loop.start_task(task, cycles[next_cycle].params, cycles[next_cycle].onset_s)
             current = next_cycle
             next_cycle += 1
         ref = loop.reference()
@@ -213,7 +218,7 @@ def run_repetitive(condition: str, minutes: float, body_mass_kg: float = REPETIT
     step = max(1, int(round(FIRST_MINUTE_STEP_S / (dec * h))))
     safety = safety_counts(assist)
     return {
-        'condition': condition, **met,
+        'condition': condition, 'seed': int(seed), **met,
         'cycles_started': sum(1 for c in cycles if c.start < total_s),
         'cycles_completed': completed,
         'rmse_rad': rmse(q_track, q_ref, active_mask(phase)),

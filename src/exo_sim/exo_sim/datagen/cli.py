@@ -1,6 +1,6 @@
 """Console script ``exo_datagen``: generate the exo-vic interaction dataset.
 
-    exo_datagen --out data/exo_vic_v1            # full set (9 x 4 x 3 x 3 = 324 episodes)
+    exo_datagen --out data/exo_vic_v2            # full set (9 x 4 x 3 x 3 = 324 episodes)
     exo_datagen --out /tmp/exo_quick --quick     # tiny set for smoke tests
 
 What is simulated: :mod:`exo_sim.datagen.config`; how: :mod:`exo_sim.datagen.generator`;
@@ -10,7 +10,7 @@ the files written: :mod:`exo_contract.dataset`.
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
 import time
 
@@ -18,7 +18,7 @@ from exo_contract.dataset import MANIFEST_FILE, STEPS_FILE
 from exo_sim.datagen.config import DatagenConfig, episode_specs, QUICK_CONFIG
 from exo_sim.datagen.generator import generate
 
-DEFAULT_OUT = Path('data/exo_vic_v1')
+DEFAULT_OUT = Path('data/exo_vic_v2')
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -44,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--tasks', type=_strings, help='task ids (default: all nine)')
     parser.add_argument('--masses', type=_floats, help='body masses, kg')
     parser.add_argument('--alphas', type=_floats, help='assistance ratios of eq. 3')
-    parser.add_argument('--spread', type=float, help='trajectory randomisation spread')
+    parser.add_argument('--onset', type=_floats,
+                        help='movement onset range after the instruction, s: min,max')
+    parser.add_argument('--speed-spread', type=float, help='relative speed spread')
+    parser.add_argument('--amplitude-spread', type=float, help='relative amplitude spread')
+    parser.add_argument('--practice', type=int, help='practice repetitions per episode')
     parser.add_argument('--seed', type=int, help='base seed')
     parser.add_argument('--no-no-exo', action='store_true', help='skip the no-exo condition')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
@@ -52,12 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     base = QUICK_CONFIG if opts.quick else DatagenConfig()
     overrides = {name: value for name, value in (
         ('repetitions', opts.repetitions), ('workers', opts.workers), ('tasks', opts.tasks),
-        ('masses', opts.masses), ('alphas', opts.alphas), ('spread', opts.spread),
-        ('base_seed', opts.seed)) if value is not None}
+        ('masses', opts.masses), ('alphas', opts.alphas), ('onset_range_s', opts.onset),
+        ('speed_spread', opts.speed_spread), ('amplitude_spread', opts.amplitude_spread),
+        ('practice_repetitions', opts.practice), ('base_seed', opts.seed))
+        if value is not None}
     if opts.no_no_exo:
         overrides['include_no_exo'] = False
     try:
-        config = DatagenConfig(**{**asdict(base), **overrides})
+        config = replace(base, **overrides)
     except ValueError as exc:
         parser.error(str(exc))
     start = time.perf_counter()

@@ -1,11 +1,15 @@
 """Simulate every episode of a :class:`DatagenConfig` on a worker pool and write the dataset.
 
-Each episode is one :func:`exo_sim.episodes.simulate_assisted_episode` (eq. 3 assistance,
-eq. 4 stiffness fitted at the 1 kHz simulation rate); every signal is then decimated to
-``sample_rate_hz`` by taking every n-th 1 kHz sample (no filtering; the values of a row
-belong to one simulation instant). Episodes run in a ``multiprocessing`` pool (spawn) with
-a progress bar; the result does not depend on the number of workers or their scheduling.
-The step table and the manifest follow :mod:`exo_contract.dataset` (format version 1).
+Each episode is one :func:`exo_sim.episodes.simulate_assisted_episode` (the practised
+human, eq. 3 assistance, eq. 4 stiffness fitted at the 1 kHz simulation rate) with its
+group's :class:`~exo_sim.datagen.config.RepetitionVariation` and its own noise seed; every
+signal is then decimated to ``sample_rate_hz`` by taking every n-th 1 kHz sample (no
+filtering; the values of a row belong to one simulation instant). Episodes run in a
+``multiprocessing`` pool (spawn) with a progress bar, the repetitions of one task x mass x
+condition in one chunk (they share one practice, cached per worker); the result does not
+depend on the number of workers or their scheduling. The step table and the manifest
+follow :mod:`exo_contract.dataset` (format version 2), with the recommended group-wise
+split.
 """
 
 from __future__ import annotations
@@ -34,15 +38,18 @@ from exo_contract.dataset import (
     MUSCLES,
     SCHEMA,
     SCHEMA_VERSION,
+    split_groups,
     STEPS_FILE,
     write_dataset,
 )
-from exo_contract.tasks import sample_trajectory_params, TASKS_BY_ID
-from exo_sim.datagen.config import DatagenConfig, episode_specs, EpisodeSpec
+from exo_contract.tasks import TASKS_BY_ID
+from exo_sim.datagen.config import DatagenConfig, episode_specs, EpisodeSpec, sample_variation
 from exo_sim.episodes import AssistedEpisode, simulate_assisted_episode
 from exo_sim.model import MUSCLES as MODEL_MUSCLES
 
 SOFTWARE_PACKAGES = ('numpy', 'scipy', 'mujoco', 'myo-sim', 'pyarrow')
+VAL_FRACTION = 0.15
+SPLIT_SEED = 0
 
 if tuple(MODEL_MUSCLES) != MUSCLES:  # the activation columns follow the model's muscles
     raise RuntimeError(f'exo_sim.model.MUSCLES {tuple(MODEL_MUSCLES)} differ from the dataset '
@@ -53,14 +60,16 @@ def episode_columns(episode: AssistedEpisode, every: int = 1) -> dict[str, np.nd
     """The per-step (float32) columns of the dataset for ``episode``, every ``every``-th step.
 
     Without the exoskeleton ``q_exo``, ``qd_exo``, ``alpha`` and ``k_int`` are NaN and
-    ``tau_ext``, ``tau_exo`` are 0. ``phase`` is the rollout's (-1 at rest).
+    ``tau_ext``, ``tau_exo`` are 0. ``phase`` is the rollout's (-1 at rest and before the
+    onset).
     """
     res = episode.rollout
     n = res.t.size
     nan = np.full(n, np.nan)
     exo = episode.exo
     full = {
-        't': res.t, 'phase': res.phase, 'q_ref': res.q_ref,
+        't': res.t, 'phase': res.phase, 'q_ref': res.q_ref, 'q_intent': res.q_intent,
+        'co_contraction_index': res.cocontraction,
         'q_exo': res.q_exo if exo else nan, 'qd_exo': res.qd_exo if exo else nan,
         'q_human': res.q_human, 'qd_human': res.qd_human,
         'tau_ext': res.tau_ext if exo else np.zeros(n),
@@ -78,17 +87,21 @@ def simulate_episode(spec: EpisodeSpec, config: DatagenConfig) -> tuple[dict, di
     """Simulate one episode; returns ``(columns, info)``.
 
     ``columns`` maps every float column of the format to a decimated (N,) array;
-    ``info`` holds the trajectory parameters, the task duration and the number of rows.
+    ``info`` holds the group's variation, the trajectory parameters, the task duration and
+    the number of rows.
     """
     task = TASKS_BY_ID[spec.task_id]
-    params = sample_trajectory_params(np.random.default_rng(spec.seed), config.spread)
+    variation = sample_variation(spec.seed, config)
+    params = variation.params
     episode = simulate_assisted_episode(
         task, spec.alpha if spec.condition == CONDITION_EXO else None, spec.body_mass_kg,
         params, fit=config.fit, rest_before=config.rest_before_s,
-        rest_after=config.rest_after_s)
+        rest_after=config.rest_after_s, human=config.human, seed=spec.noise_seed,
+        onset_s=variation.onset_s, practice_repetitions=config.practice_repetitions,
+        metabolic_every=config.decimation)
     columns = episode_columns(episode, config.decimation)
-    info = {'trajectory_params': asdict(params), 'steps': int(columns['t'].size),
-            'task_duration_s': episode.duration}
+    info = {'variation': variation.to_json(), 'trajectory_params': asdict(params),
+            'steps': int(columns['t'].size), 'task_duration_s': episode.duration}
     return columns, info
 
 
@@ -153,7 +166,9 @@ def build_table(specs: list[EpisodeSpec], results: dict[int, tuple[dict, dict]])
     arrays['text'] = repeat([TASKS_BY_ID[s.task_id].text for s in specs], pa.string())
     arrays['condition'] = repeat([s.condition for s in specs], pa.string())
     arrays['repetition'] = repeat([s.repetition for s in specs], pa.int16())
+    arrays['group'] = repeat([s.group for s in specs], pa.int32())
     arrays['seed'] = repeat([s.seed for s in specs], pa.int64())
+    arrays['noise_seed'] = repeat([s.noise_seed for s in specs], pa.int64())
     return pa.Table.from_arrays([arrays[f.name] for f in SCHEMA], schema=SCHEMA)
 
 
@@ -171,8 +186,10 @@ def generate(config: DatagenConfig, out_dir: str | Path, progress: bool = True) 
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     specs = episode_specs(config)
-    # Longest episodes first: better load balance over the pool.
-    order = sorted(specs, key=lambda s: (-TASKS_BY_ID[s.task_id].duration_s, s.episode))
+    # One chunk per task x mass x condition (its repetitions share one practice, cached in
+    # the worker), longest tasks first for the load balance.
+    order = sorted(specs, key=lambda s: (-TASKS_BY_ID[s.task_id].duration_s, s.task_id,
+                                         s.body_mass_kg, s.condition, s.alpha, s.repetition))
     jobs = [(spec, config) for spec in order]
     workers = min(config.workers, len(jobs))
     results: dict[int, tuple[dict, dict]] = {}
@@ -186,7 +203,8 @@ def generate(config: DatagenConfig, out_dir: str | Path, progress: bool = True) 
         else:
             ctx = multiprocessing.get_context('spawn')
             with ctx.Pool(workers) as pool:
-                for episode, columns, info in pool.imap_unordered(_worker, jobs):
+                for episode, columns, info in pool.imap_unordered(
+                        _worker, jobs, chunksize=config.repetitions):
                     results[episode] = (columns, info)
                     bar.update()
     finally:
@@ -199,14 +217,21 @@ def generate(config: DatagenConfig, out_dir: str | Path, progress: bool = True) 
         episodes.append({'episode': s.episode, 'task_id': s.task_id, 'condition': s.condition,
                          'alpha': None if math.isnan(s.alpha) else s.alpha,
                          'body_mass_kg': s.body_mass_kg, 'repetition': s.repetition,
-                         'seed': s.seed, 'trajectory_params': info['trajectory_params'],
+                         'group': s.group, 'seed': s.seed, 'noise_seed': s.noise_seed,
+                         'variation': info['variation'],
+                         'trajectory_params': info['trajectory_params'],
                          'task_duration_s': info['task_duration_s'], 'steps': info['steps']})
+    train_groups, val_groups = split_groups({s.group: s.task_id for s in specs}, VAL_FRACTION,
+                                            SPLIT_SEED)
     manifest = {
         'schema_version': int(SCHEMA_VERSION),
         'created': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
         'config': config.to_json(),
         'rows': table.num_rows,
         'episodes': episodes,
+        'split': {'unit': 'group (task, body mass, repetition), all conditions',
+                  'val_fraction': VAL_FRACTION, 'seed': SPLIT_SEED,
+                  'train_groups': train_groups, 'val_groups': val_groups},
         'software': _software_versions(),
         'git_commit': _git_commit(),
         'steps_file': STEPS_FILE,
