@@ -12,6 +12,7 @@ BENCH_OUT ?= out/bench
 DATA ?= data/exo_vic_v2
 TRAIN_OUT ?= out/train
 EVAL_OUT ?= out/eval
+FAULTS_OUT ?= out/faults
 SETUP_STAMP := $(VENV)/.exo-vic-setup
 BUILD_STAMP := install/.exo-vic-built
 # Sources the virtual environment and the colcon overlay; every recipe below uses it.
@@ -21,7 +22,7 @@ BUILD_INPUTS := $(wildcard src/*/package.xml src/*/setup.py src/*/setup.cfg \
 	src/exo_interfaces/CMakeLists.txt src/exo_interfaces/msg/*.msg \
 	src/*/launch/* src/*/config/* src/*/urdf/*)
 
-.PHONY: help setup build test lint demo bench data train eval clean distclean
+.PHONY: help setup build test lint demo bench faults data train eval clean distclean
 
 help:  ## List the targets.
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -61,6 +62,9 @@ demo: setup  ## Run the simulated graph headless over all nine tasks; OUT=<dir>.
 
 bench: setup  ## 20 s closed-loop benchmark with the full graph + in-process rollout speed.
 	$(ENV) && exo_bench --out $(BENCH_OUT)
+
+faults: setup  ## Inject the issue-9 faults into the lockstep sim graph; table + faults.json/png.
+	$(ENV) && exo_faults --out $(FAULTS_OUT)
 
 data: setup  ## Generate the simulated dataset (9 tasks x alpha x mass x repetitions) + report.
 	@start=$$(date +%s); $(ENV) && exo_datagen --out $(DATA) && \

@@ -40,6 +40,7 @@ setup(
             'exo_replay_gas = exo_bringup.gas_replay:main',
             'exo_trial = exo_bringup.trial:main',
             'exo_live_view = exo_bringup.live_view:main',
+            'exo_faults = exo_bringup.faults:main',
         ],
     },
 )

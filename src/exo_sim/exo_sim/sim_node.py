@@ -253,14 +253,16 @@ class SimNode(Node):
                 throttle_duration_sec=1.0)
             value = 0.0
         limit = self.params.torque_limit
-        if abs(value) > limit:
+        if self.refusing:
+            # Never applied (applied_command gives 0 while refusing): counted as refused,
+            # not as clamped.
+            self.refused_commands += 1
+        elif abs(value) > limit:
             self.clamped_commands += 1
             self.get_logger().warning(
                 f'effort command {value!r} N*m beyond the torque limit: clamped to '
                 f'+-{limit} N*m', throttle_duration_sec=1.0)
-            value = math.copysign(limit, value)
-        if self.refusing:
-            self.refused_commands += 1
+        value = max(-limit, min(limit, value))
         self._command = value
         self._command_time = self._command_clock()
         if self.lockstep:
