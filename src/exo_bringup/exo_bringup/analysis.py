@@ -66,6 +66,18 @@ def _joint_value(names: Sequence[str], values: Sequence[float], joint: str) -> f
     return float(values[0])
 
 
+def elapsed_tick(tick_period: float, stamp_ns: int, prev_stamp_ns: int) -> float:
+    """Time the bound may have grown over between two recorded controller states, s.
+
+    The state's ``tick_period``, or the gap between the two states' stamps when it is
+    longer: a recorder under load can miss states (reliable QoS, bounded depth), and the
+    stiffness then legitimately grew over every tick in between.
+    """
+    if stamp_ns > 0 and prev_stamp_ns > 0:
+        return max(float(tick_period), (stamp_ns - prev_stamp_ns) * 1e-9)
+    return float(tick_period)
+
+
 def stiffness_rate_violated(k_prev: np.ndarray, k_now: np.ndarray, tick_period: float,
                             damping: np.ndarray, inertia: np.ndarray) -> bool:
     """Whether one controller tick breaks the discrete eq. 13 bound on any joint.
@@ -151,6 +163,7 @@ def load_recording(mcap_path: PathLike, joint: str = EXO_JOINT) -> Recording:
     cols: Dict[str, List[Any]] = collections.defaultdict(list)
     first = last = None
     prev_bounded: Optional[np.ndarray] = None
+    prev_stamp = 0
     for topic, t, msg in iter_decoded(mcap_path):
         counts[topic] += 1
         first = t if first is None else min(first, t)
@@ -188,10 +201,12 @@ def load_recording(mcap_path: PathLike, joint: str = EXO_JOINT) -> Recording:
             cols['control_interaction'].append(
                 _joint_value(names, msg.interaction_torque, joint))
             bounded = np.asarray(msg.stiffness_bounded, dtype=float)
+            stamp = _stamp_ns(msg.header.stamp)
             cols['control_stiffness_violation'].append(
                 prev_bounded is not None and stiffness_rate_violated(
-                    prev_bounded, bounded, msg.tick_period, msg.damping, msg.inertia))
-            prev_bounded = bounded
+                    prev_bounded, bounded, elapsed_tick(msg.tick_period, stamp, prev_stamp),
+                    msg.damping, msg.inertia))
+            prev_bounded, prev_stamp = bounded, stamp
         elif topic == topics.EFFORT_COMMAND_TOPIC:
             cols['command_t'].append(t)
             rec.command_values.append(np.asarray(msg.data, dtype=float))
@@ -219,12 +234,15 @@ def check_stiffness_bound(mcap_path: PathLike) -> Tuple[int, int]:
     """
     ticks = violations = 0
     prev: Optional[np.ndarray] = None
+    prev_stamp = 0
     for _topic, _t, msg in iter_decoded(mcap_path, topics=[topics.CONTROLLER_STATE_TOPIC]):
         bounded = np.asarray(msg.stiffness_bounded, dtype=float)
-        if prev is not None and stiffness_rate_violated(prev, bounded, msg.tick_period,
-                                                        msg.damping, msg.inertia):
+        stamp = _stamp_ns(msg.header.stamp)
+        if prev is not None and stiffness_rate_violated(
+                prev, bounded, elapsed_tick(msg.tick_period, stamp, prev_stamp), msg.damping,
+                msg.inertia):
             violations += 1
-        prev = bounded
+        prev, prev_stamp = bounded, stamp
         ticks += 1
     return ticks, violations
 

@@ -12,6 +12,7 @@ from std_msgs.msg import Float64MultiArray, String
 
 from exo_bringup.analysis import (
     check_stiffness_bound,
+    elapsed_tick,
     load_recording,
     stiffness_rate_violated,
     summarize,
@@ -185,3 +186,19 @@ def test_plots_are_written(faulty, tmp_path):
     for path in paths:
         assert path.suffix == '.png'
         assert path.stat().st_size > 1000
+
+
+def test_a_state_the_recorder_missed_is_not_a_bound_violation():
+    """A recorder under load misses controller states.
+
+    The stiffness then grew over every tick between the two recorded ones, and is judged
+    over that time, not over one tick.
+    """
+    h, d, m = 0.001, 1.0, 0.05
+    grown = 2.0 * np.exp(2 * 5 * h * d / m)  # five ticks at the full eq. 13 rate
+    assert stiffness_rate_violated(np.array([2.0]), np.array([grown]), h, d, m)
+    five = elapsed_tick(h, 10_005_000_000, 10_000_000_000)
+    assert five == pytest.approx(0.005)
+    assert not stiffness_rate_violated(np.array([2.0]), np.array([grown * 0.999]), five, d, m)
+    assert elapsed_tick(h, 10_000_500_000, 10_000_000_000) == h  # never shorter than a tick
+    assert elapsed_tick(h, 0, 10_000_000_000) == h  # unstamped: the tick period
