@@ -268,3 +268,46 @@ def test_the_default_policy_assists_the_heavy_lift_and_stays_safe(capsys):
     assert learned['effort'] < 0.9 * results['no_exo']['effort']
     assert learned['metabolic_energy_j'] < 0.95 * results['no_exo']['metabolic_energy_j']
     assert learned['rmse_rad'] < 0.1
+
+
+def test_intervals_and_the_paired_energy_change():
+    from exo_bringup.evaluation.grid import add_energy_change, ci95, summarize  # noqa: PLC0415
+    assert ci95([1.0]) is None and ci95([]) is None
+    lo, hi = ci95([1.0, 2.0, 3.0])
+    # mean 2, sd 1, n 3: t(0.975, 2) = 4.303
+    assert (lo + hi) / 2 == pytest.approx(2.0) and hi - lo == pytest.approx(2 * 4.303 / 3 ** .5,
+                                                                           rel=1e-3)
+
+    def row(cond, seed, energy, rmse):
+        return {'task_id': 'wave', 'condition': cond, 'body_mass_kg': 70.0, 'seed': seed,
+                'metabolic_energy_j': energy, 'rmse_rad': rmse, 'effort': 1.0,
+                'metabolic_energy_j_per_kg': energy / 70.0, 'mass_seen': True,
+                'safety_ok': True}
+
+    rollouts = [row('no_exo', 0, 100.0, 0.02), row('no_exo', 1, 200.0, 0.02),
+                row('learned', 0, 90.0, 0.03), row('learned', 1, 190.0, 0.05),
+                row('learned', 2, 50.0, 0.04)]  # seed 2 has no no_exo partner
+    add_energy_change(rollouts)
+    assert rollouts[2]['energy_change_pct'] == pytest.approx(-10.0)  # paired by seed
+    assert rollouts[3]['energy_change_pct'] == pytest.approx(-5.0)
+    assert rollouts[4]['energy_change_pct'] is None
+    summary, _ = summarize(rollouts)
+    learned = summary['wave']['learned']
+    assert learned['energy_change_pct'] == pytest.approx(-7.5)
+    assert learned['energy_change_pct_ci95'] == pytest.approx(ci95([-10.0, -5.0]))
+    assert learned['n'] == 3 and learned['rmse_rad_ci95'] == pytest.approx(
+        ci95([0.03, 0.05, 0.04]))
+
+
+def test_the_grid_runs_seeds_and_the_repetitive_conditions_it_is_given():
+    from exo_bringup.evaluation.grid import run_evaluation  # noqa: PLC0415
+    report = run_evaluation(['no_exo', 'transparent'], ['wave'], [70.0], 0.25, workers=1,
+                            progress=False, seeds=2, repetitive_conditions=['transparent'])
+    seeds = sorted(r['seed'] for r in report['rollouts'] if r['condition'] == 'transparent')
+    assert seeds == [0, 1] and report['config']['seeds'] == [0, 1]
+    timing = {(r['condition'], r['seed']): r['timing'] for r in report['rollouts']}
+    assert timing[('no_exo', 1)] == timing[('transparent', 1)] != timing[('no_exo', 0)]
+    over = report['repetitive']['over_seeds']
+    assert set(over) == {'no_exo', 'transparent'} and over['transparent']['seeds'] == [0, 1]
+    assert report['summary']['wave']['transparent']['energy_change_pct'] is not None
+    assert report['safety_ok'] and report['errors'] == 0

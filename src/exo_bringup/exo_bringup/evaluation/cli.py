@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--repetitive-minutes', type=float, default=None,
                    help='simulated minutes of the repetitive task (default 10; quick 1; 0: '
                         'skip)')
+    p.add_argument('--repetitive-conditions', default=None,
+                   help='comma-separated conditions of the repetitive session (default: '
+                        "--conditions; no_exo is always run, the reduction's reference)")
     p.add_argument('--workers', type=int, default=None, help='processes (default: all CPUs)')
     p.add_argument('--seed', type=int, default=0,
                    help="first evaluation seed (the human's timing, noise and the repetitive "
@@ -136,9 +139,15 @@ def main(argv: list[str] | None = None) -> int:
     seeds = opts.seeds if opts.seeds is not None else (1 if opts.quick else 5)
     if not 1 <= seeds <= 100:
         parser.error(f'--seeds must be in [1, 100], got {seeds!r}')
+    rep_conditions = None
+    if opts.repetitive_conditions is not None:
+        rep_conditions = [c.strip() for c in opts.repetitive_conditions.split(',') if c.strip()]
+        bad = [c for c in rep_conditions if c not in conditions]
+        if bad:
+            parser.error(f'--repetitive-conditions {bad} are not among --conditions')
     report = run_evaluation(conditions, tasks, masses, minutes, opts.workers, opts.seed,
                             opts.basal_w_per_kg, quick=opts.quick, node_config=node_config,
-                            seeds=seeds)
+                            seeds=seeds, repetitive_conditions=rep_conditions)
     opts.out.mkdir(parents=True, exist_ok=True)
     report['plots'] = [] if opts.no_plots else make_plots(report, opts.out)
     (opts.out / 'eval.json').write_text(json.dumps(report, indent=1, allow_nan=True))

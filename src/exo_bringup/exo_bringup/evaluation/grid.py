@@ -142,11 +142,13 @@ def run_evaluation(conditions: list[str], tasks: list[str], masses: list[float],
                    repetitive_minutes: float, workers: int | None = None, seed: int = 0,
                    basal_w_per_kg: float = 0.0, progress: bool = True,
                    quick: bool = False, node_config: NodeConfig | None = None,
-                   seeds: int = 1) -> dict:
+                   seeds: int = 1, repetitive_conditions: list[str] | None = None) -> dict:
     """Run the grid and the repetitive session; return the eval.json dict (no plots).
 
     Seeds ``seed .. seed + seeds - 1``: each draws the human's timing and noise of every
-    single rollout (the same draw in every condition) and one repetitive schedule.
+    single rollout (the same draw in every condition) and one repetitive schedule. The
+    repetitive session runs ``repetitive_conditions`` (default: ``conditions``; no_exo is
+    added, it is the reference of the reduction).
 
     ``node_config`` is the nodes' configuration every assisted rollout runs (default: the
     launch files' YAML, :func:`exo_bringup.node_config.load_node_config`).
@@ -164,9 +166,11 @@ def run_evaluation(conditions: list[str], tasks: list[str], masses: list[float],
             print(f'[exo_eval] skipping condition {cond!r}: {reason}', file=sys.stderr)
     jobs: list[tuple] = []
     seed_list = list(range(seed, seed + seeds))
+    rep_conditions = [c for c in runnable if repetitive_conditions is None
+                      or c in repetitive_conditions or c == 'no_exo']
     if repetitive_minutes > 0:
         jobs += [('repetitive', c, repetitive_minutes, REPETITIVE_MASS_KG, s, basal_w_per_kg,
-                  node_config) for s in seed_list for c in runnable]
+                  node_config) for s in seed_list for c in rep_conditions]
     # Traces (Fig. 5) of the first seed's rollouts at the repetitive session's body mass.
     jobs += [('single', t, c, m, s, node_config, m == REPETITIVE_MASS_KG and s == seed)
              for t in tasks for m in masses for c in runnable for s in seed_list]
@@ -189,10 +193,10 @@ def run_evaluation(conditions: list[str], tasks: list[str], masses: list[float],
         if 'ec_j' in res:
             res['reduction_pct_vs_no_exo'] = ec_reduction_pct(res['ec_j'], ref)
     # The first seed's session of each condition is the one plotted (Fig. 6-7).
-    repetitive = {cond: sessions[(cond, seed)] for cond in runnable
+    repetitive = {cond: sessions[(cond, seed)] for cond in rep_conditions
                   if (cond, seed) in sessions}
     over_seeds = {}
-    for cond in runnable:
+    for cond in rep_conditions:
         runs = [sessions[(cond, s)] for s in seed_list if 'ec_j' in sessions.get((cond, s), {})]
         if not runs:
             continue
