@@ -117,8 +117,11 @@ class Recording:
     # /joint_states: exo joint angle
     joint_t: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     exo_angle: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: header stamps of /joint_states, ns (simulated time in lockstep; 0 = unstamped)
+    joint_stamp: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     # /exo/human_state
     human_t: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    human_stamp: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     human_task_id: List[str] = field(default_factory=list)
     human_phase: np.ndarray = field(default_factory=lambda: np.zeros(0))
     human_angle: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -173,9 +176,11 @@ def load_recording(mcap_path: PathLike, joint: str = EXO_JOINT) -> Recording:
             rec.task_texts.append(str(msg.data))
         elif topic == topics.JOINT_STATES_TOPIC:
             cols['joint_t'].append(t)
+            cols['joint_stamp'].append(_stamp_ns(msg.header.stamp))
             cols['exo_angle'].append(_joint_value(msg.name, msg.position, joint))
         elif topic == topics.HUMAN_STATE_TOPIC:
             cols['human_t'].append(t)
+            cols['human_stamp'].append(_stamp_ns(msg.header.stamp))
             rec.human_task_id.append(str(msg.task_id))
             cols['human_phase'].append(float(msg.task_phase))
             cols['human_angle'].append(float(msg.elbow_angle))
@@ -214,7 +219,7 @@ def load_recording(mcap_path: PathLike, joint: str = EXO_JOINT) -> Recording:
             cols['interaction_t'].append(t)
             cols['interaction_torque'].append(float(msg.wrench.torque.z))
     for name, values in cols.items():
-        if name.endswith('_t'):
+        if name.endswith('_t') or name.endswith('_stamp'):
             setattr(rec, name, np.asarray(values, dtype=np.int64))
         elif name == 'control_stiffness_violation':
             setattr(rec, name, np.asarray(values, dtype=bool))
@@ -372,7 +377,17 @@ def _task_summary(rec: Recording, seg: TaskWindow, index: int, torque_limit: flo
     jt, angle = rec.joint_t[j_mask], rec.exo_angle[j_mask]
     result['samples'] = int(np.count_nonzero(np.isfinite(angle)))
     h_mask = _in(rec.human_t, start, end)
-    result['rmse_rad'] = _rmse(jt, angle, rec.human_t[h_mask], rec.human_reference[h_mask])
+    js = rec.joint_stamp[j_mask]
+    if js.size and rec.human_stamp.size and np.all(js > 0) and np.all(rec.human_stamp > 0):
+        # Both streams stamped by sim_node's clock: align on the stamps, which do not
+        # depend on when the recorder happened to receive the messages (lockstep: the
+        # same numbers on an idle and on a loaded machine).
+        h_sel = (rec.human_stamp >= js.min()) & (rec.human_stamp <= js.max())
+        result['rmse_rad'] = _rmse(js, angle, rec.human_stamp[h_sel],
+                                   rec.human_reference[h_sel])
+    else:
+        result['rmse_rad'] = _rmse(jt, angle, rec.human_t[h_mask],
+                                   rec.human_reference[h_mask])
     result['rmse_vs_policy_rad'] = _rmse(jt, angle, rec.control_t, rec.control_reference)
     c_mask = _in(rec.control_t, start, end)
     result['controller_ticks'] = int(np.count_nonzero(c_mask))

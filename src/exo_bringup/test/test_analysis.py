@@ -36,8 +36,12 @@ def _time(ns):
     return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
-def _write_recording(path, inject):
-    """Two tasks of REST + ACTIVE + REST ticks; faults in the first task when inject."""
+def _write_recording(path, inject, receipt_delay_ns=0):
+    """Two tasks of REST + ACTIVE + REST ticks; faults in the first task when inject.
+
+    ``receipt_delay_ns``: every other /joint_states message reaches the recorder this much
+    later than it was stamped (a loaded machine); the stamps stay exact.
+    """
     growth = math.exp(2.0 * DT * 1e-9 * DAMPING / INERTIA)
     with McapRos2Writer(path) as writer:
         k = 0
@@ -59,7 +63,7 @@ def _write_recording(path, inject):
                 joints = JointState(name=['elbow', 'exo_elbow_joint'], position=[9.0, exo])
                 joints.header.stamp = _time(t)
                 writer.write('/joint_states', 'sensor_msgs/msg/JointState',
-                             serialize_message(joints), t)
+                             serialize_message(joints), t + (receipt_delay_ns if k % 2 else 0))
                 reference = ImpedanceReference(joint_names=['exo_elbow_joint'],
                                                reference_angle=[truth + POLICY_OFFSET],
                                                stiffness=[K0], task_id=task_id,
@@ -202,3 +206,14 @@ def test_a_state_the_recorder_missed_is_not_a_bound_violation():
     assert not stiffness_rate_violated(np.array([2.0]), np.array([grown * 0.999]), five, d, m)
     assert elapsed_tick(h, 10_000_500_000, 10_000_000_000) == h  # never shorter than a tick
     assert elapsed_tick(h, 0, 10_000_000_000) == h  # unstamped: the tick period
+
+
+def test_tracking_is_aligned_on_the_stamps_not_on_the_receipt_time(tmp_path):
+    """A late recorder does not change the tracking error.
+
+    Both streams carry sim_node's stamps (exact in lockstep), and the RMSE is aligned on
+    them.
+    """
+    path = _write_recording(tmp_path / 'late.mcap', inject=False, receipt_delay_ns=3 * DT)
+    first = summarize(path, TORQUE_LIMIT)['tasks'][0]
+    assert first['rmse_rad'] == pytest.approx(ERROR, rel=1e-9)
