@@ -111,15 +111,23 @@ def test_ring_buffer_pads_with_first_sample_and_slides(source):
 
 
 def test_outputs_match_onnx_on_buffer_and_velocity_is_finite_difference(source):
+    from exo_policy.runtime import STIFFNESS_SMOOTHING_S  # noqa: PLC0415
     source.set_task_text('lift a light box', 0.0)
     prev = None
+    k_filtered = None
+    alpha = 1.0 - math.exp(-0.01 / STIFFNESS_SMOOTHING_S)
     for n in range(30):
-        target = source.reference(n / 100, 0.3 + 0.01 * n, 1.0)
+        q = 0.3 + 0.01 * n
+        target = source.reference(n / 100, q, 1.0)
         q_d, k = source.policy(source.history()[None], source.policy.tokenizer.encode(
             'lift a light box')[None])
-        assert target.reference_angle == pytest.approx(float(np.clip(q_d[0], 0.0, 2.26893)),
-                                                       abs=1e-6)
-        assert target.stiffness == pytest.approx(float(k[0]), rel=1e-6)
+        lead = source.policy.max_lead
+        expected_q = float(np.clip(np.clip(q_d[0], q - lead, q + lead), 0.0, 2.26893))
+        assert target.reference_angle == pytest.approx(expected_q, abs=1e-6)
+        # the stiffness: the first prediction, then the first-order low-pass of the rest
+        k_filtered = float(k[0]) if k_filtered is None else (
+            k_filtered + alpha * (float(k[0]) - k_filtered))
+        assert target.stiffness == pytest.approx(k_filtered, rel=1e-5)
         if prev is not None:
             expected = (target.reference_angle - prev) / 0.01
             assert target.reference_velocity == pytest.approx(
@@ -161,3 +169,38 @@ def test_shipped_checkpoint_is_small_and_sane(resolver):
         target = source.reference(n / 100, 0.3 + 0.5 * math.sin(n / 50) ** 2, 0.0)
         assert _finite(target) and 0.0 <= target.reference_angle <= 2.26893
         assert 0 < target.stiffness < 1000
+
+
+def test_the_predicted_stiffness_is_low_pass_filtered(resolver):
+    """The stiffness reaches the controller low-pass filtered.
+
+    A head that jumps between 10 and 200 N*m/rad every call gives a smooth first-order
+    response (STIFFNESS_SMOOTHING_S), restarted after a fallback.
+    """
+    from exo_policy import runtime  # noqa: PLC0415
+    source = LearnedReferenceSource(resolver=resolver)
+    real = source.policy
+
+    class Jumping:
+        history_steps, tokenizer, max_lead = real.history_steps, real.tokenizer, real.max_lead
+
+        def __init__(self):
+            self.calls = 0
+
+        def __call__(self, history, tokens):
+            self.calls += 1
+            q_d, _ = real(history, tokens)
+            return q_d, np.array([10.0 if self.calls % 2 else 200.0], dtype=np.float32)
+
+    source.policy = Jumping()
+    source.set_task_text('lift a heavy box', 0.0)
+    ks = [source.reference(n / 100, 0.5, 0.0).stiffness for n in range(200)]
+    alpha = 1.0 - math.exp(-0.01 / runtime.STIFFNESS_SMOOTHING_S)
+    steps = np.abs(np.diff(ks))
+    assert ks[0] == pytest.approx(10.0)  # the first prediction passes unfiltered
+    assert np.max(steps) <= alpha * 190.0 + 1e-3  # never the raw 190 N*m/rad jump
+    assert 90.0 < np.mean(ks[100:]) < 120.0  # settles around the mean of the two values
+    # a fallback (non-finite angle) bypasses the filter and restarts it
+    assert source.reference(2.0, math.nan, 0.0).source == 'fallback'
+    assert source.reference(2.01, 0.5, 0.0).stiffness in (pytest.approx(10.0),
+                                                          pytest.approx(200.0))
