@@ -343,6 +343,26 @@ def _active_window(rec: Recording, seg: TaskWindow) -> Tuple[Optional[int], Opti
     return int(times[0]), int(times[-1])
 
 
+def _fresh(ids: List[str], mask: np.ndarray) -> List[str]:
+    """The task ids under ``mask`` without the leading run carried over from before it.
+
+    Messages sent before the new instruction took effect still carry the previous task's
+    id (the human finishing it, the policy's last references): they do not name the
+    segment.
+    """
+    if not len(ids):
+        return []
+    index = np.flatnonzero(mask)
+    if not index.size:
+        return []
+    selected = [ids[i] for i in index]
+    before = ids[index[0] - 1] if index[0] > 0 else ''
+    k = 0
+    while before and k < len(selected) and selected[k] == before:
+        k += 1
+    return selected[k:]
+
+
 def _task_summary(rec: Recording, seg: TaskWindow, index: int, torque_limit: float
                   ) -> Dict[str, Any]:
     start, end = _active_window(rec, seg)
@@ -350,14 +370,12 @@ def _task_summary(rec: Recording, seg: TaskWindow, index: int, torque_limit: flo
     name = seg.name
     if not name and start is not None:
         active = _in(rec.human_t, start, end) & in_seg
-        name = _most_common(np.asarray(rec.human_task_id, dtype=object)[active]
-                            if len(rec.human_task_id) else [])
+        name = _most_common(_fresh(rec.human_task_id, active))
     if not name:
-        name = _most_common(np.asarray(rec.human_task_id, dtype=object)[in_seg]
-                            if len(rec.human_task_id) else [])
+        name = _most_common(_fresh(rec.human_task_id, in_seg))
     if not name and len(rec.impedance_t):
         in_imp = _in(rec.impedance_t, seg.start_ns, seg.end_ns, inclusive=False)
-        name = _most_common(np.asarray(rec.impedance_task_id, dtype=object)[in_imp])
+        name = _most_common(_fresh(rec.impedance_task_id, in_imp))
     # Text that resolved to no task keeps an empty name (README: summary.json schema).
     result: Dict[str, Any] = {
         'name': name, 'text': seg.text,

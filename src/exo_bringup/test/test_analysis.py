@@ -217,3 +217,14 @@ def test_tracking_is_aligned_on_the_stamps_not_on_the_receipt_time(tmp_path):
     path = _write_recording(tmp_path / 'late.mcap', inject=False, receipt_delay_ns=3 * DT)
     first = summarize(path, TORQUE_LIMIT)['tasks'][0]
     assert first['rmse_rad'] == pytest.approx(ERROR, rel=1e-9)
+
+
+def test_ids_carried_over_from_the_previous_task_do_not_name_a_segment():
+    from exo_bringup.analysis import _fresh  # noqa: PLC0415
+    ids = ['wave', 'wave', 'wave', 'wave', '', '', 'lift_heavy', 'lift_heavy']
+    # a segment starting while the previous task's messages still arrive
+    assert _fresh(ids, np.array([0, 0, 1, 1, 1, 1, 0, 0], bool)) == ['', '']
+    assert _fresh(ids, np.array([0, 0, 0, 1, 1, 1, 1, 1], bool)) == ['', '', 'lift_heavy',
+                                                                     'lift_heavy']
+    assert _fresh(ids, np.array([1, 1, 0, 0, 0, 0, 0, 0], bool)) == ['wave', 'wave']
+    assert _fresh([], np.zeros(0, bool)) == []
