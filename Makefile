@@ -74,8 +74,10 @@ data: setup  ## Generate the simulated dataset (9 tasks x alpha x mass x repetit
 train: setup  ## Train the bimodal policy on $(DATA); checkpoint + ONNX in $(TRAIN_OUT).
 	$(ENV) && exo_train --data $(DATA) --out $(TRAIN_OUT)
 
-eval: setup  ## Closed-loop evaluation of all conditions (paper section V); eval.json + plots.
-	$(ENV) && exo_eval --out $(EVAL_OUT)
+eval: setup  ## Closed-loop evaluation (paper section V), 5 seeds; eval.json + plots (~25 min).
+	$(ENV) && exo_eval --out $(EVAL_OUT) \
+	  --conditions no_exo,promp,learned,ablation_human_reference \
+	  --repetitive-conditions no_exo,promp,learned --masses 55,65,70,75,90 --seeds 5
 
 clean:  ## Remove colcon build products.
 	rm -rf build install log
