@@ -48,7 +48,7 @@ A dataset is a directory with two files:
                                  intends, from its onset, at its speed and amplitude), rad
     q_intent            float32  the human's delay-free intent: the reference its motor
                                  command aims at in this step (``q_ref`` at ``t`` + the
-                                 feedforward lead, 30 ms), ahead of the motion that the
+                                 feedforward lead, 20 ms), ahead of the motion that the
                                  sensorimotor loop and the muscles delay, rad
     q_exo               float32  exo joint angle q_r, rad; NaN for ``no_exo``
     qd_exo              float32  exo joint velocity, rad/s; NaN for ``no_exo``
