@@ -60,7 +60,7 @@ lint: setup  ## ruff over the sources.
 demo: setup  ## Run the simulated graph headless over all nine tasks; OUT=<dir>.
 	$(ENV) && exo_demo --out $(OUT)
 
-bench: setup  ## 20 s closed-loop benchmark with the full graph + in-process rollout speed.
+bench: setup  ## 3 x 20 s closed loop with the full graph (median) + in-process rollout speed.
 	$(ENV) && exo_bench --out $(BENCH_OUT)
 
 faults: setup  ## Inject the issue-9 faults into the lockstep sim graph; table + faults.json/png.

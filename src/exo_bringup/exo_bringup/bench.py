@@ -1,16 +1,18 @@
 """``make bench``: timing of the full simulated graph and of the in-process rollout.
 
 Runs sim_node + policy_node + controller_node as separate processes for ``--duration``
-seconds (20 s by default) while the tasks cycle, and measures from /exo/controller_state
-and /diagnostics: controller rate, state-to-command latency p50/p99 (command publication
-stamp minus the stamp of the joint state that triggered it), the fraction of ticks later
-than 2 ms (latency) and of tick intervals longer than 2 ms, and the simulator's real-time
-factor. Then times one in-process closed-loop rollout (sim + human + oracle + controller
-cores) as a multiple of real time, the learned policy's inference latency per call on one
-core (ONNX Runtime, one intra-op thread), and reports the wall times of the last data
-generation (``data/exo_vic_v2/manifest.json``) and of the shipped policy's training (its
-``policy_metrics.json``), when present. Prints a table, writes ``bench.json`` and a plot.
-These are measurements, not pass/fail tests.
+seconds (20 s by default) while the tasks cycle, ``--runs`` times (3 by default, each on a
+freshly started graph; the numbers reported are the median over the runs, with every run's
+value and the range in ``bench.json``; the latency plot is the first run's), and measures
+from /exo/controller_state and /diagnostics: controller rate, state-to-command latency
+p50/p99 (command publication stamp minus the stamp of the joint state that triggered it),
+the fraction of ticks later than 2 ms (latency) and of tick intervals longer than 2 ms, and
+the simulator's real-time factor. Then times one in-process closed-loop rollout (sim +
+human + oracle + controller cores) as a multiple of real time, the learned policy's
+inference latency per call on one core (ONNX Runtime, one intra-op thread), and reports the
+wall times of the last data generation (``data/exo_vic_v2/manifest.json``) and of the
+shipped policy's training (its ``policy_metrics.json``), when present. Prints a table,
+writes ``bench.json`` and a plot. These are measurements, not pass/fail tests.
 """
 
 from __future__ import annotations
@@ -134,6 +136,25 @@ def measure_graph(duration: float, ready_timeout: float, log_dir: Path) -> dict:
     }
 
 
+GRAPH_KEYS = ('controller_rate_hz', 'command_latency_ms_p50', 'command_latency_ms_p99',
+              'late_tick_fraction', 'long_interval_fraction', 'sim_real_time_factor',
+              'duration_s', 'controller_ticks')
+
+
+def median_of_runs(runs: list[dict]) -> dict:
+    """The median of each graph number over ``runs``, plus ``<key>_runs`` and ``_range``.
+
+    Values that are None in a run are left out of that key's median (None if all are).
+    """
+    out: dict = {'runs': len(runs)}
+    for key in GRAPH_KEYS:
+        values = [r[key] for r in runs if r.get(key) is not None]
+        out[key] = float(np.median(values)) if values else None
+        out[f'{key}_runs'] = [r.get(key) for r in runs]
+        out[f'{key}_range'] = [float(min(values)), float(max(values))] if values else None
+    return out
+
+
 def measure_rollout(task_id: str = 'lift_heavy') -> dict:
     """Time one in-process closed-loop rollout; speed as a multiple of real time."""
     task = TASKS_BY_ID[task_id]
@@ -197,17 +218,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--out', type=Path, default=Path('out/bench'))
     parser.add_argument('--duration', type=float, default=20.0)
     parser.add_argument('--ready-timeout', type=float, default=120.0)
+    parser.add_argument('--runs', type=int, default=3,
+                        help='closed-loop runs on a fresh graph each; the median is reported')
     parser.add_argument('--data', type=Path, default=Path('data/exo_vic_v2'),
                         help='dataset whose manifest holds the data-generation wall time')
     opts = parser.parse_args(argv)
+    if not 1 <= opts.runs <= 20:
+        parser.error(f'--runs must be in [1, 20], got {opts.runs!r}')
     stop_on_sigterm()
     opts.out.mkdir(parents=True, exist_ok=True)
-    try:
-        graph = measure_graph(opts.duration, opts.ready_timeout, opts.out / 'logs')
-    except RuntimeError as err:
-        print(f'[bench] failed: {err}', file=sys.stderr)
-        return 1
-    write_plot(graph, opts.out / 'latency.png')
+    runs = []
+    for i in range(opts.runs):
+        print(f'[bench] closed-loop run {i + 1}/{opts.runs}', flush=True)
+        try:
+            runs.append(measure_graph(opts.duration, opts.ready_timeout,
+                                      opts.out / 'logs' / f'run_{i + 1}'))
+        except RuntimeError as err:
+            print(f'[bench] failed: {err}', file=sys.stderr)
+            return 1
+    write_plot(runs[0], opts.out / 'latency.png')
+    graph = median_of_runs(runs)
     print('[bench] in-process rollout ...', flush=True)
     rollout = measure_rollout()
     print('[bench] policy inference ...', flush=True)
@@ -232,9 +262,14 @@ def main(argv: list[str] | None = None) -> int:
         ('data generation (make data)', seconds(results['datagen_wall_s'])),
         ('training (shipped checkpoint)', seconds(results['train_wall_s'])),
     ]
-    print(f'\nexo-vic benchmark ({results["duration_s"]:.1f} s closed loop, full graph)')
+    print(f'\nexo-vic benchmark (median of {opts.runs} runs of {opts.duration:.0f} s closed '
+          'loop, full graph)')
     for name, value in rows:
         print(f'  {name:<34} {value}')
+    rate = results['controller_rate_hz_runs']
+    p99 = results['command_latency_ms_p99_runs']
+    print('  per run: controller rate ' + ' / '.join(f'{v:.0f}' for v in rate) + ' Hz, '
+          'latency p99 ' + ' / '.join(f'{v:.3f}' for v in p99 if v is not None) + ' ms')
     (opts.out / 'bench.json').write_text(json.dumps(results, indent=2) + '\n')
     print(f'[bench] wrote {opts.out / "bench.json"} and {opts.out / "latency.png"}')
     return 0
