@@ -10,16 +10,17 @@ MAX_PLAUSIBLE_VELOCITY = 20.0
 """rad/s: faster is not a human elbow motion (fast voluntary motions peak near 10-15)."""
 
 
-def plausible_joint_state(angle: float, velocity: float,
-                          margin: float = PLAUSIBLE_ANGLE_MARGIN,
+def plausible_joint_state(angle: float, velocity: float, lower: float = ELBOW_MIN_RAD,
+                          upper: float = ELBOW_MAX_RAD, margin: float = PLAUSIBLE_ANGLE_MARGIN,
                           max_velocity: float = MAX_PLAUSIBLE_VELOCITY) -> bool:
     """True for a plausible elbow joint state; a sensor fault otherwise (handled like NaN).
 
-    Plausible: a finite angle within the elbow range +- ``margin`` and ``|velocity|`` at
-    most ``max_velocity``.
+    Plausible: a finite angle within ``[lower - margin, upper + margin]`` (rad; default the
+    elbow range) and ``|velocity|`` at most ``max_velocity`` (rad/s). The one joint check of
+    the controller, the hardware bridge and policy_node.
     """
     return (math.isfinite(angle) and math.isfinite(velocity)
-            and ELBOW_MIN_RAD - margin <= angle <= ELBOW_MAX_RAD + margin
+            and lower - margin <= angle <= upper + margin
             and abs(velocity) <= max_velocity)
 
 

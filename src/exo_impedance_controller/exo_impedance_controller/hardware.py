@@ -47,6 +47,11 @@ from opensourceleg.math import DataPacketCorruptionException, ThermalLimitExcept
 
 # The one stop-word recogniser of the graph: a short text on /task_text with a stop word
 # ('stop', 'halt', 'emergency stop', ...) latches the bridge's stop like /exo/estop true.
+from exo_contract.checks import (
+    MAX_PLAUSIBLE_VELOCITY,
+    PLAUSIBLE_ANGLE_MARGIN,
+    plausible_joint_state,
+)
 from exo_contract.stop_words import is_stop_command
 
 # --- Safety flags (bitmask in diagnostics) -----------------------------------------------
@@ -105,15 +110,16 @@ class BridgeParams:
     # Torque clamp at the actuator, N*m (the actuator's own limit; >= the controller's).
     torque_limit: float = 25.0
     # After any zero the allowed |torque| rises from 0 at this rate (soft restart), N*m/s
-    # (controller_node's max_torque_rate: no faster than the controller itself may change).
+    # (at most controller_node's max_torque_rate, 2000: no faster than the controller itself
+    # may change).
     resume_torque_rate: float = 500.0
     # Joint range, rad: beyond it torque pushing further out is removed.
     joint_limit_lower: float = 0.0
     joint_limit_upper: float = 2.26893
     # A reading beyond the range by more than this is a sensor fault, rad.
-    plausible_angle_margin: float = 0.3
+    plausible_angle_margin: float = PLAUSIBLE_ANGLE_MARGIN
     # A joint speed above this is a sensor fault, rad/s.
-    max_plausible_velocity: float = 20.0
+    max_plausible_velocity: float = MAX_PLAUSIBLE_VELOCITY
     # Actuator: offline | dephy | tmotor | moteus | 'package.module:factory'.
     actuator: str = 'offline'
     # opensourceleg's own offline mode for dephy/tmotor/moteus (stubbed I/O: dry wiring).
@@ -424,10 +430,8 @@ class BridgeCore:
 
     def _plausible(self, q: float, qd: float) -> bool:
         p = self.params
-        return (math.isfinite(q) and math.isfinite(qd)
-                and p.joint_limit_lower - p.plausible_angle_margin <= q
-                <= p.joint_limit_upper + p.plausible_angle_margin
-                and abs(qd) <= p.max_plausible_velocity)
+        return plausible_joint_state(q, qd, p.joint_limit_lower, p.joint_limit_upper,
+                                     p.plausible_angle_margin, p.max_plausible_velocity)
 
     def _update_thermal(self, dt: float, current_ma: float,
                         case_temperature: Optional[float]) -> None:

@@ -17,6 +17,8 @@ import enum
 import math
 from typing import Iterable, Mapping, Optional, Sequence
 
+from exo_contract.checks import plausible_joint_state
+
 
 class SafetyFlags(enum.IntFlag):
     """Bits of ControllerState.safety_flags (values mirror the FLAG_* constants)."""
@@ -245,8 +247,9 @@ class InputPlausibility:
     def __init__(self, lower: float, upper: float, angle_margin: float, max_velocity: float,
                  torque_range: float, max_torque_rate: float):
         """Create the checks; no interaction sample has been seen yet."""
-        self.angle_lo = float(lower) - float(angle_margin)
-        self.angle_hi = float(upper) + float(angle_margin)
+        self.lower = float(lower)
+        self.upper = float(upper)
+        self.angle_margin = float(angle_margin)
         self.max_velocity = float(max_velocity)
         self.torque_range = float(torque_range)
         self.max_torque_rate = float(max_torque_rate)
@@ -258,8 +261,8 @@ class InputPlausibility:
 
     def joint_state_valid(self, q: float, qd: float) -> bool:
         """Return True for a finite, plausible joint angle (rad) and velocity (rad/s)."""
-        return (self.angle_lo <= q <= self.angle_hi  # False for NaN
-                and -self.max_velocity <= qd <= self.max_velocity)
+        return plausible_joint_state(q, qd, self.lower, self.upper, self.angle_margin,
+                                     self.max_velocity)
 
     def interaction_valid(self, t: float, tau_ext: float) -> bool:
         """Check an interaction torque (N*m) sampled at ``t`` (s); remember it if valid."""
