@@ -51,7 +51,7 @@ RMSE_TARGET_RAD = 0.05
 STALL_TIMEOUT_S = 60.0
 DIAGNOSTICS_TOPIC = '/diagnostics:diagnostic_msgs/msg/DiagnosticArray'
 #: sim_node's counters of steps that did not wait for everything (lockstep).
-LOCKSTEP_COUNTERS = ('lockstep_timeouts', 'reference_timeouts', 'text_holds')
+LOCKSTEP_COUNTERS = ('lockstep_timeouts', 'reference_timeouts', 'text_start_timeouts')
 
 
 class GraphObserver:
@@ -183,8 +183,9 @@ def lockstep_counters(recording: Path) -> dict:
     """sim_node's last lockstep counters in the recording's /diagnostics (None if absent).
 
     ``lockstep_timeouts``: steps taken without the controller's answer; ``reference_timeouts``:
-    references not waited for to the end; ``text_holds``: task texts. With both timeouts at
-    0 (the first step always waits), every step saw the same inputs as on an idle machine.
+    references not waited for to the end; ``text_start_timeouts``: task texts the simulated
+    human started without policy_node's task_start. With all three at 0 (the first step
+    always waits), every step saw the same inputs as on an idle machine.
     """
     counters = dict.fromkeys(LOCKSTEP_COUNTERS)
     for _topic, _t, msg in iter_decoded(recording, topics=['/diagnostics']):

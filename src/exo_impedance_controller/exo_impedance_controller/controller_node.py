@@ -7,6 +7,19 @@ Subscribes /joint_states (sensor_msgs/JointState), /interaction_torque
 state triggers one control tick; a watchdog timer publishes zero torque when joint
 states stop. All physics, math and safety logic live in the core (core.py).
 
+The interaction torque and the reference are not executor callbacks: each tick first takes
+what has arrived on them (polled subscriptions of the helper node, below), so a tick always
+sees the interaction torque published with its joint state, in the order the samples came,
+and the executor dispatches one event per tick instead of up to three.
+
+Under ``use_sim_time`` (the lockstep simulation) a tick is a function of its inputs only:
+it runs on the joint state's stamp (not the /clock it happened to have seen), waits (at
+most LOCKSTEP_INPUT_WAIT_S wall) for the interaction torque of the same stamp and for the
+reference due before it, and a reference stamped t is used from the first joint state
+stamped after t (sim_node steps on only once that reference has arrived), never by the
+tick of the state it was computed from. An idle and a loaded machine then compute the same
+commands.
+
 Safety inputs: the e-stop topic /exo/estop (std_msgs/Bool, latched; true = stop), the service
 ``~/estop`` (std_srvs/SetBool; data true = stop, false = resume) and stop words on
 /task_text (:mod:`exo_contract.stop_words`) drive the core's
@@ -79,6 +92,14 @@ SAFETY_INPUT_DEPTH = 10
 # ROS convention for diagnostic_msgs/DiagnosticArray (rqt_robot_monitor, diagnostic_aggregator).
 DIAGNOSTICS_TOPIC = '/diagnostics'
 MAX_LOGGED_TEXT = 80
+# Interaction torques and references taken per tick at most (a flood cannot starve the loop).
+SENSOR_TAKE_LIMIT = 20
+# Lockstep (use_sim_time): longest wall wait of one tick for the interaction torque of its
+# stamp and the reference due before it, then the tick runs on what it has (counted).
+LOCKSTEP_INPUT_WAIT_S = 0.02
+LOCKSTEP_POLL_S = 5e-5
+# Stamps closer than this are the same simulated instant (k * h rounding).
+STAMP_EPS = 1e-6
 
 # Every ROS parameter of the node, declared in one place: name -> (description, range).
 # Ranges are coarse sanity bounds enforced by ROS; ControllerParams does the exact checks
@@ -189,6 +210,15 @@ class ControllerNode(LifecycleNode):
         self._input_timer = None
         self._inputs = None  # the '<name>_safety_inputs' helper node (see SAFETY_INPUT_PERIOD)
         self._input_subs = ()  # (subscription, handler(msg, info))
+        self._wrench_sub = None  # polled (helper node), taken at each tick
+        self._reference_sub = None  # polled (helper node), taken at each tick
+        self._publisher_counts = []  # per sensor subscription, checked at each tick
+        # Lockstep: references taken but stamped at or after the tick's state (used later),
+        # the last interaction torque's stamp, the last two reference stamps (their period).
+        self._pending_refs = []
+        self._wrench_stamp = -math.inf
+        self._ref_stamps = (-math.inf, -math.inf)
+        self.lockstep_input_timeouts = 0
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
         self._estop_srv = None
         self._diag_pub = None
@@ -266,17 +296,16 @@ class ControllerNode(LifecycleNode):
                                               COMMAND_QOS)
         self._state_pub = self.create_publisher(ControllerState, CONTROLLER_STATE_TOPIC,
                                                 STATE_QOS)
-        self._sensor_subs = [
-            self.create_subscription(JointState, JOINT_STATES_TOPIC, self._on_joint_state,
-                                     SENSOR_SUB_QOS),
-            self.create_subscription(WrenchStamped, INTERACTION_TORQUE_TOPIC,
-                                     self._on_interaction, SENSOR_SUB_QOS),
-        ]
-        self._subs = self._sensor_subs + [
-            self.create_subscription(ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC,
-                                     self._on_reference, COMMAND_QOS),
-        ]
+        joint_sub = self.create_subscription(JointState, JOINT_STATES_TOPIC,
+                                             self._on_joint_state, SENSOR_SUB_QOS)
+        self._subs = [joint_sub]
         self._create_safety_inputs()
+        self._wrench_sub = self._inputs.subscribe(WrenchStamped, INTERACTION_TORQUE_TOPIC,
+                                                  SENSOR_SUB_QOS)
+        self._reference_sub = self._inputs.subscribe(
+            ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC, COMMAND_QOS)
+        self._sensor_subs = [joint_sub, self._wrench_sub]
+        self._publisher_counts = [-1] * len(self._sensor_subs)
         self._diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, STATE_QOS)
         self._estop_srv = self.create_service(SetBool, ESTOP_SERVICE, self._on_estop_service)
         self._watchdog = self.create_timer(WATCHDOG_PERIOD, self._on_watchdog)
@@ -327,6 +356,9 @@ class ControllerNode(LifecycleNode):
         self._graph_timer = None
         self._input_timer = None
         self._input_subs = ()
+        self._wrench_sub = None
+        self._reference_sub = None
+        self._pending_refs = []
         if self._inputs is not None:
             self._inputs.destroy()
             self._inputs = None
@@ -350,6 +382,8 @@ class ControllerNode(LifecycleNode):
         """Destroy the safety-input helper node too, then this node."""
         if self._inputs is not None:
             self._input_subs = ()
+            self._wrench_sub = None
+            self._reference_sub = None
             self._inputs.destroy()
             self._inputs = None
         super().destroy_node()
@@ -390,22 +424,101 @@ class ControllerNode(LifecycleNode):
         t = _stamp_seconds(stamp)
         if t == 0.0:  # unstamped publisher: fall back to the receipt time
             t = now
+        self._check_publisher_counts()
+        if self._sim_time and t != now:
+            # Lockstep: the tick runs on its stamp, with the inputs of that stamp.
+            now = t
+            self._take_lockstep_inputs(t)
+        else:
+            self._take_inputs(now)
         self._last_js_stamp = stamp
         self._publish(core.update(t, q, qd, now), stamp)
 
-    def _on_interaction(self, msg: WrenchStamped):
-        if self._core is not None:
-            # The header stamp times the rate-plausibility check (receipt times bunch up in
-            # the executor); an unstamped publisher falls back to the receipt time.
-            stamp = _stamp_seconds(msg.header.stamp)
-            self._core.set_interaction(self._now(), msg.wrench.torque.z,
-                                       stamp if stamp != 0.0 else None)
+    def _check_publisher_counts(self):
+        """A change in a sensor topic's publisher count runs the full graph check at once.
 
-    def _on_reference(self, msg: ImpedanceReference):
-        core = self._core
-        if core is None:
-            return
-        now = self._now()
+        ``count_publishers`` is a local graph-cache lookup, cheap enough for every tick, so
+        a second publisher is refused from the first joint state after discovery instead of
+        at the next ``publisher_check_period``.
+        """
+        changed = False
+        for i, sub in enumerate(self._sensor_subs):
+            n = self.count_publishers(sub.topic_name)
+            if n != self._publisher_counts[i]:
+                self._publisher_counts[i] = n
+                changed = True
+        if changed:
+            self._on_graph_check()
+
+    def _take_inputs(self, now: float):
+        """Take every pending interaction torque and reference, oldest first (real time)."""
+        for msg, _ in PolledInputs.take(self._wrench_sub, SENSOR_TAKE_LIMIT):
+            self._on_interaction(msg, now)
+        for msg, _ in PolledInputs.take(self._reference_sub, SENSOR_TAKE_LIMIT):
+            self._on_reference(msg, now)
+
+    def _take_lockstep_inputs(self, t: float):
+        """Inputs of the tick stamped ``t`` in lockstep (module docstring).
+
+        Interaction torques are used with their stamps as receipt times; references stamped
+        before ``t`` are applied (their stamp is their receipt time), later ones wait in
+        ``_pending_refs``. The tick waits at most LOCKSTEP_INPUT_WAIT_S (wall) for a live
+        stream's sample: the interaction torque stamped ``t``, and the reference one period
+        after the last one when that instant is before ``t``.
+        """
+        deadline = time.monotonic() + LOCKSTEP_INPUT_WAIT_S
+        while True:
+            for msg, _ in PolledInputs.take(self._wrench_sub, SENSOR_TAKE_LIMIT):
+                stamp = _stamp_seconds(msg.header.stamp)
+                self._wrench_stamp = max(self._wrench_stamp, stamp)
+                self._on_interaction(msg, stamp)
+            for msg, _ in PolledInputs.take(self._reference_sub, SENSOR_TAKE_LIMIT):
+                stamp = _stamp_seconds(msg.header.stamp)
+                last = self._ref_stamps[0]
+                if stamp > last:
+                    self._ref_stamps = (stamp, last)
+                self._pending_refs.append((stamp, msg))
+            if not self._lockstep_input_missing(t):
+                break
+            if time.monotonic() > deadline:
+                self.lockstep_input_timeouts += 1
+                self.get_logger().warning(
+                    f'lockstep: tick at {t:.3f} s ran without its interaction torque or '
+                    f'reference after {LOCKSTEP_INPUT_WAIT_S * 1e3:.0f} ms '
+                    f'({self.lockstep_input_timeouts} such ticks)',
+                    throttle_duration_sec=1.0)
+                break
+            time.sleep(LOCKSTEP_POLL_S)
+        keep = []
+        for stamp, msg in self._pending_refs:
+            if stamp <= 0.0:  # unstamped publisher: received now
+                self._on_reference(msg, t)
+            elif stamp < t - STAMP_EPS:
+                self._on_reference(msg, stamp)
+            else:
+                keep.append((stamp, msg))
+        self._pending_refs = keep
+
+    def _lockstep_input_missing(self, t: float) -> bool:
+        """Whether a live stream's sample for the tick stamped ``t`` has not arrived yet."""
+        wrench = self._wrench_stamp
+        timeout = self._params.interaction_timeout
+        if t - timeout <= wrench < t - STAMP_EPS:
+            return True  # live (a sample within interaction_timeout), not yet at t
+        last, before = self._ref_stamps
+        period = last - before
+        if 0.0 < period <= self._params.reference_timeout:
+            due = last + period
+            return due < t - STAMP_EPS and t - last <= 2.0 * period + STAMP_EPS
+        return False
+
+    def _on_interaction(self, msg: WrenchStamped, now: float):
+        # The header stamp times the rate-plausibility check (receipt times bunch up in
+        # the executor); an unstamped publisher falls back to the receipt time.
+        stamp = _stamp_seconds(msg.header.stamp)
+        self._core.set_interaction(now, msg.wrench.torque.z, stamp if stamp != 0.0 else None)
+
+    def _on_reference(self, msg: ImpedanceReference, now: float):
         try:
             i = msg.joint_names.index(self._params.joint_name)
         except ValueError:
@@ -413,7 +526,7 @@ class ControllerNode(LifecycleNode):
         q_d = msg.reference_angle[i] if i < len(msg.reference_angle) else math.nan
         k = msg.stiffness[i] if i < len(msg.stiffness) else math.nan
         qd_d = msg.reference_velocity[i] if i < len(msg.reference_velocity) else 0.0
-        core.set_reference(now, q_d, qd_d, k)
+        self._core.set_reference(now, q_d, qd_d, k)
 
     # ----------------------------------------------------------------- e-stop
     def _create_safety_inputs(self):

@@ -18,6 +18,13 @@ of one graph need synchronised clocks, as for any ROS 2 stamp); a sample without
 followed. To read it, /task_text is taken by polling at ``rate_hz`` from a subscriber-only
 helper node ``<name>_task_text`` that no executor spins (rclpy's EventsExecutor cannot pass
 MessageInfo to a callback).
+
+Simulated time (``use_sim_time``, the lockstep simulation): no timer; the joint state
+stamped at (or first after) each multiple of 1 / ``rate_hz`` triggers the reference, which
+is computed from that very state, at its stamp, and carries that stamp, and /task_text is
+taken at those instants only. ``task_start`` on the reference is the instant the current text
+was taken; sim_node starts its simulated human then (exo_sim.sim_node), so the human and the
+policy start a task at the same simulated time whatever the machine's load.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import math
 import time
 
+from builtin_interfaces.msg import Time
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile
 from sensor_msgs.msg import JointState
@@ -46,6 +54,8 @@ from exo_policy.params import PolicyNodeParams
 from exo_policy.sources import make_source
 
 MAX_LOGGED_TEXT = 200
+# Stamps closer than this are the same simulated instant (k * h rounding), s.
+STAMP_EPS = 1e-6
 # Helper node that holds the polled /task_text subscription (module docstring).
 TASK_TEXT_SUFFIX = '_task_text'
 # /task_text as policy_node reads it: TASK_TEXT_QOS (latched) with a reader history of 10,
@@ -79,6 +89,7 @@ class PolicyNode(Node):
             raise
         self._angle = math.nan
         self._velocity = 0.0
+        self._task_start = Time()  # when the current text was taken (zero: none yet)
         self._angle_time = -math.inf
         self._msg = ImpedanceReference()
         self._msg.joint_names = [self.params.joint_name]
@@ -89,7 +100,13 @@ class PolicyNode(Node):
                                                      TASK_TEXT_READER_QOS)
         self.create_subscription(
             JointState, JOINT_STATES_TOPIC, self._on_joint_state, SENSOR_SUB_QOS)
-        self.create_timer(1.0 / self.params.rate_hz, self._on_timer)
+        # Real time: a wall timer. Simulated time (lockstep): the joint state stamped at each
+        # multiple of the period triggers the reference (module docstring).
+        self._period = 1.0 / self.params.rate_hz
+        self._next_due = -math.inf
+        if not self._sim_time:
+            # (a lambda: rclpy passes a TimerInfo to a callback that takes an argument)
+            self.create_timer(self._period, lambda: self._on_timer())
         self.get_logger().info(
             f'policy_node ready: mode={self.params.mode} rate={self.params.rate_hz} Hz, '
             f'task resolver {self._resolver.method!r}; compliant until a /task_text '
@@ -103,8 +120,8 @@ class PolicyNode(Node):
             text_inputs.destroy()
         super().destroy_node()
 
-    def _poll_texts(self) -> None:
-        """Take every pending /task_text sample (at most 20 per call)."""
+    def _poll_texts(self, now: float | None = None) -> None:
+        """Take every pending /task_text sample (at most 20 per call) at ``now`` (s)."""
         for msg, info in PolledInputs.take(self._text_sub, 20):
             published_ns = info.get('source_timestamp') if isinstance(info, dict) else None
             if isinstance(published_ns, int) and 0 < published_ns < self._started_ns:
@@ -117,7 +134,7 @@ class PolicyNode(Node):
                     'restart the task from its beginning. Staying compliant (fallback) until '
                     'a new /task_text; re-send the instruction to resume.')
                 continue
-            self._on_text(msg)
+            self._on_text(msg, now)
 
     def _now(self) -> float:
         """Time of the reference source, s: monotonic, or the node clock under use_sim_time.
@@ -130,10 +147,13 @@ class PolicyNode(Node):
             return self.get_clock().now().nanoseconds * 1e-9
         return time.monotonic()
 
-    def _on_text(self, msg: String) -> None:
+    def _on_text(self, msg: String, now: float | None = None) -> None:
         text = msg.data
         shown = text[:MAX_LOGGED_TEXT] + ('...' if len(text) > MAX_LOGGED_TEXT else '')
-        task = self._source.set_task_text(text, self._now())
+        now = self._now() if now is None else now
+        task = self._source.set_task_text(text, now)
+        ns = int(round(now * 1e9)) if self._sim_time else self.get_clock().now().nanoseconds
+        self._task_start = Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
         if task is None:
             self.get_logger().warning(
                 f'task text {shown!r} names no known task: publishing a compliant reference '
@@ -151,21 +171,30 @@ class PolicyNode(Node):
             return
         # The controller's plausibility (angle beyond the hard stops, velocity no arm
         # reaches): an implausible sample never enters the policy's history.
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        lockstep = self._sim_time and stamp > 0.0
         if plausible_joint_state(angle, velocity):
             self._angle = angle
             self._velocity = velocity
-            self._angle_time = self._now()
+            self._angle_time = stamp if lockstep else self._now()
+        if lockstep and stamp >= self._next_due - STAMP_EPS:
+            # The next multiple of the period after this stamp (a late state keeps the grid).
+            self._next_due = (math.floor(stamp / self._period + 1e-6) + 1) * self._period
+            self._on_timer(stamp)
 
-    def _on_timer(self) -> None:
-        self._poll_texts()
-        now = self._now()
+    def _on_timer(self, now: float | None = None) -> None:
+        """Publish the reference at ``now`` (s; None: this node's clock)."""
+        self._poll_texts(now)
+        now = self._now() if now is None else now
         measured = self._angle if now - self._angle_time <= self.params.joint_state_timeout \
             else math.nan
         target = self._source.reference(now, measured, self._velocity)
         if not (math.isfinite(target.reference_angle) and math.isfinite(target.stiffness)):
             return  # nothing trustworthy to publish; the controller's watchdog takes over
         msg = self._msg
-        msg.header.stamp = self.get_clock().now().to_msg()
+        ns = int(round(now * 1e9)) if self._sim_time else self.get_clock().now().nanoseconds
+        msg.header.stamp = Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+        msg.task_start = self._task_start
         msg.reference_angle = [target.reference_angle]
         msg.reference_velocity = [target.reference_velocity]
         msg.stiffness = [target.stiffness]

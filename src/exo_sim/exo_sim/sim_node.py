@@ -30,11 +30,15 @@ Clock modes (``clock_mode``):
   answers every joint state with one command) and, once the simulated time has reached
   the time of policy_node's next reference (the next multiple of 1 /
   ``lockstep_reference_rate_hz``: rclpy timers made before the first /clock tick on that
-  grid), that reference has arrived too; a new /task_text holds the simulated time for
-  ``lockstep_timeout`` wall seconds, so that every reader of the instruction starts it at
-  the same simulated time. No wait lasts longer than ``lockstep_timeout``: a loaded
-  machine runs slower, not differently, and a dead node only slows the simulation. A step
-  taken on the timeout applies the usual rule with the age in simulated time: the last
+  grid), that reference has arrived too. A new /task_text starts the simulated human at
+  the instant policy_node took it (the reference's ``task_start``: the next policy tick
+  after the text reached it), so the human and the policy start the task at the same
+  simulated time however the messages were delayed; while no policy references come, or
+  when none takes it within ``lockstep_timeout`` wall seconds (counted as
+  ``text_start_timeouts``), the text starts at the next step. No wait lasts longer than
+  ``lockstep_timeout``: a loaded machine runs slower, not differently, and a dead node
+  only slows the simulation. A step taken on the timeout applies the usual rule with the
+  age in simulated time: the last
   valid command while it is younger than ``command_timeout``, else 0 N*m (the hardware
   contract of the real-time mode; a controller that stops answering gives 0 N*m after
   ``command_timeout`` of simulated time).
@@ -164,8 +168,14 @@ class SimNode(Node):
         self._reference_due: float | None = None
         self._reference_stamp = -math.inf
         self.reference_timeouts = 0
-        self._hold_until = 0.0
-        self.text_holds = 0
+        # Lockstep: wall time the pending text arrived, the latest task_start seen (s),
+        # policy task starts whose text has not reached sim_node yet, whether the pending
+        # text starts at the next step, texts started without the policy's task_start.
+        self._text_wall = 0.0
+        self._task_start = 0.0
+        self._unmatched_starts = 0
+        self._text_go = False
+        self.text_start_timeouts = 0
 
         self._joint_msg = JointState()
         self._joint_msg.name = [p.joint_name]
@@ -218,16 +228,26 @@ class SimNode(Node):
 
     # ------------------------------------------------------------------ inputs
     def _on_text(self, msg: String) -> None:
-        # Applied at the next step so the physics thread of control stays single.
+        # Applied at a later step so the physics thread of control stays single.
         self._pending_text = msg.data
-        if self.lockstep:
-            # Hold the simulated time so that policy_node gets the text at the same time.
-            self.text_holds += 1
-            self._hold_until = time.monotonic() + self.params.lockstep_timeout
-            self._lockstep_timer.reset()
+        self._text_wall = time.monotonic()
+        # Lockstep: at the policy's task_start (module docstring), or at once when no
+        # policy references are coming (none yet, or they stopped) or the policy already
+        # took this text.
+        self._text_go = self._reference_due is None or self._unmatched_starts > 0
+        self._unmatched_starts = max(self._unmatched_starts - 1, 0)
 
     def _on_reference(self, msg: ImpedanceReference) -> None:
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        task_start = msg.task_start.sec + msg.task_start.nanosec * 1e-9
+        if task_start > self._task_start:
+            # policy_node took a new text at task_start: the human starts at the next step
+            # (this reference arrives before the step from task_start, see the docstring).
+            self._task_start = task_start
+            if self._pending_text is None:
+                self._unmatched_starts += 1  # its text has not reached sim_node yet
+            else:
+                self._text_go = True
         if stamp > self._reference_stamp:
             self._reference_stamp = stamp
             # The next tick of the policy's timer: the next multiple of its period (a late
@@ -330,8 +350,7 @@ class SimNode(Node):
 
     def _lockstep_maybe_step(self) -> None:
         """Step once the controller has answered and the reference due (if any) is here."""
-        if (self.commands_received > self._answered_at and not self._hold_until
-                and not self._waiting_for_reference()):
+        if self.commands_received > self._answered_at and not self._waiting_for_reference():
             self._lockstep_step()
 
     def _repeat_clock(self) -> None:
@@ -341,14 +360,6 @@ class SimNode(Node):
         self._steps_at_repeat = self._steps
 
     def _on_lockstep_timer(self) -> None:
-        if self._hold_until:
-            if time.monotonic() < self._hold_until - 1e-3:
-                return
-            self._hold_until = 0.0  # every reader has had lockstep_timeout to get the text
-            if self.commands_received > self._answered_at \
-                    and not self._waiting_for_reference():
-                self._lockstep_step()
-                return
         # Waited lockstep_timeout in vain: step anyway (safe command rule, module docstring).
         if self.commands_received <= self._answered_at:
             self.lockstep_timeouts += 1
@@ -359,7 +370,15 @@ class SimNode(Node):
 
     def _lockstep_step(self) -> None:
         """One physics step in lockstep, then /clock and the state of the new step."""
-        self._take_pending_text()
+        if self._pending_text is not None and not self._text_go \
+                and time.monotonic() - self._text_wall > self.params.lockstep_timeout:
+            self.text_start_timeouts += 1
+            self.get_logger().warning(
+                f'lockstep: no policy reference took the task text within '
+                f'{self.params.lockstep_timeout} s; the simulated human starts it now')
+            self._text_go = True
+        if self._text_go:
+            self._take_pending_text()
         sample = self.session.tick(self.applied_command(self._steps * self._dt), 1)
         self._steps += 1
         self._ticks += 1
@@ -372,6 +391,7 @@ class SimNode(Node):
         self._lockstep_timer.reset()
 
     def _take_pending_text(self) -> None:
+        self._text_go = False
         if self._pending_text is not None:
             self._start_task(self._pending_text)
             self._pending_text = None
@@ -446,7 +466,7 @@ class SimNode(Node):
             KeyValue(key='dropped_steps', value=str(self._dropped_steps)),
             KeyValue(key='lockstep_timeouts', value=str(self.lockstep_timeouts)),
             KeyValue(key='reference_timeouts', value=str(self.reference_timeouts)),
-            KeyValue(key='text_holds', value=str(self.text_holds)),
+            KeyValue(key='text_start_timeouts', value=str(self.text_start_timeouts)),
         ]
         return status
 

@@ -341,24 +341,56 @@ def test_lockstep_stops_waiting_for_a_silent_policy(graph):
     assert sim.reference_timeouts == 1  # one bounded wait, then no more
 
 
-def test_lockstep_new_text_starts_at_the_same_simulated_time_everywhere(graph):
-    """A new /task_text holds the simulated time, so its readers all see the same time."""
-    sim = graph.start_sim(clock_mode='lockstep', lockstep_timeout=0.5)
+def test_lockstep_new_text_starts_at_the_policy_task_start(graph):
+    """The simulated human starts a new /task_text when policy_node took it (task_start)."""
+    sim = graph.start_sim(clock_mode='lockstep', lockstep_timeout=5.0)
     _answering_controller(graph)
     started = []
     start_task = sim._start_task
     sim._start_task = lambda text: (started.append(sim._steps * 1_000_000), start_task(text))
-    reader = graph.add_node('policy_standin')
-    received = []
-    reader.create_subscription(String, TASK_TEXT_TOPIC,
-                               lambda _m: received.append(graph.clock[-1]), TASK_TEXT_QOS)
+    policy = graph.add_node('policy_standin')
+    pub = policy.create_publisher(ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC, COMMAND_QOS)
+    text: list[str] = []
+    taken: list[int] = []  # simulated time (ns) at which this stand-in took the text
+    policy.create_subscription(String, TASK_TEXT_TOPIC, lambda m: text.append(m.data),
+                               TASK_TEXT_QOS)
+
+    def on_state(msg: JointState) -> None:
+        t = _ns(msg.header.stamp)
+        if t % 10_000_000:
+            return  # a policy tick every 10 ms of simulated time, on the state of its stamp
+        if text and not taken:
+            # Take the text two ticks after it arrived: a slow policy.
+            if len(text) < 3:
+                text.append('')
+            else:
+                taken.append(t)
+        ref = ImpedanceReference(joint_names=['exo_elbow_joint'], reference_angle=[0.3],
+                                 reference_velocity=[0.0], stiffness=[2.0])
+        ref.header.stamp = msg.header.stamp
+        if taken:
+            ref.task_start.sec, ref.task_start.nanosec = divmod(taken[0], 1_000_000_000)
+        pub.publish(ref)
+
+    policy.create_subscription(JointState, JOINT_STATES_TOPIC, on_state, PROBE_QOS)
     graph.spin_until(lambda: len(graph.states) >= 50, '50 states')
     sender = graph.add_node('operator')
     sender.create_publisher(String, TASK_TEXT_TOPIC, TASK_TEXT_QOS).publish(
         String(data='wave hello'))
-    graph.spin_until(lambda: started and received, 'the text at sim_node and the reader')
-    assert sim.text_holds == 1
-    assert started == received  # the same simulated time (ns)
+    graph.spin_until(lambda: started, 'the text at sim_node')
+    assert started == taken  # the same simulated time (ns), however late the policy
+    assert sim.text_start_timeouts == 0
+
+
+def test_lockstep_text_without_a_policy_starts_after_the_bounded_wait(graph):
+    sim = graph.start_sim(clock_mode='lockstep', lockstep_timeout=0.2)
+    _answering_controller(graph)
+    graph.spin_until(lambda: len(graph.states) >= 20, '20 states')
+    sender = graph.add_node('operator')
+    sender.create_publisher(String, TASK_TEXT_TOPIC, TASK_TEXT_QOS).publish(
+        String(data='wave hello'))
+    graph.spin_until(lambda: sim.session.task is not None, 'the task started')
+    assert sim.text_start_timeouts == 0  # no policy reference: nothing to wait for
 
 
 def test_lockstep_repeats_the_clock_while_it_waits(graph):
