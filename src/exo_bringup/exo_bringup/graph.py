@@ -43,6 +43,8 @@ class NodeSpec:
         name: node name.
         param_files: (package, relative path) of parameter YAML files in share/.
         remappings: (from, to) topic remappings.
+        respawn_delay: seconds after which a node that exited is started again; None: it
+            is never restarted, and its exit stops the whole graph (README "Supervision").
 
     """
 
@@ -56,12 +58,20 @@ class NodeSpec:
     only_if: tuple[str, str] | None = None
     # The node makes the simulated time (publishes /clock in lockstep) instead of following it.
     clock_source: bool = False
+    respawn_delay: float | None = None
 
 
 SIM_NODE = NodeSpec('exo_sim', 'sim_node', 'exo_sim.sim_node', 'sim_node',
                     (('exo_bringup', 'config/sim.yaml'),), clock_source=True)
+#: policy_node is the one node restarted when it exits: while it is gone the controller
+#: falls back to a compliant target that follows the arm, and it comes back compliant,
+#: acting only on instructions published after its start. The plant (sim_node,
+#: bridge_node) and controller_node are never restarted behind the wearer's back (a
+#: restarted controller would lose a stop set by its service): their exit stops the graph.
+POLICY_RESPAWN_DELAY_S = 1.0
 POLICY_NODE = NodeSpec('exo_policy', 'policy_node', 'exo_policy.policy_node', 'policy_node',
-                       (('exo_bringup', 'config/policy.yaml'),))
+                       (('exo_bringup', 'config/policy.yaml'),),
+                       respawn_delay=POLICY_RESPAWN_DELAY_S)
 CONTROLLER_NODE = NodeSpec(
     'exo_impedance_controller', 'controller_node', 'exo_impedance_controller.controller_node',
     'controller_node', (('exo_impedance_controller', 'config/params.yaml'),))

@@ -105,6 +105,12 @@ class GraphProcesses:
         selected = select_nodes(specs, arguments, values)
         self.commands = [(s.name, node_command(s, arguments, values)) for s in selected]
         self.commands += list(extra)
+        #: name -> seconds before a node that exited is started again (NodeSpec).
+        self.respawn = {s.name: s.respawn_delay for s in selected
+                        if s.respawn_delay is not None}
+        self.restarts: dict[str, int] = {}
+        self._exited_at: dict[str, float] = {}
+        self._env: dict[str, str] = {}
         # Per-node environment (lockstep: the executor of the nodes on simulated time).
         self._node_env = {s.name: lockstep_environment(s, self.lockstep) for s in selected}
         self.log_dir = log_dir
@@ -123,17 +129,44 @@ class GraphProcesses:
         # Line-buffered node logs even when redirected to files.
         env.setdefault('RCUTILS_LOGGING_BUFFERED_STREAM', '1')
         env.setdefault('PYTHONUNBUFFERED', '1')
+        self._env = env
         for name, cmd in self.commands:
-            out = None
-            if self.log_dir is not None:
-                out = open(self.log_dir / f'{name}.log', 'w')  # noqa: SIM115 (closed in stop)
-                self._logs.append(out)
-            node_env = {**self._node_env.get(name, {}), **env} if 'EXO_VIC_EXECUTOR' in env \
-                else {**env, **self._node_env.get(name, {})}  # the caller's choice wins
-            self.processes[name] = subprocess.Popen(
-                cmd, stdout=out, stderr=subprocess.STDOUT if out else None,
-                env=node_env, start_new_session=True)
+            self._spawn(name, cmd, 'w')
         return self
+
+    def _spawn(self, name: str, cmd: list[str], mode: str) -> None:
+        """Start one process (its log opened with ``mode``: 'w' new, 'a' a restart)."""
+        env = self._env
+        out = None
+        if self.log_dir is not None:
+            out = open(self.log_dir / f'{name}.log', mode)  # noqa: SIM115 (closed in stop)
+            self._logs.append(out)
+        node_env = {**self._node_env.get(name, {}), **env} if 'EXO_VIC_EXECUTOR' in env \
+            else {**env, **self._node_env.get(name, {})}  # the caller's choice wins
+        self.processes[name] = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT if out else None,
+            env=node_env, start_new_session=True)
+
+    def supervise(self) -> dict[str, int]:
+        """Restart exited nodes that may respawn (after their delay); return the others.
+
+        Returns: name -> return code of the exited processes that may not respawn (the
+        caller stops the graph when this is not empty).
+        """
+        ended = {}
+        now = time.monotonic()
+        for name, code in self.dead().items():
+            if name not in self.respawn:
+                ended[name] = code
+                continue
+            exited = self._exited_at.setdefault(name, now)
+            if now - exited >= self.respawn[name]:
+                del self._exited_at[name]
+                self.restarts[name] = self.restarts.get(name, 0) + 1
+                print(f'exo_launch: {name} exited ({code}); restart {self.restarts[name]}',
+                      file=sys.stderr, flush=True)
+                self._spawn(name, dict(self.commands)[name], 'a')
+        return ended
 
     def dead(self) -> dict[str, int]:
         """Processes that have exited: name -> return code."""
@@ -201,9 +234,10 @@ def main(argv: list[str] | None = None) -> int:
           f'{env["ROS_DOMAIN_ID"]}, discovery {env["ROS_AUTOMATIC_DISCOVERY_RANGE"]}'
           f'{", lockstep" if graph.lockstep else ""}; Ctrl-C to stop', flush=True)
     try:
-        while not graph.dead():
+        # policy_node is restarted when it exits; any other node's exit stops the graph.
+        while not (ended := graph.supervise()):
             time.sleep(0.2)
-        print(f'exo_launch: node exited: {graph.dead()}', file=sys.stderr)
+        print(f'exo_launch: node exited: {ended}; stopping the graph', file=sys.stderr)
     except KeyboardInterrupt:
         pass
     codes = graph.stop()

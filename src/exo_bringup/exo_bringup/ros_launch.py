@@ -6,7 +6,12 @@ pip-only launcher works from :mod:`exo_bringup.graph` directly.
 
 import os
 
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+from launch.actions import (
+    DeclareLaunchArgument,
+    OpaqueFunction,
+    SetEnvironmentVariable,
+    Shutdown,
+)
 from launch.conditions import IfCondition
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
@@ -65,7 +70,9 @@ def graph_nodes(specs: tuple[NodeSpec, ...],
     of :func:`exo_bringup.graph.lockstep_overrides` (sim_node: ``clock_mode``; every other
     node: ``use_sim_time``, and the executor of graph.SIM_TIME_EXECUTOR), chosen by
     ``lockstep:=true|false``. Every node runs in its SROS2 enclave ``/exo_vic/<node>``
-    (security/policy.xml; ignored while ROS security is off).
+    (security/policy.xml; ignored while ROS security is off). A node with a
+    ``respawn_delay`` is restarted after it; the exit of any other node shuts the launch
+    down (README "Supervision").
     """
     nodes = []
     for spec in specs:
@@ -83,13 +90,18 @@ def graph_nodes(specs: tuple[NodeSpec, ...],
             for name, value in lockstep_environment(spec, True).items():
                 env[name] = _if_lockstep(value, EnvironmentVariable(name, default_value=''))
         only_if = getattr(spec, 'only_if', None)
+        if spec.respawn_delay is not None:
+            supervision = {'respawn': True, 'respawn_delay': spec.respawn_delay}
+        else:
+            supervision = {'on_exit': [Shutdown(
+                reason=f'{spec.name} exited; the graph stops (it is never restarted)')]}
         nodes.append(Node(
             package=spec.package, executable=spec.executable, name=spec.name,
             output='screen', emulate_tty=True,
             parameters=[str(share_path(p, r)) for p, r in spec.param_files] + [overrides],
             remappings=list(spec.remappings), ros_arguments=['--enclave', enclave(spec)],
             additional_env=env or None,
-            condition=None if only_if is None else _equals(*only_if)))
+            condition=None if only_if is None else _equals(*only_if), **supervision))
     return nodes
 
 

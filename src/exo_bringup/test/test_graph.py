@@ -7,6 +7,8 @@ topic contract the controller expects. Test doubles stop there; nothing is mocke
 
 import ast
 from pathlib import Path
+import sys
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -60,6 +62,38 @@ def test_launcher_rejects_unknown_arguments_and_graphs():
         GraphProcesses('moon')
     with pytest.raises(ValueError, match='body_mass_kg'):
         GraphProcesses('real', {'body_mass_kg': '80'})  # the real graph has no simulator
+
+
+def test_only_policy_node_respawns():
+    respawning = {s.name for s in SIM_GRAPH + REAL_GRAPH if s.respawn_delay is not None}
+    assert respawning == {'policy_node'}
+    assert GraphProcesses('sim').respawn == {'policy_node': 1.0}
+
+
+def test_launcher_restarts_policy_node_and_stops_on_any_other_exit(tmp_path):
+    """supervise(): a respawnable node comes back after its delay; another's exit ends.
+
+    The graph's commands are replaced by short Python processes (the supervision, not the
+    nodes, is under test; the nodes' own restart behaviour is tested in exo_policy).
+    """
+    graph = GraphProcesses('sim', log_dir=tmp_path)
+    sleeper = [sys.executable, '-c', 'import time; time.sleep(60)']
+    graph.commands = [('sim_node', sleeper), ('controller_node', sleeper),
+                      ('policy_node', [sys.executable, '-c', 'print("up")'])]
+    graph.respawn = {'policy_node': 0.2}
+    try:
+        graph.start()
+        deadline = time.monotonic() + 20.0
+        while graph.restarts.get('policy_node', 0) < 2 and time.monotonic() < deadline:
+            assert graph.supervise() == {}
+            time.sleep(0.05)
+        assert graph.restarts['policy_node'] >= 2
+        assert (tmp_path / 'policy_node.log').read_text().count('up') >= 2  # appended
+        graph.processes['controller_node'].kill()
+        graph.processes['controller_node'].wait(10)
+        assert 'controller_node' in graph.supervise()
+    finally:
+        graph.stop()
 
 
 @pytest.mark.parametrize('name', ['sim.launch.py', 'real.launch.py'])

@@ -362,6 +362,19 @@ class SimulatedHuman:
         self._select_context('', initial=True)
 
     # ------------------------------------------------------------------ state
+    def reseed(self, seed: int) -> None:
+        """Restart the motor noise from ``seed`` (a fresh stationary OU state).
+
+        From here on the noise no longer depends on how many steps ran before (e.g. how
+        long the human rested between two instructions).
+        """
+        self.seed = int(seed)
+        self._rng = np.random.default_rng(self.seed)
+        self._noise_block = np.empty((0, len(self._ids)))
+        self._noise_i = 0
+        if self.config.noise_cv > 0:
+            self._xi = self._rng.standard_normal(len(self._ids))
+
     def reset_history(self) -> None:
         """Fill the delay line with the arm's current state (the human has been still)."""
         d = self.arm.data

@@ -69,12 +69,16 @@ class SimSession:
         return self.loop.task
 
     def start_task_text(self, text: str, params: TrajectoryParams | None = None,
-                        onset_s: float = 0.0) -> Task | None:
+                        onset_s: float = 0.0, noise_seed: int | None = None) -> Task | None:
         """Start the task named by ``text`` now; unknown text leaves the human at rest.
 
         The movement starts ``onset_s`` s after the instruction (the human's reaction time).
+        ``noise_seed`` (not None) restarts the human's motor noise from that seed, so the
+        task's noise does not depend on how long the human rested before it.
         """
         task = self.resolver(text)
+        if noise_seed is not None:
+            self.loop.human.reseed(noise_seed)
         if task is None:
             self.loop.stop_task()
             return None

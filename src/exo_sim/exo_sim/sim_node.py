@@ -52,6 +52,7 @@ import time
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import WrenchStamped
+import numpy as np
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -85,6 +86,8 @@ DIAGNOSTICS_PERIOD_S = 1.0
 #: number is also noticed on every command received).
 PUBLISHER_CHECK_PERIOD_S = 0.1
 CLOCK_TOPIC = '/clock'
+#: Entropy of the per-instruction noise seeds (_start_task).
+TASK_NOISE_ENTROPY = 20261201
 DIAGNOSTICS_TOPIC = '/diagnostics'
 #: /clock: reliable, depth 1 (rclpy's time source subscribes best effort, depth 1).
 CLOCK_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
@@ -136,6 +139,7 @@ class SimNode(Node):
         self.lockstep = p.clock_mode == 'lockstep'
         self._dt = 1.0 / p.rate_hz
         self._pending_text: str | None = None
+        self._texts_started = 0
         self._steps = 0
         self._start = time.monotonic()
         self._human_every = max(int(round(p.rate_hz / p.human_state_rate_hz)), 1)
@@ -424,7 +428,12 @@ class SimNode(Node):
 
     def _start_task(self, text: str) -> None:
         shown = text[:MAX_LOGGED_TEXT] + ('...' if len(text) > MAX_LOGGED_TEXT else '')
-        task = self.session.start_task_text(text)
+        # The n-th instruction's motor noise: the same in every run of the same sequence of
+        # instructions, whatever the (wall-timed) rest between them lasted.
+        self._texts_started += 1
+        seed = int(np.random.SeedSequence((TASK_NOISE_ENTROPY, self._texts_started))
+                   .generate_state(1)[0])
+        task = self.session.start_task_text(text, noise_seed=seed)
         if task is None:
             self.get_logger().warning(
                 f'task text {shown!r} names no known task: the human stays at rest')

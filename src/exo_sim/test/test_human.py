@@ -246,3 +246,15 @@ def test_invalid_config_rejected_and_quoted(field, value):
 def test_stepping_rejects_a_bad_seed():
     with pytest.raises(ValueError, match='seed'):
         StepLoop(seed=-1)
+
+
+def test_reseed_makes_the_noise_independent_of_the_steps_before():
+    """After reseed(s) the noise is the same whatever was drawn before (sim_node's tasks)."""
+    arm_a, arm_b = ExoArm(ExoArmConfig()), ExoArm(ExoArmConfig())
+    a, b = SimulatedHuman(arm_a, seed=1), SimulatedHuman(arm_b, seed=2)
+    for _ in range(37):
+        a._noise()
+    a.reseed(9)
+    b.reseed(9)
+    np.testing.assert_array_equal(a._xi, b._xi)
+    np.testing.assert_array_equal([a._noise() for _ in range(5)], [b._noise() for _ in range(5)])
