@@ -111,18 +111,24 @@ def test_ring_buffer_pads_with_first_sample_and_slides(source):
 
 
 def test_outputs_match_onnx_on_buffer_and_velocity_is_finite_difference(source):
-    from exo_policy.runtime import STIFFNESS_SMOOTHING_S  # noqa: PLC0415
+    from exo_policy.runtime import LEAD_SMOOTHING_S, STIFFNESS_SMOOTHING_S  # noqa: PLC0415
     source.set_task_text('lift a light box', 0.0)
     prev = None
     k_filtered = None
+    lead_filtered = None
     alpha = 1.0 - math.exp(-0.01 / STIFFNESS_SMOOTHING_S)
+    alpha_lead = 1.0 - math.exp(-0.01 / LEAD_SMOOTHING_S)
     for n in range(30):
         q = 0.3 + 0.01 * n
         target = source.reference(n / 100, q, 1.0)
         q_d, k = source.policy(source.history()[None], source.policy.tokenizer.encode(
             'lift a light box')[None])
-        lead = source.policy.max_lead
-        expected_q = float(np.clip(np.clip(q_d[0], q - lead, q + lead), 0.0, 2.26893))
+        # the lead: bounded, then the first-order low-pass; the reference is q + lead
+        bound = source.policy.max_lead
+        lead = float(np.clip(q_d[0] - q, -bound, bound))
+        lead_filtered = lead if lead_filtered is None else (
+            lead_filtered + alpha_lead * (lead - lead_filtered))
+        expected_q = float(np.clip(q + lead_filtered, 0.0, 2.26893))
         assert target.reference_angle == pytest.approx(expected_q, abs=1e-6)
         # the stiffness: the first prediction, then the first-order low-pass of the rest
         k_filtered = float(k[0]) if k_filtered is None else (
