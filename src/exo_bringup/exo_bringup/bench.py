@@ -52,6 +52,9 @@ class _Probe:
         self.receipt: list[float] = []
         self.latency_ms: list[float] = []
         self.rtf: list[float] = []
+        # sim_node's cumulative joint-state count (its 'ticks'), with the receipt time.
+        self.sim_ticks: list[tuple[float, int]] = []
+        self.controller_ticks: list[tuple[float, int]] = []  # the controller's own count
         node.create_subscription(ControllerState, CONTROLLER_STATE_TOPIC, self._on_state,
                                  STATE_QOS)
         node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag, 10)
@@ -72,6 +75,18 @@ class _Probe:
             for kv in status.values:
                 if kv.key == 'real_time_factor':
                     self.rtf.append(float(kv.value))
+                elif kv.key == 'ticks' and status.name == 'exo_sim: physics':
+                    self.sim_ticks.append((time.monotonic(), int(kv.value)))
+                elif kv.key == 'ticks' and status.name.endswith(': control loop'):
+                    self.controller_ticks.append((time.monotonic(), int(kv.value)))
+
+
+def _count_rate(samples: list[tuple[float, int]]) -> float | None:
+    """Rate of a cumulative counter sampled as ``(receipt time, count)``, 1/s (None: < 2)."""
+    if len(samples) < 2:
+        return None
+    (t0, n0), (t1, n1) = samples[0], samples[-1]
+    return (n1 - n0) / (t1 - t0) if t1 > t0 else None
 
 
 def measure_graph(duration: float, ready_timeout: float, log_dir: Path) -> dict:
@@ -101,6 +116,8 @@ def measure_graph(duration: float, ready_timeout: float, log_dir: Path) -> dict:
         probe.receipt.clear()
         probe.latency_ms.clear()
         probe.rtf.clear()
+        probe.sim_ticks.clear()
+        probe.controller_ticks.clear()
         start = time.monotonic()
         texts = [task.text for task in TASKS]
         with tqdm(total=duration, desc='[bench] graph', unit='s',
@@ -121,11 +138,19 @@ def measure_graph(duration: float, ready_timeout: float, log_dir: Path) -> dict:
         rclpy.try_shutdown()
     receipt = np.asarray(probe.receipt)
     latency = np.asarray(probe.latency_ms)
+    # Joint states sim_node published per second (one per timer tick; a late tick steps
+    # the physics several times and publishes once): the most the controller can answer.
+    sim_rate = _count_rate(probe.sim_ticks)
+    # The controller's own tick count (/diagnostics): the rate of ControllerState received
+    # here is lower when this probe (or DDS) drops some.
+    own_rate = _count_rate(probe.controller_ticks)
     gaps_ms = np.diff(receipt) * 1e3 if receipt.size > 1 else np.zeros(0)
     return {
         'duration_s': span,
         'controller_ticks': int(receipt.size),
         'controller_rate_hz': receipt.size / span,
+        'sim_state_rate_hz': sim_rate,
+        'controller_own_rate_hz': own_rate,
         'command_latency_ms_p50': float(np.percentile(latency, 50)) if latency.size else None,
         'command_latency_ms_p99': float(np.percentile(latency, 99)) if latency.size else None,
         'late_tick_fraction': float(np.mean(latency > LATE_MS)) if latency.size else None,
@@ -136,9 +161,10 @@ def measure_graph(duration: float, ready_timeout: float, log_dir: Path) -> dict:
     }
 
 
-GRAPH_KEYS = ('controller_rate_hz', 'command_latency_ms_p50', 'command_latency_ms_p99',
-              'late_tick_fraction', 'long_interval_fraction', 'sim_real_time_factor',
-              'duration_s', 'controller_ticks')
+GRAPH_KEYS = ('controller_rate_hz', 'controller_own_rate_hz', 'sim_state_rate_hz',
+              'command_latency_ms_p50',
+              'command_latency_ms_p99', 'late_tick_fraction', 'long_interval_fraction',
+              'sim_real_time_factor', 'duration_s', 'controller_ticks')
 
 
 def median_of_runs(runs: list[dict]) -> dict:
@@ -250,6 +276,12 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = [
         ('controller rate', f'{results["controller_rate_hz"]:.1f} Hz'),
+        ('controller ticks (its own count)',
+         'not reported' if results.get('controller_own_rate_hz') is None
+         else f'{results["controller_own_rate_hz"]:.1f} Hz'),
+        ('joint states published (sim_node)',
+         'not reported' if results.get('sim_state_rate_hz') is None
+         else f'{results["sim_state_rate_hz"]:.1f} Hz'),
         ('state-to-command latency p50', f'{results["command_latency_ms_p50"]:.3f} ms'),
         ('state-to-command latency p99', f'{results["command_latency_ms_p99"]:.3f} ms'),
         (f'ticks with latency > {LATE_MS} ms', f'{100 * results["late_tick_fraction"]:.2f} %'),

@@ -12,17 +12,26 @@ once the controller has answered, every other node runs on that simulated time, 
 demo times the tasks on it too (the stamps of /exo/human_state), so a loaded machine runs
 the demo slower but with the same numbers. ``--realtime`` runs the wall-clock graph of
 ``make bench`` instead.
+
+The simulated human has practised each task twice with the exo before the demo, as in the
+dataset and the evaluation (a wearer measured after familiarisation):
+:func:`exo_bringup.evaluation.single.practised_memory` runs the practice in-process with
+the same policy and controller cores (``policy_mode``, the nodes' YAML), and sim_node
+starts with the adapted internal models (``human_memory``; ``human_memory.json`` in
+``--out``). ``--naive-human`` starts with a human who has never worn the exo instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 from pathlib import Path
 import sys
 import time
 
+import numpy as np
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from tqdm import tqdm
@@ -41,9 +50,10 @@ from exo_contract.qos import (
     STATE_QOS,
     TASK_TEXT_TOPIC,
 )
-from exo_contract.tasks import TASKS
+from exo_contract.tasks import TASKS, TASKS_BY_ID
 from exo_impedance_controller.params import ControllerParams
 from exo_interfaces.msg import ControllerState, HumanState
+from exo_sim.human import save_memory
 
 UNKNOWN_TEXT = 'do a backflip'
 RMSE_TARGET_RAD = 0.05
@@ -131,23 +141,54 @@ class GraphObserver:
         rclpy.try_shutdown()
 
 
+def _practise(job: tuple[str, str, float]) -> dict:
+    """Pool worker (module level: spawn-safe): one task's practised internal model."""
+    from exo_bringup.evaluation.single import practised_memory  # noqa: PLC0415 (heavy)
+    task_id, condition, body_mass_kg = job
+    task = TASKS_BY_ID[task_id]
+    memory = practised_memory(task, condition, body_mass_kg, task.text)
+    return {task_id: memory[task_id].tolist()} if task_id in memory else {}
+
+
+def practise(path: Path, policy_mode: str, body_mass_kg: float, workers: int = 2) -> Path:
+    """Write the human's internal models after practising every task with the exo.
+
+    Each task: the evaluation's practice (``PRACTICE_REPETITIONS`` nominal repetitions with
+    ``policy_mode`` as the reference source and the nodes' YAML configuration).
+    """
+    jobs = [(task.task_id, policy_mode, float(body_mass_kg)) for task in TASKS]
+    memory: dict = {}
+    ctx = mp.get_context('spawn')
+    with ctx.Pool(processes=max(1, min(workers, len(jobs)))) as pool:
+        for part in tqdm(pool.imap_unordered(_practise, jobs), total=len(jobs),
+                         desc='[demo] practice', unit='task'):
+            memory.update(part)
+    save_memory(path, {k: np.asarray(v) for k, v in memory.items()})
+    return path
+
+
 def run_demo(out: Path, body_mass_kg: float, settle_s: float, ready_timeout: float,
              texts: list[tuple[str, float]], lockstep: bool = True,
-             policy_mode: str = 'learned') -> dict:
+             policy_mode: str = 'learned', practice: bool = True) -> dict:
     """Run the graph through ``texts`` [(text, seconds of graph time)], record, summarise.
 
     ``lockstep`` runs the graph on simulated time (default); False: the real-time graph.
     ``policy_mode`` is policy_node's reference source (the ``policy_mode`` launch argument).
+    ``practice``: the human has practised each task with the exo (module docstring); False:
+    it has never worn it.
     """
     out.mkdir(parents=True, exist_ok=True)
+    values = {'body_mass_kg': str(body_mass_kg), 'policy_mode': policy_mode,
+              'lockstep': str(lockstep).lower()}
+    if practice:
+        values['human_memory'] = str(practise(out / 'human_memory.json', policy_mode,
+                                              body_mass_kg).resolve())
     recording = out / 'recording.mcap'
     recording.unlink(missing_ok=True)
     topics = ', '.join(f"'{t}'" for t in DEFAULT_TOPICS + (DIAGNOSTICS_TOPIC,))
     recorder = ('recorder', [sys.executable, '-m', 'exo_bringup.recorder', '--ros-args',
                              '-p', f'output:={recording}', '-p', f'topics:=[{topics}]'])
-    graph = GraphProcesses('sim', {'body_mass_kg': str(body_mass_kg), 'policy_mode': policy_mode,
-                                   'lockstep': str(lockstep).lower()}, out / 'logs',
-                           extra=(recorder,))
+    graph = GraphProcesses('sim', values, out / 'logs', extra=(recorder,))
     observer = GraphObserver()
     try:
         graph.start()
@@ -173,6 +214,7 @@ def run_demo(out: Path, body_mass_kg: float, settle_s: float, ready_timeout: flo
     if lockstep:
         summary['lockstep'] = lockstep_counters(recording)
     summary['policy_mode'] = policy_mode
+    summary['human'] = 'practised' if practice else 'naive'
     write_summary(summary, out / 'summary.json')
     plots = write_plots(recording, out, summary)
     print(f'[demo] wrote {out / "summary.json"} and {len(plots)} plots', flush=True)
@@ -236,10 +278,13 @@ def main(argv: list[str] | None = None) -> int:
                         help='extra seconds after each task before the next text')
     parser.add_argument('--ready-timeout', type=float, default=120.0)
     parser.add_argument('--policy-mode', default='learned',
-                        help="policy_node's reference source: learned (default), assist, "
-                             'promp or oracle')
+                        help="policy_node's reference source: learned (default), promp "
+                             'or oracle')
     parser.add_argument('--realtime', action='store_true',
                         help='run the real-time graph (make bench) instead of lockstep')
+    parser.add_argument('--naive-human', action='store_true',
+                        help='a simulated human who has never worn the exo (default: it has '
+                             'practised each task twice with it, as in the evaluation)')
     parser.add_argument('--strict', action='store_true',
                         help='exit 1 when a task misses the RMSE target or has violations')
     opts = parser.parse_args(argv)
@@ -248,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     texts.append((UNKNOWN_TEXT, 2.0))
     try:
         summary = run_demo(opts.out, opts.body_mass_kg, opts.settle, opts.ready_timeout,
-                           texts, lockstep=not opts.realtime, policy_mode=opts.policy_mode)
+                           texts, lockstep=not opts.realtime, policy_mode=opts.policy_mode,
+                           practice=not opts.naive_human)
     except RuntimeError as err:
         print(f'[demo] failed: {err}', file=sys.stderr)
         return 1

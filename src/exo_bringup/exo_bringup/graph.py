@@ -103,6 +103,11 @@ SIM_ARGUMENTS: tuple[GraphArgument, ...] = COMMON_ARGUMENTS + (
                   (('sim_node', 'body_mass_kg'),)),
     GraphArgument('cuff_stiffness', '150.0', 'Stiffness of the simulated cuff, N*m/rad.',
                   (('sim_node', 'cuff_stiffness'),)),
+    GraphArgument('human_memory', 'none',
+                  "The simulated human's internal models adapted to the exo (a JSON file of "
+                  "exo_sim.human.save_memory, e.g. written by make demo after practice), or "
+                  "'none': a human who has never worn it.",
+                  (('sim_node', 'human_memory'),)),
     LOCKSTEP_ARGUMENT,
 )
 

@@ -100,6 +100,8 @@ LOCKSTEP_INPUT_WAIT_S = 0.02
 LOCKSTEP_POLL_S = 5e-5
 # Stamps closer than this are the same simulated instant (k * h rounding).
 STAMP_EPS = 1e-6
+# Under use_sim_time, joint states without any /clock after which the node warns.
+NO_CLOCK_WARNING_TICKS = 1000
 
 # Every ROS parameter of the node, declared in one place: name -> (description, range).
 # Ranges are coarse sanity bounds enforced by ROS; ControllerParams does the exact checks
@@ -219,6 +221,7 @@ class ControllerNode(LifecycleNode):
         self._wrench_stamp = -math.inf
         self._ref_stamps = (-math.inf, -math.inf)
         self.lockstep_input_timeouts = 0
+        self.ticks = 0  # control ticks run on a joint state (reported on /diagnostics)
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
         self._estop_srv = None
         self._diag_pub = None
@@ -427,11 +430,18 @@ class ControllerNode(LifecycleNode):
         self._check_publisher_counts()
         if self._sim_time and t != now:
             # Lockstep: the tick runs on its stamp, with the inputs of that stamp.
+            if now == 0.0 and self.ticks >= NO_CLOCK_WARNING_TICKS:
+                self.get_logger().warning(
+                    f'use_sim_time is set but no /clock has arrived after {self.ticks} joint '
+                    'states: ticks run on the joint-state stamps, but the watchdog (a timer '
+                    'on /clock) is idle. Check that the clock source publishes /clock.',
+                    throttle_duration_sec=10.0)
             now = t
             self._take_lockstep_inputs(t)
         else:
             self._take_inputs(now)
         self._last_js_stamp = stamp
+        self.ticks += 1
         self._publish(core.update(t, q, qd, now), stamp)
 
     def _check_publisher_counts(self):
@@ -685,7 +695,13 @@ class ControllerNode(LifecycleNode):
             message=f'STOPPED: {self._stop_reasons()}' if stopped else 'running',
             values=[KeyValue(key='estop_heartbeat_timeout',
                              value=str(self._stop.heartbeat_timeout))])
-        msg = DiagnosticArray(status=[owners, estop])
+        loop = DiagnosticStatus(
+            level=DiagnosticStatus.OK, name=f'{name}: control loop', hardware_id=hw,
+            message=f'{self.ticks} ticks',
+            values=[KeyValue(key='ticks', value=str(self.ticks)),
+                    KeyValue(key='lockstep_input_timeouts',
+                             value=str(self.lockstep_input_timeouts))])
+        msg = DiagnosticArray(status=[owners, estop, loop])
         msg.header.stamp = self.get_clock().now().to_msg()
         self._diag_pub.publish(msg)
 

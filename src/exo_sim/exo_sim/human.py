@@ -70,7 +70,9 @@ they were chosen are in :class:`HumanConfig`.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+import json
 import math
+from pathlib import Path
 
 import mujoco
 import numpy as np
@@ -557,3 +559,33 @@ class SimulatedHuman:
         if q_hold is None:
             q_hold = self._hold if self._hold is not None else self.arm.human_state()[0]
         return self.compute(q_hold, 0.0, 0.0)
+
+
+def save_memory(path: str | Path, memory: dict[str, np.ndarray]) -> None:
+    """Write adapted internal models (:attr:`SimulatedHuman.memory`) as JSON."""
+    data = {str(k): [float(x) for x in v] for k, v in memory.items()}
+    Path(path).write_text(json.dumps(data, indent=1, sort_keys=True) + '\n')
+
+
+def load_memory(path: str | Path) -> dict[str, np.ndarray]:
+    """Read internal models written by :func:`save_memory`; ValueError quoting bad content.
+
+    Each entry is a context (task id, '' at rest) -> the model's ``len(PRIOR_THETA)`` finite
+    scale factors, each within [0, 10].
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f'cannot read the human memory file {str(path)!r}: {err}') from err
+    if not isinstance(data, dict):
+        raise ValueError(f'human memory file {str(path)!r}: expected an object, got '
+                         f'{type(data).__name__}')
+    memory = {}
+    for key, value in data.items():
+        theta = np.asarray(value, dtype=float) if isinstance(value, list) else np.zeros(0)
+        if theta.shape != (len(PRIOR_THETA),) or not np.all(np.isfinite(theta)) \
+                or np.any(theta < 0.0) or np.any(theta > 10.0):
+            raise ValueError(f'human memory file {str(path)!r}: context {key!r} must hold '
+                             f'{len(PRIOR_THETA)} numbers in [0, 10], got {value!r}')
+        memory[str(key)] = theta
+    return memory

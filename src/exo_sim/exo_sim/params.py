@@ -10,6 +10,8 @@ from exo_contract.language import ENCODERS
 #: Values of ``clock_mode``: 'realtime' steps with the wall clock (``make bench``); 'lockstep'
 #: publishes /clock and steps once the controller has answered the last state.
 CLOCK_MODES = ('realtime', 'lockstep')
+#: ``human_memory`` of a human who has never worn the exo.
+NO_MEMORY = 'none'
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,9 @@ class SimNodeParams:
         language_encoder: sentence encoder of the human's task resolver, the same resolver
             as policy_node's (``exo_contract.language``): 'auto', 'hybrid', 'minilm' or
             'lexical'.
+        human_memory: the human's internal models adapted to the exo (a JSON file written by
+            :func:`exo_sim.human.save_memory`, e.g. after practice; ``make demo`` writes
+            one) or 'none' for a human who has never worn it.
 
     """
 
@@ -62,6 +67,7 @@ class SimNodeParams:
     clock_mode: str = 'realtime'
     lockstep_timeout: float = 0.5
     lockstep_reference_rate_hz: float = 100.0
+    human_memory: str = NO_MEMORY
 
     def __post_init__(self) -> None:
         """Reject invalid values, quoting them."""
@@ -82,6 +88,9 @@ class SimNodeParams:
             raise ValueError(f'clock_mode must be one of {CLOCK_MODES}, got {self.clock_mode!r}')
         if not self.joint_name:
             raise ValueError(f'joint_name must not be empty, got {self.joint_name!r}')
+        if not self.human_memory:
+            raise ValueError(f"human_memory must be a file or '{NO_MEMORY}', got "
+                             f'{self.human_memory!r}')
         if self.language_encoder not in ENCODERS:
             raise ValueError(f'language_encoder must be one of {ENCODERS}, '
                              f'got {self.language_encoder!r}')

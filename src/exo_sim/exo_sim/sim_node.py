@@ -76,8 +76,9 @@ from exo_contract.qos import (
 )
 from exo_contract.runtime import run_node
 from exo_interfaces.msg import HumanState, ImpedanceReference, MetabolicPower
+from exo_sim.human import load_memory
 from exo_sim.model import ExoArmConfig, MUSCLES
-from exo_sim.params import SimNodeParams
+from exo_sim.params import NO_MEMORY, SimNodeParams
 from exo_sim.session import SimSample, SimSession
 
 MAX_LOGGED_TEXT = 200
@@ -135,7 +136,17 @@ class SimNode(Node):
         # The human understands the same texts as the policy: one resolver for both.
         resolver = TaskResolver(p.language_encoder)
         self.get_logger().info(f'task resolver: {resolver.method}')
-        self.session = SimSession(config, rest_angle=float(p.rest_angle), resolver=resolver)
+        try:
+            memory = None if p.human_memory == NO_MEMORY else load_memory(p.human_memory)
+        except ValueError as err:
+            self.get_logger().fatal(f'invalid parameters: {err}')
+            raise
+        if memory is not None:
+            self.get_logger().info(
+                f'the human has practised with the exo: internal models for '
+                f'{sorted(k for k in memory if k)} from {p.human_memory!r}')
+        self.session = SimSession(config, rest_angle=float(p.rest_angle), resolver=resolver,
+                                  memory=memory)
         self.lockstep = p.clock_mode == 'lockstep'
         self._dt = 1.0 / p.rate_hz
         self._pending_text: str | None = None

@@ -13,7 +13,9 @@ from exo_sim.human import (
     DEFAULT_HUMAN,
     HumanConfig,
     identify_internal_model,
+    load_memory,
     PRIOR_THETA,
+    save_memory,
     SimulatedHuman,
     solve_static_optimization,
 )
@@ -258,3 +260,19 @@ def test_reseed_makes_the_noise_independent_of_the_steps_before():
     b.reseed(9)
     np.testing.assert_array_equal(a._xi, b._xi)
     np.testing.assert_array_equal([a._noise() for _ in range(5)], [b._noise() for _ in range(5)])
+
+
+def test_memory_file_round_trip_and_refuses_bad_content(tmp_path):
+    human = SimulatedHuman(ExoArm(ExoArmConfig()), seed=0,
+                           memory={'lift_heavy': np.array([0.6, 0.9])})
+    path = tmp_path / 'memory.json'
+    save_memory(path, human.memory)
+    loaded = load_memory(path)
+    np.testing.assert_array_equal(loaded['lift_heavy'], [0.6, 0.9])
+    for bad in ('[1, 2]', '{"lift_heavy": [1.0]}', '{"lift_heavy": [NaN, 1.0]}',
+                '{"lift_heavy": [-1.0, 1.0]}', 'not json'):
+        path.write_text(bad)
+        with pytest.raises(ValueError, match='memory file'):
+            load_memory(path)
+    with pytest.raises(ValueError, match='cannot read'):
+        load_memory(tmp_path / 'missing.json')

@@ -145,12 +145,18 @@ def test_command_value_accepts_exactly_one_finite_number():
 
 def test_parameters_reject_and_quote():
     for field, value in (('torque_limit', 0.0), ('clock_mode', 'fast'),
-                         ('lockstep_timeout', 0.0)):
+                         ('lockstep_timeout', 0.0), ('human_memory', '')):
         with pytest.raises(ValueError, match=field) as err:
             SimNodeParams(**{field: value})
         assert repr(value) in str(err.value)
     assert SimNodeParams().torque_limit == 25.0
     assert SimNodeParams().clock_mode == 'realtime'
+
+
+def test_an_unreadable_human_memory_is_refused(graph, tmp_path):
+    with pytest.raises(ValueError, match='memory file') as err:
+        graph.start_sim(human_memory=str(tmp_path / 'missing.json'))
+    assert 'missing.json' in str(err.value)
 
 
 def test_torque_limit_above_the_motor_clip_is_refused(graph):
