@@ -18,7 +18,10 @@ most LOCKSTEP_INPUT_WAIT_S wall) for the interaction torque of the same stamp an
 reference due before it, and a reference stamped t is used from the first joint state
 stamped after t (sim_node steps on only once that reference has arrived), never by the
 tick of the state it was computed from. An idle and a loaded machine then compute the same
-commands.
+commands. Only a stamp within LOCKSTEP_CLOCK_WINDOW_S of the node's /clock is used so: a
+sample stamped elsewhere (another clock, a hostile publisher) runs on /clock, since a stamp
+far ahead would let the torque-rate limit allow that much time's worth of change in one
+tick.
 
 Safety inputs: the e-stop topic /exo/estop (std_msgs/Bool, latched; true = stop), the service
 ``~/estop`` (std_srvs/SetBool; data true = stop, false = resume) and stop words on
@@ -102,6 +105,9 @@ LOCKSTEP_POLL_S = 5e-5
 STAMP_EPS = 1e-6
 # Under use_sim_time, joint states without any /clock after which the node warns.
 NO_CLOCK_WARNING_TICKS = 1000
+# Lockstep: a joint state runs its tick on its own stamp only within this distance of the
+# node's /clock (else on the clock), and a reference stamped further ahead is dropped, s.
+LOCKSTEP_CLOCK_WINDOW_S = 0.05
 
 # Every ROS parameter of the node, declared in one place: name -> (description, range).
 # Ranges are coarse sanity bounds enforced by ROS; ControllerParams does the exact checks
@@ -428,17 +434,19 @@ class ControllerNode(LifecycleNode):
         if t == 0.0:  # unstamped publisher: fall back to the receipt time
             t = now
         self._check_publisher_counts()
-        if self._sim_time and t != now:
-            # Lockstep: the tick runs on its stamp, with the inputs of that stamp.
-            if now == 0.0 and self.ticks >= NO_CLOCK_WARNING_TICKS:
-                self.get_logger().warning(
-                    f'use_sim_time is set but no /clock has arrived after {self.ticks} joint '
-                    'states: ticks run on the joint-state stamps, but the watchdog (a timer '
-                    'on /clock) is idle. Check that the clock source publishes /clock.',
-                    throttle_duration_sec=10.0)
+        if self._sim_time and abs(t - now) <= LOCKSTEP_CLOCK_WINDOW_S:
+            # Lockstep: the tick runs on its stamp, with the inputs of that stamp. A stamp
+            # far from /clock (another clock, or a hostile publisher) never becomes the
+            # receipt time: it would stretch the torque-rate limit's allowance.
             now = t
             self._take_lockstep_inputs(t)
         else:
+            if self._sim_time and now == 0.0 and self.ticks >= NO_CLOCK_WARNING_TICKS:
+                self.get_logger().warning(
+                    f'use_sim_time is set but no /clock has arrived after {self.ticks} joint '
+                    'states: the controller runs on a clock that stands still (no torque '
+                    'change, watchdog idle). Check that the clock source publishes /clock.',
+                    throttle_duration_sec=10.0)
             self._take_inputs(now)
         self._last_js_stamp = stamp
         self.ticks += 1
@@ -480,14 +488,22 @@ class ControllerNode(LifecycleNode):
         while True:
             for msg, _ in PolledInputs.take(self._wrench_sub, SENSOR_TAKE_LIMIT):
                 stamp = _stamp_seconds(msg.header.stamp)
-                self._wrench_stamp = max(self._wrench_stamp, stamp)
-                self._on_interaction(msg, stamp)
+                if stamp <= t + STAMP_EPS:
+                    self._wrench_stamp = max(self._wrench_stamp, stamp)
+                # Received now at the latest: a future stamp never makes a sample fresher.
+                self._on_interaction(msg, min(stamp, t) if stamp > 0.0 else t)
             for msg, _ in PolledInputs.take(self._reference_sub, SENSOR_TAKE_LIMIT):
                 stamp = _stamp_seconds(msg.header.stamp)
+                if stamp > t + LOCKSTEP_CLOCK_WINDOW_S:
+                    self.get_logger().warning(
+                        f'lockstep: dropped a reference stamped {stamp:.3f} s at {t:.3f} s '
+                        '(ahead of the simulated time)', throttle_duration_sec=1.0)
+                    continue
                 last = self._ref_stamps[0]
                 if stamp > last:
                     self._ref_stamps = (stamp, last)
                 self._pending_refs.append((stamp, msg))
+            del self._pending_refs[:-SENSOR_TAKE_LIMIT]  # bounded, the newest kept
             if not self._lockstep_input_missing(t):
                 break
             if time.monotonic() > deadline:

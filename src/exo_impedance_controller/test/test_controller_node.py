@@ -179,3 +179,74 @@ def test_invalid_runtime_parameter_change_is_rejected(context):
         assert not result.successful and '1000.0' in result.reason
     finally:
         node.destroy_node()
+
+
+def test_lockstep_tick_never_runs_on_a_stamp_far_from_the_clock(context):
+    """Lockstep: a joint state stamped far from /clock cannot stretch the torque-rate limit.
+
+    Under use_sim_time a sample stamped 1000 s ahead runs its tick on /clock, so the
+    command moves by at most the allowance of the clock's own step.
+    """
+    from rosgraph_msgs.msg import Clock  # noqa: PLC0415
+    node = ControllerNode(context=context, parameter_overrides=[
+        Parameter('use_sim_time', value=True), Parameter('stiffness_compliant', value=100.0),
+        Parameter('stiffness_min', value=100.0)])
+    peer = rclpy.create_node('test_peer', context=context)
+    states = []
+    peer.create_subscription(ControllerState, CONTROLLER_STATE_TOPIC, states.append,
+                             STATE_QOS)
+    clock_pub = peer.create_publisher(Clock, '/clock', 10)
+    js_pub = peer.create_publisher(JointState, JOINT_STATES_TOPIC, SENSOR_PUB_QOS)
+    ref_pub = peer.create_publisher(ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC,
+                                    COMMAND_QOS)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    executor.add_node(peer)
+
+    def stamp(ns):
+        msg = Clock()
+        msg.clock.sec, msg.clock.nanosec = divmod(ns, 1_000_000_000)
+        return msg.clock
+
+    def step(k, q, ahead_ns=0, velocity=0.0):
+        ns = k * 1_000_000
+        clock_pub.publish(Clock(clock=stamp(ns)))
+        for _ in range(3):
+            executor.spin_once(timeout_sec=SPIN_TIMEOUT)
+        ref = ImpedanceReference(joint_names=['exo_elbow_joint'], reference_angle=[1.5],
+                                 reference_velocity=[0.0], stiffness=[100.0])
+        ref.header.stamp = stamp(ns - 1_000_000)
+        ref_pub.publish(ref)
+        js = JointState(name=['exo_elbow_joint'], position=[q], velocity=[velocity],
+                        effort=[0.0])
+        js.header.stamp = stamp(ns + ahead_ns)
+        n = len(states)
+        js_pub.publish(js)
+        deadline = time.monotonic() + DEADLINE
+        while len(states) == n and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=SPIN_TIMEOUT)
+        return states[-1]
+
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        deadline = time.monotonic() + DEADLINE
+        while time.monotonic() < deadline and not (
+                js_pub.get_subscription_count() and ref_pub.get_subscription_count()
+                and node._state_pub.get_subscription_count()):
+            executor.spin_once(timeout_sec=SPIN_TIMEOUT)
+        k = 1
+        while step(k, 1.45).commanded_torque[0] < 4.0 and k < 2000:  # 100 * 0.05 rad
+            k += 1
+        before = states[-1].commanded_torque[0]
+        # One sample stamped 1000 s ahead, moving at 19 rad/s (plausible: the damping term
+        # asks for about -19 N*m at once). Had the tick run on the sample's stamp, the
+        # torque-rate limit would have allowed 1000 s worth of change in one tick.
+        after = step(k + 1, 1.45, ahead_ns=1000 * 1_000_000_000,
+                     velocity=19.0).commanded_torque[0]
+        allowance = node._params.max_torque_rate * 0.002  # two ticks of /clock at most
+        assert abs(after - before) <= allowance + 1e-6, (before, after)
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        peer.destroy_node()
