@@ -56,6 +56,8 @@ from exo_policy.sources import make_source
 MAX_LOGGED_TEXT = 200
 # Stamps closer than this are the same simulated instant (k * h rounding), s.
 STAMP_EPS = 1e-6
+# Simulated time: a joint state times a reference only within this distance of /clock, s.
+LOCKSTEP_CLOCK_WINDOW_S = 0.05
 # Helper node that holds the polled /task_text subscription (module docstring).
 TASK_TEXT_SUFFIX = '_task_text'
 # /task_text as policy_node reads it: TASK_TEXT_QOS (latched) with a reader history of 10,
@@ -172,7 +174,10 @@ class PolicyNode(Node):
         # The controller's plausibility (angle beyond the hard stops, velocity no arm
         # reaches): an implausible sample never enters the policy's history.
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        lockstep = self._sim_time and stamp > 0.0
+        # A stamp far from /clock (another clock, a hostile publisher) never times a tick:
+        # one far ahead would hold back every reference until the simulation got there.
+        lockstep = self._sim_time and stamp > 0.0 \
+            and abs(stamp - self._now()) <= LOCKSTEP_CLOCK_WINDOW_S
         if plausible_joint_state(angle, velocity):
             self._angle = angle
             self._velocity = velocity
