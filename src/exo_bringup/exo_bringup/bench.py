@@ -162,9 +162,9 @@ def measure_graph(duration: float, ready_timeout: float, log_dir: Path) -> dict:
 
 
 GRAPH_KEYS = ('controller_rate_hz', 'controller_own_rate_hz', 'sim_state_rate_hz',
-              'command_latency_ms_p50',
-              'command_latency_ms_p99', 'late_tick_fraction', 'long_interval_fraction',
-              'sim_real_time_factor', 'duration_s', 'controller_ticks')
+              'command_latency_ms_p50', 'command_latency_ms_p99', 'late_tick_fraction',
+              'long_interval_fraction', 'sim_real_time_factor', 'duration_s',
+              'controller_ticks')
 
 
 def median_of_runs(runs: list[dict]) -> dict:

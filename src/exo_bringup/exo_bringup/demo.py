@@ -31,7 +31,6 @@ from pathlib import Path
 import sys
 import time
 
-import numpy as np
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from tqdm import tqdm
@@ -147,7 +146,7 @@ def _practise(job: tuple[str, str, float]) -> dict:
     task_id, condition, body_mass_kg = job
     task = TASKS_BY_ID[task_id]
     memory = practised_memory(task, condition, body_mass_kg, task.text)
-    return {task_id: memory[task_id].tolist()} if task_id in memory else {}
+    return {task_id: memory[task_id]} if task_id in memory else {}
 
 
 def practise(path: Path, policy_mode: str, body_mass_kg: float, workers: int = 2) -> Path:
@@ -163,7 +162,7 @@ def practise(path: Path, policy_mode: str, body_mass_kg: float, workers: int = 2
         for part in tqdm(pool.imap_unordered(_practise, jobs), total=len(jobs),
                          desc='[demo] practice', unit='task'):
             memory.update(part)
-    save_memory(path, {k: np.asarray(v) for k, v in memory.items()})
+    save_memory(path, memory)
     return path
 
 

@@ -570,6 +570,7 @@ def _mass_word(words: list[str], i: int) -> tuple[str, int]:
     return ('light' if kg <= LIGHT_MAX_KG else 'heavy' if kg >= HEAVY_MIN_KG else 'box'), used
 
 
+@lru_cache(maxsize=4096)
 def canonical_words(words: tuple[str, ...]) -> tuple[str, ...]:
     """Canonical form of normalised ``words``; idempotent, never raises.
 

@@ -35,6 +35,7 @@ import time
 from builtin_interfaces.msg import Time
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile
+from rclpy.time import Time as RosTime
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 
@@ -149,13 +150,18 @@ class PolicyNode(Node):
             return self.get_clock().now().nanoseconds * 1e-9
         return time.monotonic()
 
+    def _stamp(self, now: float) -> Time:
+        """Header stamp of ``now``: that simulated instant, or the node clock (real time)."""
+        if self._sim_time:
+            return RosTime(nanoseconds=int(round(now * 1e9))).to_msg()
+        return self.get_clock().now().to_msg()
+
     def _on_text(self, msg: String, now: float | None = None) -> None:
         text = msg.data
         shown = text[:MAX_LOGGED_TEXT] + ('...' if len(text) > MAX_LOGGED_TEXT else '')
         now = self._now() if now is None else now
         task = self._source.set_task_text(text, now)
-        ns = int(round(now * 1e9)) if self._sim_time else self.get_clock().now().nanoseconds
-        self._task_start = Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+        self._task_start = self._stamp(now)
         if task is None:
             self.get_logger().warning(
                 f'task text {shown!r} names no known task: publishing a compliant reference '
@@ -197,8 +203,7 @@ class PolicyNode(Node):
         if not (math.isfinite(target.reference_angle) and math.isfinite(target.stiffness)):
             return  # nothing trustworthy to publish; the controller's watchdog takes over
         msg = self._msg
-        ns = int(round(now * 1e9)) if self._sim_time else self.get_clock().now().nanoseconds
-        msg.header.stamp = Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+        msg.header.stamp = self._stamp(now)
         msg.task_start = self._task_start
         msg.reference_angle = [target.reference_angle]
         msg.reference_velocity = [target.reference_velocity]

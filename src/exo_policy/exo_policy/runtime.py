@@ -77,6 +77,13 @@ a fallback (which bypasses it) and it slows stiffness falls as much as rises (th
 bound limits rises only)."""
 
 
+def _low_pass(filtered: float, x: float, dt: float, tau: float) -> float:
+    """One step of a first-order low-pass (time constant ``tau`` s; 0 or no state: ``x``)."""
+    if tau > 0 and math.isfinite(filtered):
+        return filtered + (1.0 - math.exp(-dt / tau)) * (x - filtered)
+    return x
+
+
 def default_checkpoint_dir() -> Path:
     """Directory of the shipped checkpoint (``exo_policy/data``)."""
     return Path(str(resources.files('exo_policy') / 'data'))
@@ -217,13 +224,8 @@ class LearnedReferenceSource(ReferenceSourceBase):
         qd_d = 0.0
         dt = t - self._prev[0] if self._prev is not None and math.isfinite(t) else math.nan
         if 0.0 < dt <= 0.1:
-            tau = LEAD_SMOOTHING_S
-            if tau > 0 and math.isfinite(self._lead_filtered):
-                lead = self._lead_filtered + (1.0 - math.exp(-dt / tau)) * (
-                    lead - self._lead_filtered)
-            tau = STIFFNESS_SMOOTHING_S
-            if tau > 0 and math.isfinite(self._k_filtered):
-                k = self._k_filtered + (1.0 - math.exp(-dt / tau)) * (k - self._k_filtered)
+            lead = _low_pass(self._lead_filtered, lead, dt, LEAD_SMOOTHING_S)
+            k = _low_pass(self._k_filtered, k, dt, STIFFNESS_SMOOTHING_S)
         q_d = min(max(q + lead, ELBOW_MIN_RAD), ELBOW_MAX_RAD)
         if 0.0 < dt <= 0.1:
             qd_d = max(-MAX_REFERENCE_SPEED, min(MAX_REFERENCE_SPEED,

@@ -335,14 +335,9 @@ class SimulatedHuman:
         self._buf_u = np.tile(self._u_min, (self.efferent_steps + 1, 1))
         self._k = 0
         # Noise: unit-variance OU processes, one per muscle.
-        self.seed = int(seed)
-        self._rng = np.random.default_rng(self.seed)
         self._rho = math.exp(-self.h / config.noise_tau_s)
         self._sig = math.sqrt(1.0 - self._rho**2)
-        self._noise_block = np.empty((0, len(ids)))
-        self._noise_i = 0
-        self._xi = self._rng.standard_normal(len(ids)) if config.noise_cv > 0 else \
-            np.zeros(len(ids))
+        self.reseed(seed)
         # Internal models per context ('' = no task yet).
         self._memory: dict[str, np.ndarray] = {
             str(k): np.array(v, dtype=float) for k, v in (memory or {}).items()}
@@ -370,12 +365,12 @@ class SimulatedHuman:
         From here on the noise no longer depends on how many steps ran before (e.g. how
         long the human rested between two instructions).
         """
+        n = len(self._ids)
         self.seed = int(seed)
         self._rng = np.random.default_rng(self.seed)
-        self._noise_block = np.empty((0, len(self._ids)))
+        self._noise_block = np.empty((0, n))
         self._noise_i = 0
-        if self.config.noise_cv > 0:
-            self._xi = self._rng.standard_normal(len(self._ids))
+        self._xi = self._rng.standard_normal(n) if self.config.noise_cv > 0 else np.zeros(n)
 
     def reset_history(self) -> None:
         """Fill the delay line with the arm's current state (the human has been still)."""
