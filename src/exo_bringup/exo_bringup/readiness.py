@@ -16,7 +16,7 @@ from exo_contract.topics import TASK_TEXT_TOPIC
 #: Node (as started by the graph) -> the node that reads /task_text for it.
 TEXT_READERS = {
     'sim_node': 'sim_node',
-    'policy_node': 'policy_node_task_text',
+    'policy_node': 'policy_node_inputs',  # exo_policy.policy_node.INPUTS_SUFFIX
     'controller_node': 'controller_node_safety_inputs',
 }
 

@@ -103,7 +103,7 @@ def test_every_node_of_the_graph_has_its_enclave():
         assert (enclave(spec), spec.name) in profiles, spec.name
     for (_, node), rules in profiles.items():
         assert '/rosout' in rules['publish'], node
-        if not node.endswith(('_safety_inputs', '_task_text')):  # helper nodes
+        if not node.endswith(('_safety_inputs', '_inputs')):  # helper nodes
             assert PARAMETER_SERVICES <= rules['reply'], node
     nodes = _by_node(profiles)
     assert {'/clock'} <= nodes['policy_node']['subscribe'] & nodes['controller_node']['subscribe']

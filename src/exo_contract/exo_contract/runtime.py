@@ -7,6 +7,16 @@ of a core with it against 61 % with the ``SingleThreadedExecutor``; sim_node 38 
 68 %, policy_node 10 % against 32 % -- but only when driven by ``spin_once(timeout)``:
 its ``spin()`` busy-loops (86-92 %). Hence :func:`spin`. ``EXO_VIC_EXECUTOR=single``
 forces the classic executor.
+
+Real-time scheduling: the nodes of the 1 kHz loop (controller_node; sim_node and
+bridge_node, the hardware side) ask for ``SCHED_FIFO`` before ``rclpy.init``, so the DDS
+threads they create inherit it, as ros2_control's controller_manager does for its update
+thread (``thread_priority`` 50). On 2 cores shared with policy_node and a recorder, the
+normal scheduler let a busy neighbour delay the controller by more than a tick (``make
+bench``, README). Where the process may not (no root, no ``CAP_SYS_NICE``, no ``rtprio``
+limit) it logs a warning and runs at normal priority; ``EXO_VIC_REALTIME=0`` turns the
+request off. Nothing these nodes run spins: every wait sleeps or blocks, and Linux keeps
+5 % of each second for normal tasks (``sched_rt_runtime_us``).
 """
 
 import os
@@ -45,10 +55,52 @@ def spin(node: Node, executor: Executor | None = None,
         executor.shutdown()
 
 
+#: Environment switch of the real-time request ('0': off).
+REALTIME_ENV = 'EXO_VIC_REALTIME'
+#: SCHED_FIFO priority of controller_node (ros2_control's controller_manager default).
+CONTROL_PRIORITY = 50
+#: SCHED_FIFO priority of the hardware side (sim_node, bridge_node): below the controller,
+#: which answers each of its joint states.
+HARDWARE_PRIORITY = 49
+
+
+def request_realtime(priority: int) -> tuple[bool, str]:
+    """Put this process under ``SCHED_FIFO`` at ``priority`` (threads created later inherit it).
+
+    Returns ``(granted, message to log)``; never raises. ``priority`` 0, or
+    ``EXO_VIC_REALTIME=0``, leaves the scheduling as it is.
+    """
+    if priority <= 0 or os.environ.get(REALTIME_ENV, '1') == '0':
+        return False, (f'normal scheduling (real-time request off: {REALTIME_ENV}=0)'
+                       if priority > 0 else 'normal scheduling')
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (OSError, AttributeError) as err:
+        return False, (f'could not get SCHED_FIFO priority {priority} ({err}): running at '
+                       'normal priority, so a busy machine can delay ticks. Allow it with '
+                       'CAP_SYS_NICE or an rtprio limit (README, "Timing"), or set '
+                       f'{REALTIME_ENV}=0 to silence this.')
+    return True, f'SCHED_FIFO priority {priority}'
+
+
+def scheduling() -> str:
+    """Scheduling of the calling process, for diagnostics ('SCHED_FIFO 50', 'SCHED_OTHER')."""
+    try:
+        policy = os.sched_getscheduler(0)
+        priority = os.sched_getparam(0).sched_priority
+    except (OSError, AttributeError):
+        return 'unknown'
+    names = {os.SCHED_FIFO: 'SCHED_FIFO', os.SCHED_RR: 'SCHED_RR',
+             os.SCHED_OTHER: 'SCHED_OTHER'}
+    name = names.get(policy, str(policy))
+    return f'{name} {priority}' if priority else name
+
+
 def run_node(factory: Callable[[], Node], args: list[str] | None = None,
              executor: Callable[[], Executor] = make_executor,
              on_start: Callable[[Node], None] | None = None,
-             on_stop: Callable[[Node], None] | None = None) -> None:
+             on_stop: Callable[[Node], None] | None = None,
+             realtime_priority: int = 0) -> None:
     """``main()`` of a node (ros2/demos style): init, spin, clean shutdown.
 
     SIGINT/SIGTERM only set a flag; the spin loop then ends within 0.1 s, ``on_stop`` runs
@@ -57,7 +109,9 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None,
     from a handler can surface inside a callback of the C++ EventsExecutor and make the
     process exit with an error.) A ``ValueError``/``OSError`` from the constructor
     (invalid parameters, already logged with the rejected value) exits with status 2.
+    ``realtime_priority`` > 0 asks for SCHED_FIFO first (:func:`request_realtime`).
     """
+    granted, scheduling_note = request_realtime(realtime_priority)
     stop = threading.Event()
 
     def request_stop(signum, frame) -> None:
@@ -70,6 +124,9 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None,
     node = None
     try:
         node = factory()
+        if realtime_priority > 0:
+            log = node.get_logger()
+            (log.info if granted else log.warning)(f'scheduling: {scheduling_note}')
         if on_start is not None:
             on_start(node)
         spin(node, executor(), stop)

@@ -48,7 +48,7 @@ from exo_contract.qos import (
     TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
-from exo_contract.runtime import run_node
+from exo_contract.runtime import HARDWARE_PRIORITY, run_node
 from exo_contract.topics import ESTOP_TOPIC
 from exo_impedance_controller.hardware import (
     ActuatorPort,
@@ -486,7 +486,8 @@ def main(args=None) -> None:
     On SIGINT/SIGTERM the spin loop ends and :meth:`BridgeNode.stop_hardware` writes zero
     torque, idles the motor and closes the device before the node is destroyed.
     """
-    run_node(BridgeNode, args, on_start=_autostart, on_stop=BridgeNode.stop_hardware)
+    run_node(BridgeNode, args, on_start=_autostart, on_stop=BridgeNode.stop_hardware,
+             realtime_priority=HARDWARE_PRIORITY)
 
 
 if __name__ == '__main__':

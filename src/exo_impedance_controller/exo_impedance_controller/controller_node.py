@@ -55,6 +55,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray, String
 from std_srvs.srv import SetBool
 
+from exo_contract.graph import matched_publisher_names, qualified_node_name
 from exo_contract.qos import (
     COMMAND_QOS,
     CONTROLLER_STATE_TOPIC,
@@ -68,13 +69,12 @@ from exo_contract.qos import (
     TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
-from exo_contract.runtime import PolledInputs, run_node
+from exo_contract.runtime import CONTROL_PRIORITY, PolledInputs, run_node, scheduling
 from exo_contract.stop_words import stop_word
 from exo_contract.topics import ESTOP_TOPIC
 from exo_impedance_controller.core import ControlOutput, ImpedanceControllerCore
 from exo_impedance_controller.params import ControllerParams
 from exo_impedance_controller.safety import (
-    qualified_node_name,
     StopLatch,
     topic_owner_conflicts,
 )
@@ -455,13 +455,14 @@ class ControllerNode(LifecycleNode):
     def _check_publisher_counts(self):
         """A change in a sensor topic's publisher count runs the full graph check at once.
 
-        ``count_publishers`` is a local graph-cache lookup, cheap enough for every tick, so
-        a second publisher is refused from the first joint state after discovery instead of
-        at the next ``publisher_check_period``.
+        The count is the subscription's matched publishers (DDS endpoint matching, 0.6 us):
+        a reader matches a writer before it can receive anything from it, so a second
+        publisher is refused from its first sample on, before the ROS graph cache (which
+        names the nodes, in ``_on_graph_check``) has caught up.
         """
         changed = False
         for i, sub in enumerate(self._sensor_subs):
-            n = self.count_publishers(sub.topic_name)
+            n = sub.get_publisher_count()
             if n != self._publisher_counts[i]:
                 self._publisher_counts[i] = n
                 changed = True
@@ -670,10 +671,10 @@ class ControllerNode(LifecycleNode):
         core = self._core
         if core is None:
             return
-        publishers = {sub.topic_name: [qualified_node_name(i.node_name, i.node_namespace)
-                                       for i in self.get_publishers_info_by_topic(
-                                           sub.topic_name)]
-                      for sub in self._sensor_subs}
+        publishers = {sub.topic_name: matched_publisher_names(
+            [qualified_node_name(i.node_name, i.node_namespace)
+             for i in self.get_publishers_info_by_topic(sub.topic_name)],
+            sub.get_publisher_count()) for sub in self._sensor_subs}
         conflicts = topic_owner_conflicts(publishers)
         core.set_owner_conflict(bool(conflicts))
         if conflicts != self._conflicts:
@@ -716,7 +717,8 @@ class ControllerNode(LifecycleNode):
             message=f'{self.ticks} ticks',
             values=[KeyValue(key='ticks', value=str(self.ticks)),
                     KeyValue(key='lockstep_input_timeouts',
-                             value=str(self.lockstep_input_timeouts))])
+                             value=str(self.lockstep_input_timeouts)),
+                    KeyValue(key='scheduling', value=scheduling())])
         msg = DiagnosticArray(status=[owners, estop, loop])
         msg.header.stamp = self.get_clock().now().to_msg()
         self._diag_pub.publish(msg)
@@ -782,7 +784,7 @@ def main(args=None):
     context is still up, then the node is destroyed (:func:`runtime.run_node`).
     """
     run_node(ControllerNode, args, on_start=_autostart,
-             on_stop=ControllerNode.publish_zero_torque)
+             on_stop=ControllerNode.publish_zero_torque, realtime_priority=CONTROL_PRIORITY)
 
 if __name__ == '__main__':
     main()

@@ -315,12 +315,6 @@ class FaultLatch:
 
 
 # ------------------------------------------------------------------ one owner per topic
-def qualified_node_name(name: str, namespace: str) -> str:
-    """Return the fully qualified node name: ``'/ns/name'`` (``'/name'`` in the root)."""
-    ns = (namespace or '/').rstrip('/')
-    return f'{ns}/{name or "?"}'
-
-
 @dataclass(frozen=True)
 class OwnerConflict:
     """A topic with more than one publisher (``publishers``: one name per endpoint, sorted)."""

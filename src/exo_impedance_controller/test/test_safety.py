@@ -13,7 +13,6 @@ from exo_impedance_controller.safety import (
     InputPlausibility,
     joint_limit_filter,
     OwnerConflict,
-    qualified_node_name,
     rate_limit,
     ReferenceSupervisor,
     SafetyFlags,
@@ -161,12 +160,6 @@ def test_fault_latch():
 
 
 # ------------------------------------------------------------------ one owner per topic
-def test_qualified_node_name():
-    assert qualified_node_name('sim_node', '/') == '/sim_node'
-    assert qualified_node_name('bridge', '/lab/exo') == '/lab/exo/bridge'
-    assert qualified_node_name('bridge', '/lab/') == '/lab/bridge'
-    assert qualified_node_name('', '') == '/?'
-
 
 def test_topic_owner_conflicts_name_every_publisher():
     publishers = {

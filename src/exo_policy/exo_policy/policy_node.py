@@ -16,8 +16,13 @@ motion, an assistance the wearer does not expect. Re-sending the instruction res
 assistance. The publication time is the DDS source timestamp (the publisher's clock; hosts
 of one graph need synchronised clocks, as for any ROS 2 stamp); a sample without one is
 followed. To read it, /task_text is taken by polling at ``rate_hz`` from a subscriber-only
-helper node ``<name>_task_text`` that no executor spins (rclpy's EventsExecutor cannot pass
+helper node ``<name>_inputs`` that no executor spins (rclpy's EventsExecutor cannot pass
 MessageInfo to a callback).
+
+Real time: a wall timer at ``rate_hz`` takes the newest joint state from the same helper node
+(its receipt time from MessageInfo times its age) instead of a callback for each of the
+1 kHz samples: the reference uses only the newest, and the callbacks cost a 2-core machine
+about a tenth of a core that the 1 kHz controller and simulator need.
 
 Simulated time (``use_sim_time``, the lockstep simulation): no timer; the joint state
 stamped at (or first after) each multiple of 1 / ``rate_hz`` triggers the reference, which
@@ -60,7 +65,9 @@ STAMP_EPS = 1e-6
 # Simulated time: a joint state times a reference only within this distance of /clock, s.
 LOCKSTEP_CLOCK_WINDOW_S = 0.05
 # Helper node that holds the polled /task_text subscription (module docstring).
-TASK_TEXT_SUFFIX = '_task_text'
+INPUTS_SUFFIX = '_inputs'
+# Joint states taken per real-time tick at most (the reader keeps the newest one).
+JOINT_STATE_TAKE_LIMIT = 5
 # /task_text as policy_node reads it: TASK_TEXT_QOS (latched) with a reader history of 10,
 # so texts arriving between two polls are all seen, in order.
 TASK_TEXT_READER_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
@@ -98,16 +105,20 @@ class PolicyNode(Node):
         self._msg.joint_names = [self.params.joint_name]
         self._pub = self.create_publisher(
             ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC, COMMAND_QOS)
-        self._text_inputs = PolledInputs(self, TASK_TEXT_SUFFIX)
-        self._text_sub = self._text_inputs.subscribe(String, TASK_TEXT_TOPIC,
-                                                     TASK_TEXT_READER_QOS)
-        self.create_subscription(
-            JointState, JOINT_STATES_TOPIC, self._on_joint_state, SENSOR_SUB_QOS)
-        # Real time: a wall timer. Simulated time (lockstep): the joint state stamped at each
-        # multiple of the period triggers the reference (module docstring).
+        self._inputs = PolledInputs(self, INPUTS_SUFFIX)
+        self._text_sub = self._inputs.subscribe(String, TASK_TEXT_TOPIC, TASK_TEXT_READER_QOS)
+        # Real time: a wall timer takes the newest joint state (polled). Simulated time
+        # (lockstep): the joint state stamped at each multiple of the period triggers the
+        # reference (module docstring).
         self._period = 1.0 / self.params.rate_hz
         self._next_due = -math.inf
-        if not self._sim_time:
+        self._joint_sub = None
+        if self._sim_time:
+            self.create_subscription(
+                JointState, JOINT_STATES_TOPIC, self._on_joint_state, SENSOR_SUB_QOS)
+        else:
+            self._joint_sub = self._inputs.subscribe(JointState, JOINT_STATES_TOPIC,
+                                                     SENSOR_SUB_QOS)
             # (a lambda: rclpy passes a TimerInfo to a callback that takes an argument)
             self.create_timer(self._period, lambda: self._on_timer())
         self.get_logger().info(
@@ -116,11 +127,11 @@ class PolicyNode(Node):
             'published after this start (an older latched text is not replayed)')
 
     def destroy_node(self) -> None:
-        """Destroy the /task_text helper node too, then this node."""
-        text_inputs = getattr(self, '_text_inputs', None)
-        if text_inputs is not None:
-            self._text_inputs = None
-            text_inputs.destroy()
+        """Destroy the input helper node too, then this node."""
+        inputs = getattr(self, '_inputs', None)
+        if inputs is not None:
+            self._inputs = None
+            inputs.destroy()
         super().destroy_node()
 
     def _poll_texts(self, now: float | None = None) -> None:
@@ -170,7 +181,13 @@ class PolicyNode(Node):
             self.get_logger().info(f'task text {shown!r} -> task {task.task_id!r}')
         # The text is encoded once here; reference() runs at rate_hz on the history.
 
-    def _on_joint_state(self, msg: JointState) -> None:
+    def _poll_joint_states(self) -> None:
+        """Take the pending joint states (real time), each at its receipt time."""
+        for msg, info in PolledInputs.take(self._joint_sub, JOINT_STATE_TAKE_LIMIT):
+            self._on_joint_state(msg, _receipt_time(info))
+
+    def _on_joint_state(self, msg: JointState, receipt: float | None = None) -> None:
+        """Record one joint state (``receipt``: its monotonic receipt time, None: now)."""
         try:
             index = msg.name.index(self.params.joint_name)
             angle = float(msg.position[index])
@@ -187,7 +204,8 @@ class PolicyNode(Node):
         if plausible_joint_state(angle, velocity):
             self._angle = angle
             self._velocity = velocity
-            self._angle_time = stamp if lockstep else self._now()
+            self._angle_time = stamp if lockstep else (
+                self._now() if receipt is None else receipt)
         if lockstep and stamp >= self._next_due - STAMP_EPS:
             # The next multiple of the period after this stamp (a late state keeps the grid).
             self._next_due = (math.floor(stamp / self._period + 1e-6) + 1) * self._period
@@ -196,6 +214,8 @@ class PolicyNode(Node):
     def _on_timer(self, now: float | None = None) -> None:
         """Publish the reference at ``now`` (s; None: this node's clock)."""
         self._poll_texts(now)
+        if self._joint_sub is not None:
+            self._poll_joint_states()
         now = self._now() if now is None else now
         measured = self._angle if now - self._angle_time <= self.params.joint_state_timeout \
             else math.nan
@@ -212,6 +232,19 @@ class PolicyNode(Node):
         msg.confidence = float(target.confidence)
         msg.source = target.source
         self._pub.publish(msg)
+
+
+def _receipt_time(info) -> float:
+    """Monotonic receipt time of a polled sample from its MessageInfo (now if absent).
+
+    The reader holds at most the samples since the previous poll, so without a receipt
+    stamp the sample is at most one period old.
+    """
+    received_ns = info.get('received_timestamp') if isinstance(info, dict) else None
+    now = time.monotonic()
+    if isinstance(received_ns, int) and received_ns > 0:
+        return now - max(time.time_ns() - received_ns, 0) * 1e-9
+    return now
 
 
 def main(args=None) -> None:

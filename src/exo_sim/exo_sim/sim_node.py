@@ -18,7 +18,9 @@ The hardware side of the contract, as an actuator driver should hold it:
   ``command_timeout`` gives 0 N*m;
 * while more than one node publishes on the command topic, nothing it receives is applied
   (0 N*m): sim_node logs the nodes and names them on /diagnostics, and accepts commands
-  again (the first one received afterwards) once one publisher remains.
+  again (the first one received afterwards) once one publisher remains. Every command
+  first checks the subscription's DDS-matched publisher count, which counts a new writer
+  before its first sample arrives (the ROS graph that names it may lag by milliseconds).
 
 Clock modes (``clock_mode``):
 
@@ -60,6 +62,7 @@ from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
 
+from exo_contract.graph import matched_publisher_names, qualified_node_name
 from exo_contract.language import TaskResolver
 from exo_contract.qos import (
     COMMAND_QOS,
@@ -74,7 +77,7 @@ from exo_contract.qos import (
     TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
-from exo_contract.runtime import run_node
+from exo_contract.runtime import HARDWARE_PRIORITY, run_node, scheduling
 from exo_interfaces.msg import HumanState, ImpedanceReference, MetabolicPower
 from exo_sim.human import load_memory
 from exo_sim.model import ExoArmConfig, MUSCLES
@@ -105,12 +108,6 @@ def command_value(data) -> float | None:
         return None
     value = float(data[0])
     return value if math.isfinite(value) else None
-
-
-def endpoint_node(info) -> str:
-    """Fully qualified node name of a TopicEndpointInfo ('/ns/node')."""
-    namespace = info.node_namespace.rstrip('/')
-    return f'{namespace}/{info.node_name}'
 
 
 class SimNode(Node):
@@ -216,7 +213,7 @@ class SimNode(Node):
         self._clock_pub = (self.create_publisher(ClockMsg, CLOCK_TOPIC, CLOCK_QOS)
                            if self.lockstep else None)
         self.create_subscription(String, TASK_TEXT_TOPIC, self._on_text, TASK_TEXT_QOS)
-        self.create_subscription(
+        self._command_sub = self.create_subscription(
             Float64MultiArray, EFFORT_COMMAND_TOPIC, self._on_command, COMMAND_QOS)
         if self._reference_period:
             self.create_subscription(ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC,
@@ -277,7 +274,9 @@ class SimNode(Node):
 
     def _on_command(self, msg: Float64MultiArray) -> None:
         self.commands_received += 1
-        if self.count_publishers(EFFORT_COMMAND_TOPIC) != self._publisher_count:
+        # DDS matching (0.6 us): a reader matches a writer before it receives its first
+        # sample, so an outside publisher's first command already finds two publishers.
+        if self._command_sub.get_publisher_count() != self._publisher_count:
             self._check_command_publishers()
         value = command_value(msg.data)
         if value is None:
@@ -315,10 +314,12 @@ class SimNode(Node):
 
     def _check_command_publishers(self) -> None:
         """Look up the command topic's publishers; refuse commands while there are several."""
-        infos = self.get_publishers_info_by_topic(EFFORT_COMMAND_TOPIC)
-        names = sorted(endpoint_node(info) for info in infos)
-        self._publisher_count = len(infos)
-        if len(infos) > 1:
+        matched = self._command_sub.get_publisher_count()
+        names = sorted(matched_publisher_names(
+            [qualified_node_name(i.node_name, i.node_namespace)
+             for i in self.get_publishers_info_by_topic(EFFORT_COMMAND_TOPIC)], matched))
+        self._publisher_count = matched
+        if len(names) > 1:
             if not self.refusing or names != self.command_publishers:
                 self.refusing = True
                 self.command_publishers = names
@@ -487,6 +488,7 @@ class SimNode(Node):
             KeyValue(key='lockstep_timeouts', value=str(self.lockstep_timeouts)),
             KeyValue(key='reference_timeouts', value=str(self.reference_timeouts)),
             KeyValue(key='text_start_timeouts', value=str(self.text_start_timeouts)),
+            KeyValue(key='scheduling', value=scheduling()),
         ]
         return status
 
@@ -526,7 +528,7 @@ class SimNode(Node):
 
 def main(args=None) -> None:
     """Run SimNode until shutdown."""
-    run_node(SimNode, args)
+    run_node(SimNode, args, realtime_priority=HARDWARE_PRIORITY)
 
 if __name__ == '__main__':
     main()

@@ -1,0 +1,29 @@
+"""Who publishes a topic: node names from the ROS graph, checked against DDS matching.
+
+Pure helpers (no rclpy) shared by controller_node and sim_node, which both refuse a topic
+that has more than one publisher.
+"""
+
+from typing import Sequence
+
+#: Stands for a publisher that DDS has matched but the ROS graph cache does not name yet.
+UNDISCOVERED_PUBLISHER = '<publisher not yet in the ROS graph>'
+
+
+def qualified_node_name(name: str, namespace: str) -> str:
+    """Return the fully qualified node name: ``'/ns/name'`` (``'/name'`` in the root)."""
+    ns = (namespace or '/').rstrip('/')
+    return f'{ns}/{name or "?"}'
+
+
+def matched_publisher_names(graph_names: Sequence[str], matched: int) -> list:
+    """Publisher names of a topic: the graph's, padded to the reader's matched count.
+
+    A reader matches a writer (rclpy ``Subscription.get_publisher_count``) before it can
+    receive a sample from it, while the ROS graph cache that names the writer's node may lag
+    by milliseconds: each matched publisher the graph does not show yet counts as
+    :data:`UNDISCOVERED_PUBLISHER`, so a second publisher is refused from its first sample.
+    """
+    names = list(graph_names)
+    names.extend([UNDISCOVERED_PUBLISHER] * max(int(matched) - len(names), 0))
+    return names
