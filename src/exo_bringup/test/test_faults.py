@@ -125,10 +125,13 @@ def test_outside_command_publisher_is_not_applied(run):
 
     sim_node (the actuator side) refuses the topic and applies zero by the end of the
     fault, never more than the torque limit; the controller keeps running without a fault.
+    Not one outside command is applied, not even clamped: sim_node counts the outside
+    writer by DDS matching before its first sample arrives (the ROS graph lags).
     """
     r = _result(run, 'e')
     _common(r)
     assert 'sim:refusing' in r.flags
+    assert 'sim:clamped' not in r.flags
     assert 'INPUT_FAULT' not in r.flags
 
 

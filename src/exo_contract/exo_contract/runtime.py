@@ -78,8 +78,8 @@ def request_realtime(priority: int) -> tuple[bool, str]:
     except (OSError, AttributeError) as err:
         return False, (f'could not get SCHED_FIFO priority {priority} ({err}): running at '
                        'normal priority, so a busy machine can delay ticks. Allow it with '
-                       'CAP_SYS_NICE or an rtprio limit (README, "Timing"), or set '
-                       f'{REALTIME_ENV}=0 to silence this.')
+                       'CAP_SYS_NICE or an rtprio limit (README, "Timing: what limits the '
+                       f'loop"), or set {REALTIME_ENV}=0 to silence this.')
     return True, f'SCHED_FIFO priority {priority}'
 
 

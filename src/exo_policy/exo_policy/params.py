@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from exo_contract.checks import check_range
+from exo_policy.reference_source import check_assist_bound, MAX_ASSIST_TORQUE_NM
 
 POLICY_MODES = ('learned', 'promp', 'oracle')
 LANGUAGE_ENCODERS = ('auto', 'hybrid', 'minilm', 'lexical')
@@ -27,6 +28,9 @@ class PolicyNodeParams:
         language_encoder: sentence encoder of the task resolver ('auto' = MiniLM + lexical
             when the MiniLM package loads, else lexical).
         joint_state_timeout: age after which the measured angle is not trusted, s.
+        max_assist_torque: bound on the assistance ``|K (q_d - q)|`` the learned policy and
+            ProMP ask for, N*m, in (0, 100] (README "The default policy": the cuff's
+            deflection against tracking).
 
     """
 
@@ -39,6 +43,7 @@ class PolicyNodeParams:
     promp_model: str = ''
     language_encoder: str = 'auto'
     joint_state_timeout: float = 0.1
+    max_assist_torque: float = MAX_ASSIST_TORQUE_NM
 
     def __post_init__(self) -> None:
         """Reject invalid values, quoting them."""
@@ -52,6 +57,7 @@ class PolicyNodeParams:
             raise ValueError(f'joint_name must not be empty, got {self.joint_name!r}')
         check_range('compliant_stiffness', self.compliant_stiffness, 1e-3, 1e3, 'N*m/rad')
         check_range('joint_state_timeout', self.joint_state_timeout, 1e-3, 10.0, 's')
+        check_assist_bound(self.max_assist_torque)
 
     @classmethod
     def defaults(cls) -> dict[str, object]:

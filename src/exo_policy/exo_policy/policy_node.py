@@ -93,7 +93,7 @@ class PolicyNode(Node):
             self._source = make_source(
                 p.mode, resolver=self._resolver, compliant_stiffness=p.compliant_stiffness,
                 checkpoint=p.checkpoint, promp_model=p.promp_model,
-                stiffness_table=p.stiffness_table)
+                stiffness_table=p.stiffness_table, max_assist_torque=p.max_assist_torque)
         except (ValueError, OSError) as err:
             self.get_logger().fatal(f'invalid parameters: {err}')
             raise

@@ -36,7 +36,14 @@ import numpy as np
 from exo_contract.dataset import CONDITION_EXO
 from exo_contract.metrics import active_mask
 from exo_contract.tasks import Task, TASKS_BY_ID
-from exo_policy.reference_source import ImpedanceTarget, ReferenceSourceBase, Resolver
+from exo_policy.reference_source import (
+    bound_assistance,
+    check_assist_bound,
+    ImpedanceTarget,
+    MAX_ASSIST_TORQUE_NM,
+    ReferenceSourceBase,
+    Resolver,
+)
 
 SOURCE_PROMP = 'promp'
 PROMP_MODEL_VERSION = 1
@@ -321,9 +328,11 @@ class ProMPReferenceSource(ReferenceSourceBase):
     """
 
     def __init__(self, model: ProMPModel | None = None, resolver: Resolver | None = None,
-                 compliant_stiffness: float = 2.0) -> None:
+                 compliant_stiffness: float = 2.0,
+                 max_assist_torque: float = MAX_ASSIST_TORQUE_NM) -> None:
         super().__init__(resolver, compliant_stiffness)
         self._model = model if model is not None else ProMPModel.load()
+        self.max_assist_torque = check_assist_bound(max_assist_torque)
 
     def accepts(self, task: Task) -> bool:
         """Only tasks with a fitted ProMP."""
@@ -342,4 +351,7 @@ class ProMPReferenceSource(ReferenceSourceBase):
         phase = (t - self._t0 - self._model.onset_s.get(task.task_id, 0.0)) / task.duration_s
         q_ref, dq_dphase, k = self._model.sample(task.task_id, phase)
         qd_ref = dq_dphase / task.duration_s if 0.0 <= phase < 1.0 else 0.0
+        # The same assistance bound as the default policy (like with like): a saturation
+        # on the measured angle, not a conditioning of the primitive's phase.
+        q_ref = bound_assistance(q, q_ref, k, self.max_assist_torque)
         return ImpedanceTarget(q_ref, qd_ref, k, task.task_id, self._confidence, SOURCE_PROMP)

@@ -44,7 +44,14 @@ from exo_contract.language import TaskResolver
 from exo_contract.tasks import ELBOW_MAX_RAD, ELBOW_MIN_RAD, Task
 from exo_policy.configuration import PolicyConfig
 from exo_policy.processing import WordTokenizer
-from exo_policy.reference_source import ImpedanceTarget, ReferenceSourceBase, Resolver
+from exo_policy.reference_source import (
+    bound_assistance,
+    check_assist_bound,
+    ImpedanceTarget,
+    MAX_ASSIST_TORQUE_NM,
+    ReferenceSourceBase,
+    Resolver,
+)
 
 LOGGER = logging.getLogger(__name__)
 SOURCE_LEARNED = 'learned'
@@ -151,8 +158,10 @@ class LearnedReferenceSource(ReferenceSourceBase):
 
     def __init__(self, checkpoint_dir: str | Path | None = None,
                  resolver: Resolver | None = None, compliant_stiffness: float = 2.0,
-                 feed_raw_text: bool = False) -> None:
+                 feed_raw_text: bool = False,
+                 max_assist_torque: float = MAX_ASSIST_TORQUE_NM) -> None:
         super().__init__(resolver, compliant_stiffness)
+        self.max_assist_torque = check_assist_bound(max_assist_torque)
         self.policy = OnnxPolicy(checkpoint_dir)
         self._feed_raw = bool(feed_raw_text)
         t = self.policy.history_steps
@@ -226,13 +235,16 @@ class LearnedReferenceSource(ReferenceSourceBase):
         if 0.0 < dt <= 0.1:
             lead = _low_pass(self._lead_filtered, lead, dt, LEAD_SMOOTHING_S)
             k = _low_pass(self._k_filtered, k, dt, STIFFNESS_SMOOTHING_S)
-        q_d = min(max(q + lead, ELBOW_MIN_RAD), ELBOW_MAX_RAD)
+        self._k_filtered = k
+        self._lead_filtered = lead
+        # The bound on the assistance torque (MAX_ASSIST_TORQUE_NM) saturates the smoothed
+        # lead; the filter keeps the policy's own lead.
+        q_d = bound_assistance(q, q + lead, k, self.max_assist_torque)
+        q_d = min(max(q_d, ELBOW_MIN_RAD), ELBOW_MAX_RAD)
         if 0.0 < dt <= 0.1:
             qd_d = max(-MAX_REFERENCE_SPEED, min(MAX_REFERENCE_SPEED,
                                                  (q_d - self._prev[1]) / dt))
         self._prev = (t, q_d) if math.isfinite(t) else None
-        self._k_filtered = k
-        self._lead_filtered = lead
         return ImpedanceTarget(q_d, qd_d, k, self._task.task_id, self._confidence,
                                SOURCE_LEARNED)
 

@@ -18,14 +18,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from exo_policy.oracle import OracleReferenceSource, StiffnessTable
-from exo_policy.reference_source import ReferenceSource, Resolver
+from exo_policy.reference_source import MAX_ASSIST_TORQUE_NM, ReferenceSource, Resolver
 
 SOURCE_MODES = ('learned', 'promp', 'oracle')
 
 
 def make_source(mode: str, *, resolver: Resolver | None = None,
                 compliant_stiffness: float = 2.0, checkpoint: str = '', promp_model: str = '',
-                stiffness_table: str = '') -> ReferenceSource:
+                stiffness_table: str = '',
+                max_assist_torque: float = MAX_ASSIST_TORQUE_NM) -> ReferenceSource:
     """Return the reference source for ``mode`` ('' paths = the shipped files).
 
     Args:
@@ -36,6 +37,8 @@ def make_source(mode: str, *, resolver: Resolver | None = None,
         checkpoint: learned-policy checkpoint directory ('' = the shipped default one).
         promp_model: ProMP model file (.npz).
         stiffness_table: oracle stiffness table (.npz).
+        max_assist_torque: bound on ``|K (q_d - q)|`` of the learned policy and ProMP, N*m
+            (:data:`exo_policy.reference_source.MAX_ASSIST_TORQUE_NM`).
 
     Raises:
         ValueError: unknown mode or invalid files/values (message quotes them).
@@ -44,11 +47,12 @@ def make_source(mode: str, *, resolver: Resolver | None = None,
     if mode == 'learned':
         from exo_policy.runtime import LearnedReferenceSource
         return LearnedReferenceSource(checkpoint or None, resolver=resolver,
-                                      compliant_stiffness=compliant_stiffness)
+                                      compliant_stiffness=compliant_stiffness,
+                                      max_assist_torque=max_assist_torque)
     if mode == 'promp':
         from exo_policy.promp import ProMPModel, ProMPReferenceSource
         model = ProMPModel.load(Path(promp_model)) if promp_model else None
-        return ProMPReferenceSource(model, resolver, compliant_stiffness)
+        return ProMPReferenceSource(model, resolver, compliant_stiffness, max_assist_torque)
     if mode == 'oracle':
         table = StiffnessTable.load(Path(stiffness_table) if stiffness_table else None)
         return OracleReferenceSource(table, compliant_stiffness, resolver=resolver)

@@ -129,9 +129,23 @@ def test_subsample_and_summary(fitted):
     assert line.startswith('ok_gesture') and 'demos    3' in line
 
 
+def test_source_bounds_the_assistance_torque(fitted, resolver):
+    """|K (q_d - q)| never exceeds max_assist_torque, wherever the arm is."""
+    model, _ = fitted
+    source = ProMPReferenceSource(model, resolver, max_assist_torque=3.0)
+    task = source.set_task_text('make an OK gesture', t=0.0)
+    for t in np.linspace(0.0, task.duration_s + 1.0, 25):
+        for q in (0.0, 0.5, 1.2, 2.2):
+            target = source.reference(float(t), q)
+            assert abs(target.stiffness * (target.reference_angle - q)) <= 3.0 + 1e-9
+    with pytest.raises(ValueError, match='max_assist_torque'):
+        ProMPReferenceSource(model, resolver, max_assist_torque=0.0)
+
+
 def test_source_follows_the_mean_and_holds_the_end(fitted, resolver):
     model, _ = fitted
-    source = ProMPReferenceSource(model, resolver)
+    # A bound far above this primitive's torques: the mean itself comes out.
+    source = ProMPReferenceSource(model, resolver, max_assist_torque=100.0)
     task = source.set_task_text('make an OK gesture', t=2.0)
     assert task is TASKS_BY_ID['ok_gesture']
     dur = task.duration_s

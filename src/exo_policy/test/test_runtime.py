@@ -128,11 +128,14 @@ def test_outputs_match_onnx_on_buffer_and_velocity_is_finite_difference(source):
         lead = float(np.clip(q_d[0] - q, -bound, bound))
         lead_filtered = lead if lead_filtered is None else (
             lead_filtered + alpha_lead * (lead - lead_filtered))
-        expected_q = float(np.clip(q + lead_filtered, 0.0, 2.26893))
-        assert target.reference_angle == pytest.approx(expected_q, abs=1e-6)
         # the stiffness: the first prediction, then the first-order low-pass of the rest
         k_filtered = float(k[0]) if k_filtered is None else (
             k_filtered + alpha * (float(k[0]) - k_filtered))
+        # the assistance bound saturates the smoothed lead: |K lead| <= max_assist_torque
+        torque_bound = source.max_assist_torque / k_filtered
+        expected_q = float(np.clip(q + np.clip(lead_filtered, -torque_bound, torque_bound),
+                                   0.0, 2.26893))
+        assert target.reference_angle == pytest.approx(expected_q, abs=1e-6)
         assert target.stiffness == pytest.approx(k_filtered, rel=1e-5)
         if prev is not None:
             expected = (target.reference_angle - prev) / 0.01
@@ -175,6 +178,39 @@ def test_shipped_checkpoint_is_small_and_sane(resolver):
         target = source.reference(n / 100, 0.3 + 0.5 * math.sin(n / 50) ** 2, 0.0)
         assert _finite(target) and 0.0 <= target.reference_angle <= 2.26893
         assert 0 < target.stiffness < 1000
+
+
+def test_the_assistance_torque_is_bounded(resolver):
+    """A stiff policy leading by its whole max_lead asks for at most max_assist_torque.
+
+    Stub head: K = 200 N*m/rad and q_d = q + 1 rad (clipped to max_lead = 0.12 rad, i.e.
+    24 N*m); the reference comes out at q + 7 / 200 rad once the lead filter has risen, and
+    the default bound is the documented MAX_ASSIST_TORQUE_NM.
+    """
+    from exo_policy.reference_source import MAX_ASSIST_TORQUE_NM  # noqa: PLC0415
+    source = LearnedReferenceSource(resolver=resolver)
+    assert source.max_assist_torque == MAX_ASSIST_TORQUE_NM
+    real = source.policy
+
+    class Stiff:
+        history_steps, tokenizer, max_lead = real.history_steps, real.tokenizer, real.max_lead
+
+        def __call__(self, history, tokens):
+            q = float(history[0, -1, 0])
+            return (np.array([q + 1.0], dtype=np.float32),
+                    np.array([200.0], dtype=np.float32))
+
+    source.policy = Stiff()
+    source.set_task_text('lift a heavy box', 0.0)
+    torques = []
+    for n in range(100):
+        q = 0.4 + 0.005 * n
+        target = source.reference(n / 100, q, 0.5)
+        torques.append(target.stiffness * (target.reference_angle - q))
+    assert max(torques) <= MAX_ASSIST_TORQUE_NM + 1e-6
+    assert torques[-1] == pytest.approx(MAX_ASSIST_TORQUE_NM, rel=1e-3)  # saturated
+    with pytest.raises(ValueError, match='max_assist_torque'):
+        LearnedReferenceSource(resolver=resolver, max_assist_torque=math.inf)
 
 
 def test_the_predicted_stiffness_is_low_pass_filtered(resolver):

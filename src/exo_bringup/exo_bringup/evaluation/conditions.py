@@ -59,7 +59,8 @@ def make_source(condition: str, node_config: NodeConfig | None = None):
 
     The source is built as policy_node builds it (:func:`exo_policy.sources.make_source`)
     from ``node_config.policy`` (default: the launch files' policy.yaml): the shared
-    resolver, ``compliant_stiffness``, ``promp_model``, ``stiffness_table`` and, for
+    resolver, ``compliant_stiffness``, ``promp_model``, ``stiffness_table``,
+    ``max_assist_torque`` and, for
     ``learned`` only, ``checkpoint`` (the ablation always runs its shipped checkpoint).
 
     Raises:
@@ -77,6 +78,7 @@ def make_source(condition: str, node_config: NodeConfig | None = None):
     kwargs = {'resolver': language_resolver(policy.language_encoder),
               'compliant_stiffness': policy.compliant_stiffness,
               'promp_model': policy.promp_model, 'stiffness_table': policy.stiffness_table,
+              'max_assist_torque': policy.max_assist_torque,
               'checkpoint': policy.checkpoint if condition == 'learned' else ''}
     if condition in ('oracle', 'promp'):
         return make_reference_source(condition, **kwargs)
