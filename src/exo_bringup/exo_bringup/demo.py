@@ -49,6 +49,7 @@ from exo_contract.qos import (
     STATE_QOS,
     TASK_TEXT_TOPIC,
 )
+from exo_contract.runtime import HARNESS_PRIORITY, request_realtime, restore_normal_scheduling
 from exo_contract.tasks import TASKS, TASKS_BY_ID
 from exo_impedance_controller.params import ControllerParams
 from exo_interfaces.msg import ControllerState, HumanState
@@ -71,8 +72,12 @@ class GraphObserver:
     defaults as the launcher's child processes).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, realtime: bool = False) -> None:
         os.environ.update(network_environment(os.environ))
+        if realtime:
+            # Before rclpy.init, so that the DDS threads inherit it (exo_contract.runtime).
+            _, note = request_realtime(HARNESS_PRIORITY)
+            print(f'[demo] harness scheduling: {note}', flush=True)
         rclpy.init(args=[])
         self.node = rclpy.create_node('exo_demo')
         self.executor = SingleThreadedExecutor()
@@ -188,9 +193,14 @@ def run_demo(out: Path, body_mass_kg: float, settle_s: float, ready_timeout: flo
     recorder = ('recorder', [sys.executable, '-m', 'exo_bringup.recorder', '--ros-args',
                              '-p', f'output:={recording}', '-p', f'topics:=[{topics}]'])
     graph = GraphProcesses('sim', values, out / 'logs', extra=(recorder,))
-    observer = GraphObserver()
+    observer = None
     try:
         graph.start()
+        # In lockstep the harness times each instruction by the simulated time, which
+        # sim_node and controller_node (real-time priority) advance: at normal priority a
+        # loaded machine let the texts arrive later in simulated time than on an idle one.
+        # After graph.start(), so that the nodes do not inherit it.
+        observer = GraphObserver(realtime=lockstep)
         print(f'[demo] started {", ".join(graph.processes)} '
               f'({"lockstep, simulated time" if lockstep else "real time"}); '
               f'logs in {out / "logs"}', flush=True)
@@ -202,7 +212,9 @@ def run_demo(out: Path, body_mass_kg: float, settle_s: float, ready_timeout: flo
             observer.spin_graph_time(seconds, graph)
     finally:
         codes = graph.stop()
-        observer.close()
+        if observer is not None:
+            observer.close()
+        restore_normal_scheduling()  # the summary and plots run at normal priority
     print(f'[demo] graph stopped: {codes}', flush=True)
     if not recording.exists():
         raise RuntimeError(f'the recorder wrote no {recording}; see {out / "logs"}')

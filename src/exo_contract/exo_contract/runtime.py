@@ -62,6 +62,9 @@ CONTROL_PRIORITY = 50
 #: SCHED_FIFO priority of the hardware side (sim_node, bridge_node): below the controller,
 #: which answers each of its joint states.
 HARDWARE_PRIORITY = 49
+#: SCHED_FIFO priority of a harness that drives the lockstep simulation (``make demo``): it
+#: times the instructions by the simulated time, which the graph above it makes.
+HARNESS_PRIORITY = 48
 
 
 def request_realtime(priority: int) -> tuple[bool, str]:
@@ -81,6 +84,14 @@ def request_realtime(priority: int) -> tuple[bool, str]:
                        'CAP_SYS_NICE or an rtprio limit (README, "Timing: what limits the '
                        f'loop"), or set {REALTIME_ENV}=0 to silence this.')
     return True, f'SCHED_FIFO priority {priority}'
+
+
+def restore_normal_scheduling() -> None:
+    """Put the calling thread back under SCHED_OTHER (after :func:`request_realtime`)."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    except (OSError, AttributeError):
+        pass
 
 
 def scheduling() -> str:

@@ -98,8 +98,11 @@ MAX_LOGGED_TEXT = 80
 # Interaction torques and references taken per tick at most (a flood cannot starve the loop).
 SENSOR_TAKE_LIMIT = 20
 # Lockstep (use_sim_time): longest wall wait of one tick for the interaction torque of its
-# stamp and the reference due before it, then the tick runs on what it has (counted).
-LOCKSTEP_INPUT_WAIT_S = 0.02
+# stamp and the reference due before it, then the tick runs on what it has (counted). At
+# 20 ms a loaded machine (policy_node at normal priority behind two busy processes) had 5-7
+# such ticks inside tasks per `make demo`; at 100 ms none. Below sim_node's lockstep_timeout
+# (0.5 s), so sim_node never steps on without this tick's command.
+LOCKSTEP_INPUT_WAIT_S = 0.1
 LOCKSTEP_POLL_S = 5e-5
 # Stamps closer than this are the same simulated instant (k * h rounding).
 STAMP_EPS = 1e-6
