@@ -82,6 +82,7 @@ from exo_contract.qos import (
     SENSOR_SUB_QOS,
     STATE_QOS,
 )
+from exo_contract.runtime import restore_normal_scheduling
 from exo_contract.topics import ESTOP_TOPIC
 from exo_impedance_controller.params import ControllerParams
 from exo_impedance_controller.safety import SafetyFlags
@@ -345,8 +346,8 @@ class FaultObserver(GraphObserver):
     RuntimeError (a crash).
     """
 
-    def __init__(self, graph: GraphProcesses) -> None:
-        super().__init__()
+    def __init__(self, graph: GraphProcesses, realtime: bool = False) -> None:
+        super().__init__(realtime)
         self.graph = graph
         self.killed: set[str] = set()
         self.injection: Injection | None = None
@@ -593,10 +594,14 @@ def run_faults(faults: tuple[Fault, ...] = FAULTS, policy_mode: str = 'learned',
     with private_domain(domain_id):
         graph = GraphProcesses('sim', {'policy_mode': policy_mode, 'lockstep': 'true'},
                                log_dir=log_dir)
-        observer = FaultObserver(graph)
+        observer = None
         sim_start = math.nan
         try:
             graph.start()
+            # The harness times the injections by the simulated time the real-time nodes
+            # advance: real-time priority too (after graph.start(), so that the nodes do not
+            # inherit it), as make demo's.
+            observer = FaultObserver(graph, realtime=True)
             progress(f'[faults] started {", ".join(graph.processes)} on ROS_DOMAIN_ID '
                      f'{domain_id} (lockstep, policy {policy_mode})')
             observer.wait_ready(graph, ready_timeout, subscribers=3)
@@ -611,7 +616,9 @@ def run_faults(faults: tuple[Fault, ...] = FAULTS, policy_mode: str = 'learned',
             sim_end = observer.graph_time
         finally:
             codes = graph.stop()
-            observer.close()
+            if observer is not None:
+                observer.close()
+            restore_normal_scheduling()
     return FaultRun(results, observer.trace, windows, policy_mode, domain_id,
                     time.monotonic() - wall_start, sim_end - sim_start, codes, load)
 
