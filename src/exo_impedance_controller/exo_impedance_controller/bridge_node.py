@@ -38,6 +38,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray, String
 
+from exo_contract.graph import matched_publisher_names, qualified_node_name
 from exo_contract.qos import (
     COMMAND_QOS,
     EFFORT_COMMAND_TOPIC,
@@ -121,8 +122,7 @@ AUTOSTART_DESCRIPTION = 'Configure and activate on start (no lifecycle manager n
 
 
 def _endpoint_name(info) -> str:
-    namespace = info.node_namespace.rstrip('/')
-    return f'{namespace}/{info.node_name}'
+    return qualified_node_name(info.node_name, info.node_namespace)
 
 
 class BridgeNode(LifecycleNode):
@@ -144,6 +144,8 @@ class BridgeNode(LifecycleNode):
         self._sensor = None
         self._pubs = []
         self._subs = []
+        self._command_sub = None
+        self._matched_commanders = 0
         self._timers = []
         self._js_pub = self._wrench_pub = self._diag_pub = None
         self._js_msg = JointState()
@@ -208,9 +210,11 @@ class BridgeNode(LifecycleNode):
             self._pubs.append(self._wrench_pub)
         self._diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
         self._pubs.append(self._diag_pub)
+        self._command_sub = self.create_subscription(Float64MultiArray, EFFORT_COMMAND_TOPIC,
+                                                     self._on_command, COMMAND_QOS)
+        self._matched_commanders = 0
         self._subs = [
-            self.create_subscription(Float64MultiArray, EFFORT_COMMAND_TOPIC,
-                                     self._on_command, COMMAND_QOS),
+            self._command_sub,
             self.create_subscription(Bool, ESTOP_TOPIC, self._on_estop, ESTOP_QOS),
             self.create_subscription(String, TASK_TEXT_TOPIC, self._on_text, TASK_TEXT_QOS),
         ]
@@ -306,12 +310,19 @@ class BridgeNode(LifecycleNode):
         for pub in self._pubs:
             self.destroy_publisher(pub)
         self._timers, self._subs, self._pubs = [], [], []
+        self._command_sub = None
         self._js_pub = self._wrench_pub = self._diag_pub = None
         self._core = None
         self._sensor = None
 
     # -------------------------------------------------------------- inputs
     def _on_command(self, msg: Float64MultiArray) -> None:
+        # DDS matching counts a new writer before its first sample arrives (the periodic
+        # graph check, which names it, may come milliseconds later): an outside node's first
+        # command already finds two publishers and is refused.
+        if self._command_sub is not None \
+                and self._command_sub.get_publisher_count() != self._matched_commanders:
+            self._on_graph_check()
         if self._core is not None and not self._core.on_command(time.monotonic(), msg.data):
             self.get_logger().warning(
                 f'rejected effort command {list(msg.data)[:4]!r} (need one finite value): '
@@ -337,8 +348,11 @@ class BridgeNode(LifecycleNode):
         core = self._core
         if core is None:
             return
-        commanders = sorted(_endpoint_name(i)
-                            for i in self.get_publishers_info_by_topic(EFFORT_COMMAND_TOPIC))
+        matched = self._command_sub.get_publisher_count() if self._command_sub else 0
+        self._matched_commanders = matched
+        commanders = sorted(matched_publisher_names(
+            [_endpoint_name(i) for i in self.get_publishers_info_by_topic(EFFORT_COMMAND_TOPIC)],
+            matched))
         me = self.get_fully_qualified_name()
         intruders = sorted({_endpoint_name(i) for topic in (JOINT_STATES_TOPIC,
                                                             INTERACTION_TORQUE_TOPIC)

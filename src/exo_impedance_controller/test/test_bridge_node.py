@@ -112,3 +112,32 @@ def test_commands_reach_the_actuator_only_while_active(ros):
     node.stop_hardware()  # idempotent
     assert actuator.output_torque_applied == 0.0 and actuator.mode == CONTROL_MODES.IDLE
     assert not actuator.is_open and node._port is None
+
+
+def test_an_outside_command_publisher_is_never_applied(ros):
+    """A second node commanding 20 N*m: the bridge refuses the topic (zero torque).
+
+    The bridge counts the command topic's DDS-matched writers on every command, so even the
+    outside node's first command finds two publishers; no joint state reports its torque.
+    """
+    context, executor, bridge, peer = ros
+    node = bridge(resume_torque_rate=1.0e5)
+    states = []
+    peer.create_subscription(JointState, JOINT_STATES_TOPIC, states.append, SENSOR_SUB_QOS)
+    pub = peer.create_publisher(Float64MultiArray, EFFORT_COMMAND_TOPIC, COMMAND_QOS)
+    peer.create_timer(0.002, lambda: pub.publish(Float64MultiArray(data=[1.5])))
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+    _spin_until(executor, lambda: states and states[-1].effort[0] == 1.5, 'the owner command')
+
+    intruder = rclpy.create_node('bridge_test_intruder', context=context)
+    executor.add_node(intruder)
+    outside = intruder.create_publisher(Float64MultiArray, EFFORT_COMMAND_TOPIC, COMMAND_QOS)
+    intruder.create_timer(0.001, lambda: outside.publish(Float64MultiArray(data=[20.0])))
+    states.clear()
+    _spin_until(executor, lambda: len(states) > 300, 'joint states with the intruder')
+    assert all(s.effort[0] != 20.0 for s in states)
+    assert states[-1].effort[0] == 0.0  # refused: zero torque while two publishers
+    assert len(node._core.command_publishers) == 2
+    executor.remove_node(intruder)
+    intruder.destroy_node()
