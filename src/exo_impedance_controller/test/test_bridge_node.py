@@ -68,6 +68,16 @@ def _spin_until(executor, predicate, what):
         executor.spin_once(timeout_sec=SPIN_TIMEOUT)
 
 
+def _bridge_with_owner(bridge, peer):
+    """A bridge (fast resume) and a peer that records its joint states and commands 1.5 N*m."""
+    node = bridge(resume_torque_rate=1.0e5)
+    states = []
+    peer.create_subscription(JointState, JOINT_STATES_TOPIC, states.append, SENSOR_SUB_QOS)
+    pub = peer.create_publisher(Float64MultiArray, EFFORT_COMMAND_TOPIC, COMMAND_QOS)
+    peer.create_timer(0.002, lambda: pub.publish(Float64MultiArray(data=[1.5])))
+    return node, states
+
+
 def test_invalid_parameter_fails_configure_without_opening_the_actuator(ros):
     _, _, bridge, _ = ros
     node = bridge(command_timeout=-1.0)
@@ -84,11 +94,7 @@ def test_missing_driver_library_fails_configure(ros):
 
 def test_commands_reach_the_actuator_only_while_active(ros):
     _, executor, bridge, peer = ros
-    node = bridge(resume_torque_rate=1.0e5)
-    states = []
-    peer.create_subscription(JointState, JOINT_STATES_TOPIC, states.append, SENSOR_SUB_QOS)
-    pub = peer.create_publisher(Float64MultiArray, EFFORT_COMMAND_TOPIC, COMMAND_QOS)
-    peer.create_timer(0.002, lambda: pub.publish(Float64MultiArray(data=[1.5])))
+    node, states = _bridge_with_owner(bridge, peer)
 
     assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
     actuator = node._port.actuator
@@ -121,11 +127,7 @@ def test_an_outside_command_publisher_is_never_applied(ros):
     outside node's first command finds two publishers; no joint state reports its torque.
     """
     context, executor, bridge, peer = ros
-    node = bridge(resume_torque_rate=1.0e5)
-    states = []
-    peer.create_subscription(JointState, JOINT_STATES_TOPIC, states.append, SENSOR_SUB_QOS)
-    pub = peer.create_publisher(Float64MultiArray, EFFORT_COMMAND_TOPIC, COMMAND_QOS)
-    peer.create_timer(0.002, lambda: pub.publish(Float64MultiArray(data=[1.5])))
+    node, states = _bridge_with_owner(bridge, peer)
     assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
     assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
     _spin_until(executor, lambda: states and states[-1].effort[0] == 1.5, 'the owner command')
