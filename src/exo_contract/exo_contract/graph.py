@@ -10,8 +10,17 @@ from typing import Sequence
 UNDISCOVERED_PUBLISHER = '<publisher not yet in the ROS graph>'
 
 
+#: What rmw reports for an endpoint whose node's discovery information has not arrived.
+RMW_UNKNOWN_NODE_NAME = '_NODE_NAME_UNKNOWN_'
+
+
 def qualified_node_name(name: str, namespace: str) -> str:
-    """Return the fully qualified node name: ``'/ns/name'`` (``'/name'`` in the root)."""
+    """Return the fully qualified node name: ``'/ns/name'`` (``'/name'`` in the root).
+
+    An endpoint whose node rmw does not know yet is :data:`UNDISCOVERED_PUBLISHER`.
+    """
+    if name == RMW_UNKNOWN_NODE_NAME:
+        return UNDISCOVERED_PUBLISHER
     ns = (namespace or '/').rstrip('/')
     return f'{ns}/{name or "?"}'
 

@@ -12,6 +12,9 @@ def test_qualified_node_name():
     assert qualified_node_name('bridge', '/lab/exo') == '/lab/exo/bridge'
     assert qualified_node_name('bridge', '/lab/') == '/lab/bridge'
     assert qualified_node_name('', '') == '/?'
+    # rmw's placeholder for an endpoint whose node is not discovered yet
+    assert qualified_node_name('_NODE_NAME_UNKNOWN_', '_NODE_NAMESPACE_UNKNOWN_') == \
+        UNDISCOVERED_PUBLISHER
 
 
 def test_matched_publishers_the_graph_does_not_name_yet_count():

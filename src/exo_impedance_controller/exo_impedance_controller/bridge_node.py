@@ -363,8 +363,15 @@ class BridgeNode(LifecycleNode):
         if intruders and tuple(intruders) != core.sensor_intruders:
             self.get_logger().error(f'other publishers of the hardware topics: '
                                     f'{", ".join(intruders)}; zero torque until they are gone')
+        changed = (tuple(commanders) != core.command_publishers
+                   or tuple(intruders) != core.sensor_intruders)
         core.set_command_publishers(commanders)
         core.set_sensor_intruders(intruders)
+        now = time.monotonic()
+        if changed and now - self._last_event_diag >= MIN_EVENT_DIAGNOSTIC_INTERVAL:
+            # e.g. a writer DDS matched first is named once the ROS graph knows its node
+            self._last_event_diag = now
+            self._publish_diagnostics()
 
     # -------------------------------------------------------------- loop
     def _on_tick(self) -> None:
