@@ -1,7 +1,7 @@
 """Who publishes a topic: node names from the ROS graph, checked against DDS matching.
 
-Pure helpers (no rclpy) shared by controller_node and sim_node, which both refuse a topic
-that has more than one publisher.
+Helpers (no rclpy import) shared by controller_node, sim_node and bridge_node, which refuse
+a topic that has more than one publisher.
 """
 
 from typing import Sequence
@@ -23,6 +23,21 @@ def qualified_node_name(name: str, namespace: str) -> str:
         return UNDISCOVERED_PUBLISHER
     ns = (namespace or '/').rstrip('/')
     return f'{ns}/{name or "?"}'
+
+
+def endpoint_node_name(info) -> str:
+    """Qualified node name of an rclpy ``TopicEndpointInfo``."""
+    return qualified_node_name(info.node_name, info.node_namespace)
+
+
+def topic_publishers(node, topic: str, matched: int) -> list:
+    """Publishers of ``topic`` in ``node``'s graph, padded to the ``matched`` DDS count.
+
+    ``node`` is an rclpy node (``get_publishers_info_by_topic``); see
+    :func:`matched_publisher_names`.
+    """
+    return matched_publisher_names(
+        [endpoint_node_name(i) for i in node.get_publishers_info_by_topic(topic)], matched)
 
 
 def matched_publisher_names(graph_names: Sequence[str], matched: int) -> list:

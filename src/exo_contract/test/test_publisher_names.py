@@ -3,6 +3,7 @@
 from exo_contract.graph import (
     matched_publisher_names,
     qualified_node_name,
+    topic_publishers,
     UNDISCOVERED_PUBLISHER,
 )
 
@@ -29,3 +30,17 @@ def test_graph_names_are_kept_when_matching_lags_or_agrees():
     assert matched_publisher_names(['/a', '/b'], 1) == ['/a', '/b']
     assert matched_publisher_names(['/a'], 1) == ['/a']
     assert matched_publisher_names([], 0) == []
+
+
+def test_topic_publishers_names_the_graph_endpoints_and_pads_to_the_matched_count():
+    class Info:
+        def __init__(self, name, namespace):
+            self.node_name, self.node_namespace = name, namespace
+
+    class Node:
+        def get_publishers_info_by_topic(self, topic):
+            assert topic == '/joint_states'
+            return [Info('sim_node', '/'), Info('_NODE_NAME_UNKNOWN_', '_NODE_NAMESPACE_UNKNOWN_')]
+
+    assert topic_publishers(Node(), '/joint_states', 3) == [
+        '/sim_node', UNDISCOVERED_PUBLISHER, UNDISCOVERED_PUBLISHER]

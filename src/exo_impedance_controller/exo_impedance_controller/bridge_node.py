@@ -38,7 +38,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray, String
 
-from exo_contract.graph import matched_publisher_names, qualified_node_name
+from exo_contract.graph import endpoint_node_name, topic_publishers
 from exo_contract.qos import (
     COMMAND_QOS,
     EFFORT_COMMAND_TOPIC,
@@ -119,10 +119,6 @@ PARAMETER_DESCRIPTIONS = {
     'offline_physics_dt': 'Offline arm: integration substep, s.',
 }
 AUTOSTART_DESCRIPTION = 'Configure and activate on start (no lifecycle manager needed).'
-
-
-def _endpoint_name(info) -> str:
-    return qualified_node_name(info.node_name, info.node_namespace)
 
 
 class BridgeNode(LifecycleNode):
@@ -350,12 +346,10 @@ class BridgeNode(LifecycleNode):
             return
         matched = self._command_sub.get_publisher_count() if self._command_sub else 0
         self._matched_commanders = matched
-        commanders = sorted(matched_publisher_names(
-            [_endpoint_name(i) for i in self.get_publishers_info_by_topic(EFFORT_COMMAND_TOPIC)],
-            matched))
+        commanders = sorted(topic_publishers(self, EFFORT_COMMAND_TOPIC, matched))
         me = self.get_fully_qualified_name()
-        intruders = sorted({_endpoint_name(i) for topic in (JOINT_STATES_TOPIC,
-                                                            INTERACTION_TORQUE_TOPIC)
+        intruders = sorted({endpoint_node_name(i)
+                            for topic in (JOINT_STATES_TOPIC, INTERACTION_TORQUE_TOPIC)
                             for i in self.get_publishers_info_by_topic(topic)} - {me})
         if len(commanders) > 1 and tuple(commanders) != core.command_publishers:
             self.get_logger().error(f'{len(commanders)} publishers on {EFFORT_COMMAND_TOPIC}: '

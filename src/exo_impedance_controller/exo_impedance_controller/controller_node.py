@@ -55,7 +55,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray, String
 from std_srvs.srv import SetBool
 
-from exo_contract.graph import matched_publisher_names, qualified_node_name
+from exo_contract.graph import endpoint_node_name, topic_publishers
 from exo_contract.qos import (
     COMMAND_QOS,
     CONTROLLER_STATE_TOPIC,
@@ -637,7 +637,7 @@ class ControllerNode(LifecycleNode):
         for info in self.get_publishers_info_by_topic(self.resolve_topic_name(ESTOP_TOPIC)):
             gid = bytes(info.endpoint_gid).hex()
             live.add(gid)
-            self._estop_names[gid] = qualified_node_name(info.node_name, info.node_namespace)
+            self._estop_names[gid] = endpoint_node_name(info)
         return live
 
     def _report_stop_change(self, before: bool, cause: str, resume_command: bool = False):
@@ -674,10 +674,9 @@ class ControllerNode(LifecycleNode):
         core = self._core
         if core is None:
             return
-        publishers = {sub.topic_name: matched_publisher_names(
-            [qualified_node_name(i.node_name, i.node_namespace)
-             for i in self.get_publishers_info_by_topic(sub.topic_name)],
-            sub.get_publisher_count()) for sub in self._sensor_subs}
+        publishers = {sub.topic_name: topic_publishers(self, sub.topic_name,
+                                                       sub.get_publisher_count())
+                      for sub in self._sensor_subs}
         conflicts = topic_owner_conflicts(publishers)
         core.set_owner_conflict(bool(conflicts))
         if conflicts != self._conflicts:

@@ -62,7 +62,7 @@ from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
 
-from exo_contract.graph import matched_publisher_names, qualified_node_name
+from exo_contract.graph import topic_publishers
 from exo_contract.language import TaskResolver
 from exo_contract.qos import (
     COMMAND_QOS,
@@ -315,9 +315,7 @@ class SimNode(Node):
     def _check_command_publishers(self) -> None:
         """Look up the command topic's publishers; refuse commands while there are several."""
         matched = self._command_sub.get_publisher_count()
-        names = sorted(matched_publisher_names(
-            [qualified_node_name(i.node_name, i.node_namespace)
-             for i in self.get_publishers_info_by_topic(EFFORT_COMMAND_TOPIC)], matched))
+        names = sorted(topic_publishers(self, EFFORT_COMMAND_TOPIC, matched))
         self._publisher_count = matched
         if len(names) > 1:
             if not self.refusing or names != self.command_publishers:
