@@ -8,8 +8,6 @@ setup(
     name=package_name,
     version='0.1.0',
     packages=find_packages(exclude=['test']),
-    # The resolver's calibration and test sets (exo_contract.paraphrases.load_language_sets).
-    package_data={package_name: ['data/*.json']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
@@ -20,9 +18,4 @@ setup(
     maintainer_email='maintainers@exo-vic.org',
     description=open('package.xml').read().split('<description>')[1].split('</description>')[0],
     license='Apache-2.0',
-    entry_points={
-        'console_scripts': [
-            'exo_calibrate_language = exo_contract.language:main',
-        ],
-    },
 )

@@ -14,8 +14,6 @@ setup(
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
         ('share/' + package_name + '/config', glob('config/*')),
-        ('share/' + package_name + '/launch', glob('launch/*.py')),
-        ('share/' + package_name + '/urdf', glob('urdf/*')),
     ],
     package_data={package_name: ['data/*']},
     install_requires=['setuptools'],
@@ -27,8 +25,6 @@ setup(
     entry_points={
         'console_scripts': [
             'controller_node = exo_impedance_controller.controller_node:main',
-            'bridge_node = exo_impedance_controller.bridge_node:main',
-            'exo_bench_bridge = exo_impedance_controller.bench_bridge:main',
         ],
     },
 )

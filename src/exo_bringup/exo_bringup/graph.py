@@ -121,8 +121,8 @@ SIM_GRAPH: tuple[NodeSpec, ...] = (SIM_NODE, POLICY_NODE, CONTROLLER_NODE)
 # forward_command_controller holds the last command forever (ros2_controllers #95).
 HARDWARE_CHOICES = ('bridge', 'ros2_control')
 BRIDGE_NODE = NodeSpec(
-    'exo_impedance_controller', 'bridge_node', 'exo_impedance_controller.bridge_node',
-    'bridge_node', (('exo_impedance_controller', 'config/bridge.yaml'),),
+    'exo_hardware', 'bridge_node', 'exo_hardware.bridge_node',
+    'bridge_node', (('exo_hardware', 'config/bridge.yaml'),),
     only_if=('hardware', 'bridge'))
 REAL_GRAPH: tuple[NodeSpec, ...] = (BRIDGE_NODE, POLICY_NODE, CONTROLLER_NODE)
 REAL_ARGUMENTS: tuple[GraphArgument, ...] = COMMON_ARGUMENTS + (

@@ -70,14 +70,14 @@ def _robot_nodes(context):
                           'torque if controller_node dies (ros2_controllers #95); your '
                           'hardware plugin must zero the effort in write() when commands '
                           'stop (see real.launch.py).')
-    urdf = share_path('exo_bringup', 'urdf/exo_elbow.urdf').read_text()
+    urdf = share_path('exo_description', 'urdf/exo_elbow.urdf').read_text()
     urdf = urdf.replace('${hardware_plugin}', LaunchConfiguration('hardware_plugin')
                         .perform(context))
     urdf = urdf.replace('${cuff_sensor_name}', LaunchConfiguration('cuff_sensor_name')
                         .perform(context))
     description = {'robot_description': urdf}
     # controller_manager reads the URDF from /robot_description (robot_state_publisher).
-    controllers = str(share_path('exo_bringup', 'config/controllers.yaml'))
+    controllers = str(share_path('exo_description', 'config/controllers.yaml'))
     spawn = ['joint_state_broadcaster', 'force_torque_sensor_broadcaster',
              'exo_effort_controller']
     return [

@@ -40,15 +40,15 @@ from exo_contract.qos import (  # noqa: E402
     STATE_QOS,
 )
 from exo_contract.topics import ESTOP_TOPIC  # noqa: E402
-from exo_impedance_controller.bridge_node import DIAGNOSTIC_NAME  # noqa: E402
-from exo_impedance_controller.hardware import (  # noqa: E402
-    BridgeParams,
+from exo_hardware.bridge_node import DIAGNOSTIC_NAME  # noqa: E402
+from exo_hardware.core import (  # noqa: E402
     FLAG_COMMAND_CONFLICT,
     FLAG_ESTOP,
     FLAG_NO_COMMAND,
     FLAG_STOP_WORD,
     ZEROING_FLAGS,
 )
+from exo_hardware.params import BridgeParams  # noqa: E402
 from exo_interfaces.msg import ControllerState, ImpedanceReference  # noqa: E402
 
 READY_DEADLINE_S = 180.0
@@ -167,7 +167,7 @@ def test_hardware_argument_selects_who_serves_the_hardware_topics():
     with pytest.raises(ValueError, match='moteus'):
         GraphProcesses('real', {'hardware': 'moteus'})
     bridge = GraphProcesses('real', {}).commands[0][1]
-    assert bridge[1:3] == ['-m', 'exo_impedance_controller.bridge_node']
+    assert bridge[1:3] == ['-m', 'exo_hardware.bridge_node']
     assert any(arg.endswith('config/bridge.yaml') for arg in bridge)
 
 

@@ -106,7 +106,7 @@ def test_launch_files_parse_and_use_the_shared_graph(name):
 
 
 def test_urdf_ros2_control_matches_the_controller_contract():
-    urdf = share_path('exo_bringup', 'urdf/exo_elbow.urdf').read_text()
+    urdf = share_path('exo_description', 'urdf/exo_elbow.urdf').read_text()
     root = ET.fromstring(urdf.replace('${hardware_plugin}', 'mock_components/GenericSystem')
                          .replace('${cuff_sensor_name}', 'cuff_ft'))
     joint_name = ControllerParams().joint_name
@@ -124,7 +124,7 @@ def test_urdf_ros2_control_matches_the_controller_contract():
 
 
 def test_controllers_yaml_serves_the_topic_contract():
-    cfg = yaml.safe_load(share_path('exo_bringup', 'config/controllers.yaml').read_text())
+    cfg = yaml.safe_load(share_path('exo_description', 'config/controllers.yaml').read_text())
     cm = cfg['controller_manager']['ros__parameters']
     assert cm['exo_effort_controller']['type'] == \
         'forward_command_controller/ForwardCommandController'

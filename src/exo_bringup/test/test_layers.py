@@ -23,18 +23,26 @@ import time
 import pytest
 
 SRC = Path(__file__).resolve().parents[2]
-PACKAGES = ('exo_contract', 'exo_sim', 'exo_policy', 'exo_impedance_controller',
-            'exo_bringup')
+PACKAGES = ('exo_contract', 'exo_language', 'exo_sim', 'exo_policy',
+            'exo_impedance_controller', 'exo_hardware', 'exo_metabolic', 'exo_bringup',
+            'exo_experiments')
+_MIDDLE = {'exo_sim', 'exo_policy', 'exo_impedance_controller', 'exo_hardware',
+           'exo_metabolic'}
 # package -> first-party packages it may import (besides itself and exo_interfaces).
 ALLOWED = {
     'exo_contract': set(),
-    'exo_sim': {'exo_contract'},
-    'exo_policy': {'exo_contract'},
+    'exo_language': {'exo_contract'},
+    'exo_sim': {'exo_contract', 'exo_language'},
+    'exo_policy': {'exo_contract', 'exo_language'},
     'exo_impedance_controller': {'exo_contract'},
-    'exo_bringup': {'exo_contract', 'exo_sim', 'exo_policy', 'exo_impedance_controller'},
+    'exo_hardware': {'exo_contract'},
+    'exo_metabolic': {'exo_contract'},
+    'exo_bringup': {'exo_contract', 'exo_language'} | _MIDDLE,
+    'exo_experiments': {'exo_contract', 'exo_language', 'exo_bringup'} | _MIDDLE,
 }
-HEAVY = {'exo_contract': {'mujoco', 'torch'}, 'exo_impedance_controller': {'mujoco', 'torch'},
-         'exo_policy': {'mujoco'}}
+HEAVY = {'exo_contract': {'mujoco', 'torch'}, 'exo_language': {'mujoco', 'torch'},
+         'exo_impedance_controller': {'mujoco', 'torch'}, 'exo_hardware': {'mujoco', 'torch'},
+         'exo_metabolic': {'mujoco', 'torch'}, 'exo_policy': {'mujoco'}}
 
 
 def _imports(path: Path) -> set[str]:
@@ -79,9 +87,9 @@ def _blocker(tmp_path: Path, *modules: str) -> dict[str, str]:
 @pytest.mark.parametrize('modules, blocked', [
     (('exo_policy.policy_node', 'exo_policy.sources', 'exo_policy.runtime',
       'exo_policy.promp', 'exo_policy.oracle'), ('mujoco',)),
-    (('exo_impedance_controller.controller_node', 'exo_impedance_controller.bridge_node'),
-     ('mujoco', 'torch')),
-    (('exo_contract.language', 'exo_contract.tasks', 'exo_contract.qos',
+    (('exo_impedance_controller.controller_node', 'exo_hardware.bridge_node',
+      'exo_metabolic.metabolic_node'), ('mujoco', 'torch')),
+    (('exo_language.resolver', 'exo_contract.tasks', 'exo_contract.qos',
       'exo_contract.runtime', 'exo_contract.metrics', 'exo_contract.metabolics',
       'exo_contract.stop_words', 'exo_contract.dataset'), ('mujoco', 'torch')),
 ])

@@ -2,8 +2,8 @@
 
 The one home of the paper's metabolic equations (numpy only, no rclpy), used by the muscle
 model of the simulation (:mod:`exo_sim.metabolic`), the in-process evaluation
-(:mod:`exo_bringup.evaluation.repetitive`), the gas-exchange pipeline
-(:mod:`exo_bringup.gas_exchange`, ``metabolic_node``) and the trial protocol
+(:mod:`exo_experiments.evaluation.repetitive`), the gas-exchange pipeline
+(:mod:`exo_metabolic.gas_exchange`, ``metabolic_node``) and the trial protocol
 (``exo_trial``):
 
 * eq. 15 (Brockway 1987): ``EE = (16.58 VO2 + 4.51 VCO2) / m`` in W/kg, VO2 and VCO2 in

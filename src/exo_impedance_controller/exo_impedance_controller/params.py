@@ -58,7 +58,7 @@ class ControllerParams:
     joint_name: str = 'exo_elbow_joint'
     # Target inertia M of eq. 7, kg*m^2, > 0: chosen by the wearer's energy, under a
     # bare-link stability check (README "Target impedance";
-    # python -m exo_bringup.evaluation.impedance).
+    # python -m exo_experiments.evaluation.impedance).
     target_inertia: float = 0.05
     # Target damping D of eq. 7, N*m*s/rad, > 0 (2 D / M = 40 /s, the stiffness growth rate).
     target_damping: float = 1.0
@@ -113,7 +113,7 @@ class ControllerParams:
     # actuator. A zero command (fault) is reached within torque_limit / max_torque_rate s.
     # Not lower: with the light target inertia the rate limit's lag destabilises the bare
     # link (no arm in the cuff) at high stiffness (500 N*m/s does, 2000 does not;
-    # python -m exo_bringup.evaluation.impedance).
+    # python -m exo_experiments.evaluation.impedance).
     max_torque_rate: float = 2000.0
     # E-stop heartbeat, s, >= 0 (0 = off). When > 0 and an /exo/estop message has been
     # received, no message for longer than this counts as a stop (latched until an explicit

@@ -20,7 +20,7 @@ stiffness sits near its floor; needs the ``tau_ext`` column), and ``alphas`` kee
 episodes of those eq. 3 assistance ratios (needs ``alpha``). With ``'human'`` it is the
 human's reference ``q_ref`` (the paper's literal formulation, an ablation).
 During training the canonical text is replaced, with probability ``paraphrase_prob``, by a
-random paraphrase / casing / punctuation / filler variant (:mod:`exo_contract.paraphrases`).
+random paraphrase / casing / punctuation / filler variant (:mod:`exo_language.paraphrases`).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from exo_contract.dataset import ACTIVATION_COLUMNS, CONDITION_EXO, SCHEMA, split_groups
-from exo_contract.paraphrases import augment_text
 from exo_contract.tasks import ReferenceTrajectory, TASKS, TASKS_BY_ID, TrajectoryParams
+from exo_language.paraphrases import augment_text
 from exo_policy.configuration import PolicyConfig
 from exo_policy.processing import Normalizer, WordTokenizer
 

@@ -4,7 +4,7 @@ Before the learned policy exists (and afterwards as an upper-bound baseline), th
 maps a task text to the task library, follows that task's ground-truth reference angle
 from the moment the text arrived, and publishes a stiffness profile fitted per eq. 4
 (``tau_ext = K_int (q_d - q_r)``) from in-process rollouts of the simulated human with
-the exoskeleton assisting per eq. 3. The rollouts run in :mod:`exo_bringup.fitting`
+the exoskeleton assisting per eq. 3. The rollouts run in :mod:`exo_experiments.fitting`
 (``exo_fit_oracle``, which writes the table shipped in
 ``exo_policy/data/oracle_stiffness.npz``); here are the pure parts: the phase profile of
 one episode (:func:`stiffness_profile`), the table, and the source.
@@ -137,7 +137,7 @@ class OracleReferenceSource(ReferenceSourceBase):
     Args:
         table: fitted stiffness profiles (default: the shipped table).
         compliant_stiffness: stiffness used at rest and for unknown text, N*m/rad.
-        resolver: text -> task resolution (:class:`exo_contract.language.TaskResolver`);
+        resolver: text -> task resolution (:class:`exo_language.resolver.TaskResolver`);
             default: :func:`exo_policy.reference_source.default_resolver`.
 
     """

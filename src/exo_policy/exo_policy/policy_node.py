@@ -45,7 +45,6 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 
 from exo_contract.checks import plausible_joint_state
-from exo_contract.language import TaskResolver
 from exo_contract.qos import (
     COMMAND_QOS,
     IMPEDANCE_REFERENCE_TOPIC,
@@ -56,6 +55,7 @@ from exo_contract.qos import (
 )
 from exo_contract.runtime import PolledInputs, run_node
 from exo_interfaces.msg import ImpedanceReference
+from exo_language.resolver import TaskResolver
 from exo_policy.params import PolicyNodeParams
 from exo_policy.sources import make_source
 

@@ -4,7 +4,7 @@ The paper's baseline (section V-B, condition 3) generates the reference joint tr
 the interaction stiffness from Probabilistic Movement Primitives. Here one ProMP per task is
 fitted with :class:`movement_primitives.promp.ProMP` (EM over demonstrations) jointly over
 the 2-D trajectory ``y(phase) = (q_target, k_int)`` of exactly the default policy's training
-episodes and targets (``exo_fit_promp``, :func:`exo_bringup.fitting.training_columns`: the
+episodes and targets (``exo_fit_promp``, :func:`exo_experiments.fitting.training_columns`: the
 bounded virtual equilibrium of the ``alpha = 0.5`` episodes of the training groups, the fair
 baseline), in phase coordinates: the active phase [0, 1] of each episode is resampled to
 ``phase_points`` samples. Each dimension is standardised with the training mean/std (the
@@ -18,7 +18,7 @@ floor.
     exo_fit_promp --data data/exo_vic_v2 --out src/exo_policy/exo_policy/data/promp.npz
     exo_fit_promp --simulate 4 --out /tmp/promp.npz     # no dataset: in-process rollouts
 
-The console script lives in :mod:`exo_bringup.fitting` (it can simulate); here are the pure
+The console script lives in :mod:`exo_experiments.fitting` (it can simulate); here are the pure
 parts: demonstrations from a dataset table (:func:`demonstrations_from_table`), the model
 (:class:`ProMPModel`, fitting and persistence) and the source (:class:`ProMPReferenceSource`,
 a :class:`exo_policy.reference_source.ReferenceSourceBase`). No rclpy here.
@@ -321,7 +321,7 @@ class ProMPReferenceSource(ReferenceSourceBase):
 
     Args:
         model: fitted model (default: the shipped ``exo_policy/data/promp.npz``).
-        resolver: text -> task resolution (:class:`exo_contract.language.TaskResolver`);
+        resolver: text -> task resolution (:class:`exo_language.resolver.TaskResolver`);
             default: :func:`exo_policy.reference_source.default_resolver`.
         compliant_stiffness: stiffness at rest and for unknown text, N*m/rad.
 

@@ -6,7 +6,7 @@ A reference source turns the last task text and the exo state into an
 and :class:`exo_policy.runtime.LearnedReferenceSource` derive from
 :class:`ReferenceSourceBase`, which
 
-* resolves each task text through one :class:`exo_contract.language.TaskResolver` (injected,
+* resolves each task text through one :class:`exo_language.resolver.TaskResolver` (injected,
   shared by policy_node and the evaluation; default: :func:`default_resolver`), so a
   paraphrase means the same task whichever source runs and unknown text is refused by all;
 * holds the resolved task, its confidence and the time the text arrived;
@@ -23,8 +23,8 @@ import functools
 import math
 from typing import Any, Protocol
 
-from exo_contract.language import Resolution, TaskResolver
 from exo_contract.tasks import Task
+from exo_language.resolver import Resolution, TaskResolver
 
 SOURCE_FALLBACK = 'fallback'
 MAX_ASSIST_TORQUE_NM = 5.0
@@ -80,7 +80,7 @@ class ReferenceSource(Protocol):
 
 
 class Resolver(Protocol):
-    """Text -> :class:`exo_contract.language.Resolution` (a :class:`TaskResolver`)."""
+    """Text -> :class:`exo_language.resolver.Resolution` (a :class:`TaskResolver`)."""
 
     def resolve(self, text: Any) -> Resolution:
         """Resolve ``text``; never raises."""
@@ -104,7 +104,7 @@ class ReferenceSourceBase:
     :meth:`on_task_text` (per-text state, e.g. the encoded tokens).
 
     Args:
-        resolver: text -> task resolution (:class:`exo_contract.language.TaskResolver`);
+        resolver: text -> task resolution (:class:`exo_language.resolver.TaskResolver`);
             None: :func:`default_resolver`.
         compliant_stiffness: stiffness of the fallback target, N*m/rad, > 0.
 

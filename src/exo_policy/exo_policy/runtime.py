@@ -40,8 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from exo_contract.language import TaskResolver
 from exo_contract.tasks import ELBOW_MAX_RAD, ELBOW_MIN_RAD, Task
+from exo_language.resolver import TaskResolver
 from exo_policy.configuration import PolicyConfig
 from exo_policy.processing import WordTokenizer
 from exo_policy.reference_source import (
@@ -147,7 +147,7 @@ class LearnedReferenceSource(ReferenceSourceBase):
 
     Args:
         checkpoint_dir: checkpoint directory (default: the shipped one in exo_policy/data).
-        resolver: text -> task resolution (:class:`exo_contract.language.TaskResolver`);
+        resolver: text -> task resolution (:class:`exo_language.resolver.TaskResolver`);
             default: :func:`exo_policy.reference_source.default_resolver` (slow to build,
             once per process).
         compliant_stiffness: stiffness of the fallback target, N*m/rad.

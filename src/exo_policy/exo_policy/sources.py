@@ -7,7 +7,7 @@ library reference + fitted stiffness). The paper's literal formulation (the poli
 on the human's own reference) is not a mode: it is an ablation of the evaluation
 (:func:`exo_policy.runtime.ablation_checkpoint_dir`, loaded through an explicit
 ``checkpoint``).
-Every source resolves task text with the same :class:`exo_contract.language.TaskResolver`
+Every source resolves task text with the same :class:`exo_language.resolver.TaskResolver`
 (the one given, else :func:`exo_policy.reference_source.default_resolver`), so a paraphrase
 means the same task whichever source runs, and text that names no task always gives the
 compliant fallback (:class:`exo_policy.reference_source.ReferenceSourceBase`). No rclpy here.
@@ -31,7 +31,7 @@ def make_source(mode: str, *, resolver: Resolver | None = None,
 
     Args:
         mode: one of :data:`SOURCE_MODES`.
-        resolver: a :class:`exo_contract.language.TaskResolver` shared by the sources
+        resolver: a :class:`exo_language.resolver.TaskResolver` shared by the sources
             (None: the process-wide default one).
         compliant_stiffness: fallback stiffness, N*m/rad.
         checkpoint: learned-policy checkpoint directory ('' = the shipped default one).

@@ -44,8 +44,8 @@ import torch
 from tqdm import tqdm
 
 from exo_contract.dataset import load_dataset
-from exo_contract.paraphrases import FILLERS_AFTER, FILLERS_BEFORE, training_texts
 from exo_contract.tasks import TASKS
+from exo_language.paraphrases import FILLERS_AFTER, FILLERS_BEFORE, training_texts
 from exo_policy.configuration import PolicyConfig, quick_config, REFERENCE_TARGETS
 from exo_policy.dataset import (
     columns_needed,

@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from exo_contract.language import TaskResolver
 from exo_contract.tasks import ReferenceTrajectory, TASKS
+from exo_language.resolver import TaskResolver
 from exo_policy.oracle import (
     OracleReferenceSource,
     PROFILE_POINTS,

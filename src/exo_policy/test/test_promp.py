@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from exo_contract.language import Resolution, TaskResolver
 from exo_contract.tasks import TASKS_BY_ID
+from exo_language.resolver import Resolution, TaskResolver
 from exo_policy.promp import (
     demonstrations_from_table,
     fit_summary,

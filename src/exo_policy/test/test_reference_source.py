@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from exo_contract.language import TaskResolver
 from exo_contract.tasks import TASKS_BY_ID
+from exo_language.resolver import TaskResolver
 from exo_policy import reference_source
 from exo_policy.oracle import OracleReferenceSource
 from exo_policy.promp import ProMPReferenceSource

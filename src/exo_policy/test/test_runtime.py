@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from exo_contract.dataset import write_dataset
-from exo_contract.language import TaskResolver
+from exo_language.resolver import TaskResolver
 from exo_policy.configuration import quick_config
 from exo_policy.dataset import synthetic_table
 from exo_policy.reference_source import ReferenceSource, SOURCE_FALLBACK

@@ -32,7 +32,7 @@ import math
 
 import pytest
 
-from exo_contract.language import TaskResolver
+from exo_language.resolver import TaskResolver
 from exo_policy.configuration import PolicyConfig
 from exo_policy.params import POLICY_MODES, PolicyNodeParams
 from exo_policy.runtime import (

@@ -18,7 +18,7 @@ amplitude and noise seed.
 
 Every producer of interaction data uses :func:`simulate_assisted_episode`: the dataset
 (:mod:`exo_sim.datagen`), the oracle's stiffness table and the ProMP fit from simulation
-(:mod:`exo_bringup.fitting`). No rclpy here.
+(:mod:`exo_experiments.fitting`). No rclpy here.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ class SimSession:
         config: arm/exo configuration (body mass, cuff, timestep ...).
         rest_angle: elbow angle the human holds at rest, rad.
         resolver: text -> task (None for text that names no task); the same resolver as
-            the policy's (:class:`exo_contract.language.TaskResolver`) in sim_node. The
+            the policy's (:class:`exo_language.resolver.TaskResolver`) in sim_node. The
             default is its exact-match stage (:func:`exo_contract.tasks.find_task`).
         human: the simulated human's parameters (default
             :data:`exo_sim.human.DEFAULT_HUMAN`).

@@ -63,7 +63,6 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
 
 from exo_contract.graph import topic_publishers
-from exo_contract.language import TaskResolver
 from exo_contract.qos import (
     COMMAND_QOS,
     EFFORT_COMMAND_TOPIC,
@@ -79,6 +78,7 @@ from exo_contract.qos import (
 )
 from exo_contract.runtime import HARDWARE_PRIORITY, run_node, scheduling
 from exo_interfaces.msg import HumanState, ImpedanceReference, MetabolicPower
+from exo_language.resolver import TaskResolver
 from exo_sim.human import load_memory
 from exo_sim.model import ExoArmConfig, MUSCLES
 from exo_sim.params import NO_MEMORY, SimNodeParams

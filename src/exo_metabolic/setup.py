@@ -1,0 +1,32 @@
+"""Build script of the exo_metabolic ament_python package."""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+package_name = 'exo_metabolic'
+
+setup(
+    name=package_name,
+    version='0.1.0',
+    packages=find_packages(exclude=['test']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
+        ('share/' + package_name, ['package.xml']),
+        ('share/' + package_name + '/config', glob('config/*')),
+    ],
+    package_data={package_name: ['data/*']},
+    install_requires=['setuptools'],
+    zip_safe=True,
+    maintainer='exo-vic maintainers',
+    maintainer_email='maintainers@exo-vic.org',
+    description=open('package.xml').read().split('<description>')[1].split('</description>')[0],
+    license='Apache-2.0',
+    entry_points={
+        'console_scripts': [
+            'metabolic_node = exo_metabolic.metabolic_node:main',
+            'exo_sim_analyser = exo_metabolic.sim_analyser:main',
+            'exo_replay_gas = exo_metabolic.gas_replay:main',
+        ],
+    },
+)
