@@ -53,7 +53,6 @@ from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 from tqdm import tqdm
 
-from exo_bringup import trial_analysis
 from exo_bringup.graph import network_environment, share_path
 from exo_bringup.launcher import GraphProcesses, GRAPHS, stop_on_sigterm
 from exo_bringup.readiness import missing_text_readers
@@ -67,6 +66,7 @@ from exo_contract.topics import (
     JOINT_STATES_TOPIC,
     TASK_TEXT_TOPIC,
 )
+from exo_experiments import trial_analysis
 from exo_interfaces.msg import ControllerState, MetabolicPower
 
 DEFAULT_TEXT = 'lift a heavy box'

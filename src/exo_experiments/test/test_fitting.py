@@ -8,9 +8,9 @@ fails after a change of the simulation or the task library.
 import numpy as np
 import pytest
 
-from exo_bringup import fitting
 from exo_contract.dataset import write_dataset
 from exo_contract.tasks import TASKS_BY_ID
+from exo_experiments import fitting
 from exo_experiments.fitting import fit_task_profile, oracle_main, promp_main, simulate_table
 from exo_policy.dataset import synthetic_table
 from exo_policy.oracle import StiffnessTable

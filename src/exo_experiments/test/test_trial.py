@@ -16,7 +16,6 @@ from rclpy.serialization import serialize_message
 from rclpy.time import Time
 from std_msgs.msg import String
 
-from exo_bringup import trial_analysis
 from exo_contract.metabolics import gas_exchange_for_power, reduction_pct
 from exo_contract.tasks import find_task
 from exo_contract.topics import (
@@ -26,6 +25,7 @@ from exo_contract.topics import (
     TASK_TEXT_TOPIC,
     TOPIC_TYPES,
 )
+from exo_experiments import trial_analysis
 from exo_experiments.mcap_io import McapRos2Writer
 from exo_experiments.trial import build_graph, cycle_starts, main, run_compare
 from exo_interfaces.msg import GasExchange, MetabolicPower
