@@ -63,7 +63,7 @@ demo: setup  ## Run the simulated graph headless over all nine tasks; OUT=<dir>.
 bench: setup  ## 3 x 20 s closed loop with the full graph (median) + in-process rollout speed.
 	$(ENV) && exo_bench --out $(BENCH_OUT)
 
-faults: setup  ## Inject the issue-9 faults into the lockstep sim graph; table + faults.json/png.
+faults: setup  ## Inject sensor, command and input faults into the lockstep sim graph; table + faults.json/png.
 	$(ENV) && exo_faults --out $(FAULTS_OUT)
 
 data: setup  ## Generate the simulated dataset (9 tasks x alpha x mass x repetitions) + report.

@@ -36,6 +36,7 @@ from exo_contract.qos import CONTROLLER_STATE_TOPIC, STATE_QOS
 from exo_contract.runtime import make_executor
 from exo_contract.tasks import TASKS, TASKS_BY_ID
 from exo_experiments.harness import rollout_with_oracle
+from exo_experiments.results_page import markdown_table, write_results_page
 from exo_interfaces.msg import ControllerState
 
 LATE_MS = 2.0
@@ -261,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
                         help='closed-loop runs on a fresh graph each; the median is reported')
     parser.add_argument('--data', type=Path, default=Path('data/exo_vic_v2'),
                         help='dataset whose manifest holds the data-generation wall time')
+    parser.add_argument('--results-page', type=Path, action='append', default=[],
+                        metavar='PATH', help='also write the results page (results.md) to '
+                        'PATH, e.g. docs/results/bench.md (repeatable)')
     opts = parser.parse_args(argv)
     if not 1 <= opts.runs <= 20:
         parser.error(f'--runs must be in [1, 20], got {opts.runs!r}')
@@ -316,7 +320,15 @@ def main(argv: list[str] | None = None) -> int:
     print('  per run: controller rate ' + ' / '.join(f'{v:.0f}' for v in rate) + ' Hz, '
           'latency p99 ' + ' / '.join(f'{v:.3f}' for v in p99 if v is not None) + ' ms')
     (opts.out / 'bench.json').write_text(json.dumps(results, indent=2) + '\n')
-    print(f'[bench] wrote {opts.out / "bench.json"} and {opts.out / "latency.png"}')
+    per_run = ('controller rate per run: ' + ' / '.join(f'{v:.0f}' for v in rate) + ' Hz; '
+               'latency p99 per run: ' + ' / '.join(f'{v:.3f}' for v in p99 if v is not None)
+               + ' ms.')
+    pages = write_results_page(
+        [opts.out / 'results.md', *opts.results_page], 'Benchmark',
+        [(f'Median of {opts.runs} runs of {opts.duration:.0f} s closed loop, full graph',
+          markdown_table(['measure', 'value'], rows) + '\n\n' + per_run)], argv)
+    print(f'[bench] wrote {opts.out / "bench.json"}, {opts.out / "latency.png"}, '
+          + ', '.join(str(p) for p in pages))
     return 0
 
 

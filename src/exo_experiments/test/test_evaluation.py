@@ -299,7 +299,7 @@ def test_intervals_and_the_paired_energy_change():
         ci95([0.03, 0.05, 0.04]))
 
 
-def test_the_grid_runs_seeds_and_the_repetitive_conditions_it_is_given():
+def test_the_grid_runs_seeds_and_the_repetitive_conditions_it_is_given(tmp_path):
     from exo_experiments.evaluation.grid import run_evaluation  # noqa: PLC0415
     report = run_evaluation(['no_exo', 'transparent'], ['wave'], [70.0], 0.25, workers=1,
                             progress=False, seeds=2, repetitive_conditions=['transparent'])
@@ -311,3 +311,14 @@ def test_the_grid_runs_seeds_and_the_repetitive_conditions_it_is_given():
     assert set(over) == {'no_exo', 'transparent'} and over['transparent']['seeds'] == [0, 1]
     assert report['summary']['wave']['transparent']['energy_change_pct'] is not None
     assert report['safety_ok'] and report['errors'] == 0
+    # The results page is written from this very report: its numbers are the report's.
+    from exo_experiments.evaluation.page import evaluation_sections  # noqa: PLC0415
+    from exo_experiments.results_page import write_results_page  # noqa: PLC0415
+    page = write_results_page([tmp_path / 'results.md'], 'Evaluation',
+                              evaluation_sections(report), ['--quick'])[0].read_text()
+    wave = report['summary']['wave']['transparent']
+    assert f'{wave["rmse_rad"]:.3f} [{wave["rmse_rad_ci95"][0]:.3f}' in page
+    assert f'{wave["energy_change_pct"]:+.1f} %' in page
+    reduction = over['transparent']['reduction_pct_mean']
+    assert f'| transparent | {reduction:+.1f} |' in page
+    assert page.startswith('# Evaluation\n\nWritten by `') and '--quick' in page

@@ -25,7 +25,9 @@ from exo_experiments.evaluation.conditions import (
 )
 from exo_experiments.evaluation.figures import make_plots
 from exo_experiments.evaluation.grid import run_evaluation
+from exo_experiments.evaluation.page import evaluation_sections
 from exo_experiments.evaluation.single import single_rollout
+from exo_experiments.results_page import write_results_page
 
 DESCRIPTION = ('Closed-loop evaluation (paper section V, Fig. 4-7): every task x condition x '
                'body mass.')
@@ -42,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='exo_eval', description=DESCRIPTION)
     p.add_argument('--out', type=Path, default=Path('out/eval'),
                    help='output directory (eval.json + plots)')
+    p.add_argument('--results-page', type=Path, action='append', default=[], metavar='PATH',
+                   help='also write the results page (results.md) to PATH, e.g. '
+                        'docs/results/eval.md (repeatable)')
     p.add_argument('--quick', action='store_true',
                    help=f'reduced grid: tasks {",".join(QUICK_TASKS)}, 70 kg, 1 minute')
     p.add_argument('--conditions', default=','.join(CONDITIONS),
@@ -151,8 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     opts.out.mkdir(parents=True, exist_ok=True)
     report['plots'] = [] if opts.no_plots else make_plots(report, opts.out)
     (opts.out / 'eval.json').write_text(json.dumps(report, indent=1, allow_nan=True))
+    pages = write_results_page([opts.out / 'results.md', *opts.results_page],
+                               'Closed-loop evaluation', evaluation_sections(report), argv)
     print_report(report)
-    print(f'wrote {opts.out / "eval.json"}')
+    print(f'wrote {opts.out / "eval.json"}, {", ".join(str(p) for p in pages)}')
     return 0 if report['safety_ok'] and report['errors'] == 0 else 1
 
 
