@@ -452,3 +452,23 @@ def test_check_console_script(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)['vendor'] == 'cortex'
 
+
+
+def test_per_kg_column_disagreeing_with_the_absolute_one_is_refused(tmp_path):
+    """VO2 / (VO2 per kg) must be a body mass: 7 kg says a column is not what it claims."""
+    t, vo2, vco2 = series()
+    lines = cortex_lines(t, vo2, vco2)
+    for k in range(54, len(lines)):
+        cells = lines[k].split(';')
+        cells[4] = comma(float(cells[4].replace(',', '.')) * 10, 1)
+        lines[k] = ';'.join(cells)
+    path = tmp_path / 'cortex.csv'
+    path.write_text('\n'.join(lines) + '\n')
+    with pytest.raises(AnalyserFileError, match=r'body mass of 7\.\d* kg.*--unit'):
+        read_analyser_file(path)
+
+
+def test_damaged_xlsx_is_refused(tmp_path):
+    (tmp_path / 'broken.xlsx').write_bytes(b'PK\x03\x04 not really a workbook')
+    with pytest.raises(AnalyserFileError, match='not a readable .xlsx'):
+        read_analyser_file(tmp_path / 'broken.xlsx')
