@@ -167,6 +167,11 @@ PARAMETER_DESCRIPTIONS = {
     'publisher_check_period': ('Period of the check that /joint_states and '
                                '/interaction_torque have one publisher each (more: refused, '
                                'zero torque), s, > 0.', (0.0, 10.0)),
+    'max_assist_torque': ('Assistance bound: the reference angle is moved toward the arm so '
+                          'that |K (q_d - q)| <= this, whatever publishes it, N*m, > 0.',
+                          (0.0, 1.0e3)),
+    'max_lead': ('Lead bound: the reference angle is moved toward the arm so that '
+                 '|q_d - q| <= this, rad, > 0.', (0.0, math.pi)),
 }
 AUTOSTART_DESCRIPTION = 'Configure and activate on start (no lifecycle manager needed).'
 

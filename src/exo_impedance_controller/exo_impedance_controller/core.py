@@ -14,7 +14,34 @@ Two clocks, both float seconds:
 Order of one tick: input checks (finite and plausible, else FAULT) -> reference (fresh:
 clamped into the joint range and rate limited to ``max_reference_speed``; stale: the
 measured angle, stiffness ramping down) -> eq. 13 limiter (with ``stability_margin``) ->
-eq. 8 -> joint-limit filter -> saturation -> torque-rate limit (last layer).
+assistance bound -> eq. 8 -> joint-limit filter -> saturation -> torque-rate limit (last
+layer).
+
+Assistance bound: whatever publishes the reference (the shipped policy, a buggy checkpoint,
+a wrong mode, another node), the spring of eq. 8 exerts at most ``max_assist_torque`` and
+the reference leads the arm by at most ``max_lead``: with K the stiffness applied this tick
+(after the eq. 13 limiter), ``e = q_d - q`` is clamped to
+``+-min(max_lead, max_assist_torque / K)`` by moving ``q_d`` toward the measured angle
+(flag ASSISTANCE_BOUNDED); the reference held at the bound moves with the arm
+(``qd_d = qd``, so ``ed = 0``: no velocity feed-forward beyond it). The angle is moved, not
+the stiffness nor the torque, because
+
+* K stays the eq. 13 limiter's own sequence (the stability bound of eq. 13 is about how
+  fast K grows; a K lowered by the bound and raised again later would have to climb under
+  that rate bound, delaying assistance, and would make K depend on the error);
+* a clamp of the reference is a change of reference like any new policy sample, and it
+  only shortens the spring (the potential energy ``K e^2 / 2`` of V in eq. 9 decreases), so
+  the Lyapunov argument of eq. 9-13 for the error dynamics is untouched;
+* a clamp of the torque would cut the exo's own compensation terms (gravity, damping of the
+  wearer's motion) too, and would not bound the pull toward a hostile angle at low K.
+
+Terms of eq. 8 with this bound, ``tau = C qd + g(q) + M/Mt (Dt ed + K e) - (1 - M/Mt)
+tau_ext``: ``K e`` is bounded by ``max_assist_torque`` (the wearer feels at most
+``M/Mt * max_assist_torque`` from it); ``Dt ed`` is the damping of the wearer's own motion
+plus the reference velocity's feed-forward ``Dt qd_d``, which is zero at the bound and
+otherwise at most ``Dt * max_reference_speed``; ``C qd + g(q)`` and the ``tau_ext`` term
+are the exo's compensation of its own dynamics and do not depend on the reference. The
+sum is saturated at ``torque_limit`` and rate limited as before.
 
 Input fault (:class:`~exo_impedance_controller.safety.FaultLatch`): any invalid sensor
 sample (joint angle/velocity or interaction torque: non-finite, outside its plausible
@@ -50,6 +77,7 @@ from typing import Optional
 from exo_impedance_controller.law import ExoDynamics, impedance_torque
 from exo_impedance_controller.params import ControllerParams
 from exo_impedance_controller.safety import (
+    bound_assistance_lead,
     clamp_reference,
     FaultLatch,
     InputPlausibility,
@@ -82,6 +110,7 @@ _F_ESTOP = int(SafetyFlags.ESTOP)
 _F_OWNERS = int(SafetyFlags.MULTIPLE_PUBLISHERS)
 _F_TRATE = int(SafetyFlags.TORQUE_RATE_LIMITED)
 _F_REFRATE = int(SafetyFlags.REFERENCE_RATE_LIMITED)
+_F_ASSIST = int(SafetyFlags.ASSISTANCE_BOUNDED)
 
 
 def _finite(x) -> bool:
@@ -348,12 +377,19 @@ class ImpedanceControllerCore:
             if ref_limited:
                 flags |= _F_REFRATE
             qd_d = min(max(qd_d, -vmax), vmax)
-        self._q_d = q_d
         k = self.limiter.step(k_req, h)
         if self.limiter.rate_limited:
             flags |= _F_RATE
         if self.limiter.clamped:
             flags |= _F_CLAMP
+        # Assistance bound (module docstring): the reference moves toward the arm until
+        # |K e| <= max_assist_torque and |e| <= max_lead; held there, it moves with the arm.
+        lead, bounded = bound_assistance_lead(q_d - q, k, p.max_assist_torque, p.max_lead)
+        if bounded:
+            flags |= _F_ASSIST
+            q_d = q + lead
+            qd_d = qd
+        self._q_d = q_d
 
         # Interaction torque (0 when stale or missing).
         if self._interaction_timer.is_stale(now):
