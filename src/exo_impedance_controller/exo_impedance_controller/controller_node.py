@@ -28,10 +28,13 @@ Safety inputs: the e-stop topic /exo/estop (std_msgs/Bool, latched; true = stop)
 /task_text (:mod:`exo_contract.stop_words`) drive the core's
 :class:`~exo_impedance_controller.safety.StopLatch`: zero assistance torque and compliant
 stiffness until an explicit resume (never a new task text). A graph check every
-``publisher_check_period`` s refuses /joint_states and /interaction_torque while either has
-more than one publisher (zero torque through the input-fault path) and names the publishing
-nodes in the log and on /diagnostics (diagnostic_msgs/DiagnosticArray, with the e-stop
-state).
+``publisher_check_period`` s, and at every tick whose DDS-matched publisher counts changed,
+refuses /joint_states and /interaction_torque while either has more than one publisher (zero
+torque through the input-fault path) and /exo/impedance_reference while it has more than one
+(every reference refused: compliant, following the arm; the core's
+``set_reference_conflict``), and names the publishing nodes in the log and on /diagnostics
+(diagnostic_msgs/DiagnosticArray, with the e-stop state). Either input is taken again
+``fault_recovery_samples`` valid ticks after one publisher remains.
 """
 
 from dataclasses import fields
@@ -164,9 +167,10 @@ PARAMETER_DESCRIPTIONS = {
     'estop_heartbeat_timeout': ('E-stop heartbeat, s, >= 0 (0 = off): once an /exo/estop '
                                 'message was received, none for longer than this is a stop '
                                 '(latched until an explicit resume).', (0.0, 60.0)),
-    'publisher_check_period': ('Period of the check that /joint_states and '
-                               '/interaction_torque have one publisher each (more: refused, '
-                               'zero torque), s, > 0.', (0.0, 10.0)),
+    'publisher_check_period': ('Period of the check that /joint_states, /interaction_torque '
+                               'and /exo/impedance_reference have one publisher each (more: '
+                               'sensor refused, zero torque; reference refused, compliant), '
+                               's, > 0.', (0.0, 10.0)),
     'max_assist_torque': ('Assistance bound: the reference angle is moved toward the arm so '
                           'that |K (q_d - q)| <= this, whatever publishes it, N*m, > 0.',
                           (0.0, 1.0e3)),
@@ -221,7 +225,8 @@ class ControllerNode(LifecycleNode):
         self._sim_time = False  # use_sim_time, read at configure (see _now)
         # Kept across reconfigurations: only an explicit resume ends a stop.
         self._stop = StopLatch()
-        self._sensor_subs = []  # subscriptions whose topics must have one publisher
+        self._sensor_subs = []  # subscriptions whose topics must have one publisher (the
+        # sensors, then the reference)
         self._graph_timer = None
         self._input_timer = None
         self._inputs = None  # the '<name>_safety_inputs' helper node (see SAFETY_INPUT_PERIOD)
@@ -321,7 +326,7 @@ class ControllerNode(LifecycleNode):
                                                   SENSOR_SUB_QOS)
         self._reference_sub = self._inputs.subscribe(
             ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC, COMMAND_QOS)
-        self._sensor_subs = [joint_sub, self._wrench_sub]
+        self._sensor_subs = [joint_sub, self._wrench_sub, self._reference_sub]
         self._publisher_counts = [-1] * len(self._sensor_subs)
         self._diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, STATE_QOS)
         self._estop_srv = self.create_service(SetBool, ESTOP_SERVICE, self._on_estop_service)
@@ -461,7 +466,7 @@ class ControllerNode(LifecycleNode):
         self._publish(core.update(t, q, qd, now), stamp)
 
     def _check_publisher_counts(self):
-        """A change in a sensor topic's publisher count runs the full graph check at once.
+        """A change in an input topic's publisher count runs the full graph check at once.
 
         The count is the subscription's matched publishers (DDS endpoint matching, 0.6 us):
         a reader matches a writer before it can receive anything from it, so a second
@@ -675,7 +680,7 @@ class ControllerNode(LifecycleNode):
 
     # ------------------------------------------------------------ graph check
     def _on_graph_check(self):
-        """One owner per sensor topic; e-stop publishers alive; publish /diagnostics."""
+        """One owner per input topic; e-stop publishers alive; publish /diagnostics."""
         core = self._core
         if core is None:
             return
@@ -683,17 +688,20 @@ class ControllerNode(LifecycleNode):
                                                        sub.get_publisher_count())
                       for sub in self._sensor_subs}
         conflicts = topic_owner_conflicts(publishers)
-        core.set_owner_conflict(bool(conflicts))
+        reference = self._reference_sub.topic_name
+        core.set_owner_conflict(any(c.topic != reference for c in conflicts))
+        core.set_reference_conflict(any(c.topic == reference for c in conflicts))
         if conflicts != self._conflicts:
             if conflicts:
                 self.get_logger().error(
-                    'refusing sensor input (zero torque) while a topic has more than one '
-                    'publisher: ' + '; '.join(c.describe() for c in conflicts)
-                    + '. Stop the extra node(s); the controller resumes '
+                    'refusing input while a topic has more than one publisher: '
+                    + '; '.join(c.describe() for c in conflicts)
+                    + f' (a sensor: zero torque; {reference}: compliant, following the arm). '
+                    'Stop the extra node(s); the controller resumes '
                     f'{self._params.fault_recovery_samples} valid samples after one remains.')
             else:
                 self.get_logger().warning(
-                    'one publisher per sensor topic again: resuming after '
+                    'one publisher per input topic again: resuming after '
                     f'{self._params.fault_recovery_samples} valid samples')
         self._conflicts = conflicts
         self._stop.update_live(self._refresh_estop_publishers())
@@ -706,10 +714,10 @@ class ControllerNode(LifecycleNode):
         hw = self._params.joint_name
         owners = DiagnosticStatus(
             level=DiagnosticStatus.ERROR if self._conflicts else DiagnosticStatus.OK,
-            name=f'{name}: sensor topic owners', hardware_id=hw,
+            name=f'{name}: input topic owners', hardware_id=hw,
             message=('; '.join(c.describe() for c in self._conflicts)
-                     + ' -> input refused, zero torque') if self._conflicts
-            else 'at most one publisher per sensor topic',
+                     + ' -> input refused (a sensor: zero torque; the reference: compliant)')
+            if self._conflicts else 'at most one publisher per input topic',
             values=[KeyValue(key=topic, value=', '.join(sorted(nodes)))
                     for topic, nodes in sorted(publishers.items())])
         stopped = self._stop.stopped

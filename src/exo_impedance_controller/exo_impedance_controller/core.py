@@ -59,6 +59,14 @@ a sensor topic (:meth:`ImpedanceControllerCore.set_owner_conflict`, from the nod
 check) makes every tick invalid in the same way: zero torque, and the recovery count starts
 only when one publisher remains.
 
+More than one publisher on the reference topic
+(:meth:`ImpedanceControllerCore.set_reference_conflict`) refuses every reference instead:
+the stiffness drops at once to ``min(K, stiffness_compliant)`` and the reference follows the
+measured angle (the stale-reference path: a compliant exo, the wearer's arm free) with
+MULTIPLE_PUBLISHERS set; once one publisher remains, references are taken again after
+``fault_recovery_samples`` valid ticks (the resume rule of the sensors), the angle restarting
+at the arm and the stiffness rising under the eq. 13 bound.
+
 E-stop (:class:`~exo_impedance_controller.safety.StopLatch`, ``core.stop``): while it holds,
 the target torque is zero (through the torque-rate limit) and the stiffness
 ``min(K, stiffness_compliant)``; the reference restarts at the measured angle on resume. The
@@ -67,7 +75,8 @@ stop: only an explicit resume does.
 
 Flags: NONFINITE_INPUT marks a tick that received a non-finite value (sensor or
 reference); INPUT_FAULT every tick of a latched input fault; ESTOP every tick while stopped;
-MULTIPLE_PUBLISHERS every tick while a sensor topic has more than one publisher.
+MULTIPLE_PUBLISHERS every tick while a sensor topic or the reference topic has more than
+one publisher.
 """
 
 from dataclasses import dataclass, replace
@@ -178,6 +187,9 @@ class ImpedanceControllerCore:
             p.max_plausible_velocity, p.interaction_torque_range,
             p.max_interaction_torque_rate)
         self.fault = FaultLatch(p.fault_recovery_samples)
+        # References refused while latched (more than one publisher on the reference topic).
+        self.reference_latch = FaultLatch(p.fault_recovery_samples)
+        self._reference_conflict = False
         self.torque_limiter = TorqueRateLimiter(p.max_torque_rate, p.torque_limit)
         self._joint_timer = StalenessTimer(p.joint_state_timeout)
         self._interaction_timer = StalenessTimer(p.interaction_timeout)
@@ -227,6 +239,9 @@ class ImpedanceControllerCore:
         self.limiter.reset(min(self.limiter.value, p.stiffness_compliant))
         self.plausibility.reset()
         self.fault.reset()
+        self.reference_latch.reset()
+        if self._reference_conflict:
+            self.reference_latch.invalid()
         self.torque_limiter.reset(0.0)
         self._joint_timer.clear()
         self._interaction_timer.clear()
@@ -256,6 +271,8 @@ class ImpedanceControllerCore:
         if not (_finite(q_d) and _finite(qd_d) and _finite(k_raw) and _finite(t)):
             self._pending_flags |= _F_NAN
             return False
+        if self.reference_latch.latched:
+            return False  # more than one publisher (set_reference_conflict): refused
         self.reference.accept(t, float(q_d), float(qd_d), float(k_raw))
         return True
 
@@ -296,6 +313,21 @@ class ImpedanceControllerCore:
         if self._owner_conflict:
             self._enter_fault()
 
+    def set_reference_conflict(self, conflict: bool) -> None:
+        """Say whether the reference topic has more than one publisher (graph check).
+
+        While True every reference is refused: compliant stiffness at once, the reference
+        follows the arm (flags MULTIPLE_PUBLISHERS, REFERENCE_STALE). Once False, references
+        are taken again after ``fault_recovery_samples`` valid ticks.
+        """
+        self._reference_conflict = bool(conflict)
+        if self._reference_conflict:
+            if not self.reference_latch.latched:
+                self.reference.reset(None)
+                self.limiter.reset(min(self.limiter.value, self.params.stiffness_compliant))
+                self._q_d = None
+            self.reference_latch.invalid()
+
     # ------------------------------------------------------------------ ticks
     def update(self, t: float, q: float, qd: float,
                now: Optional[float] = None) -> ControlOutput:
@@ -315,10 +347,12 @@ class ImpedanceControllerCore:
         if not joint_finite:
             flags |= _F_NAN
         joint_ok = joint_finite and self.plausibility.joint_state_valid(float(q), float(qd))
-        if self._owner_conflict:
+        if self._owner_conflict or self._reference_conflict:
             flags |= _F_OWNERS
         valid = joint_ok and not self._interaction_invalid and not self._owner_conflict
         self._interaction_invalid = False
+        if valid and not self._reference_conflict and self.reference_latch.latched:
+            self.reference_latch.valid()
         if not valid:
             self._enter_fault()
         elif self.fault.latched:
@@ -484,7 +518,7 @@ class ImpedanceControllerCore:
         fault = self.fault.latched
         if fault:
             flags |= _F_FAULT
-        if self._owner_conflict:
+        if self._owner_conflict or self._reference_conflict:
             flags |= _F_OWNERS
         stopped = self.stop.stopped
         if stopped:

@@ -621,3 +621,33 @@ def test_any_reference_keeps_the_spring_within_the_bound(q, q_d, qd, qd_d, k):
         out = core.update(t, q, qd)
         assert abs(out.k_bounded * out.e) <= p.max_assist_torque * (1 + 1e-9)
         assert abs(out.e) <= p.max_lead * (1 + 1e-9)
+
+
+# ------------------------------------------------------- one owner of the reference
+def test_a_second_reference_publisher_makes_the_exo_compliant_until_one_remains():
+    p = ControllerParams()
+    core = _bounded()
+    for i in range(500):  # assisting: 100 N*m/rad, 0.03 rad ahead
+        core.set_reference(i * DT, 0.32, 0.0, 100.0)
+        out = core.update(i * DT, 0.29, 0.0)
+    assert out.k_bounded == pytest.approx(100.0)
+    core.set_reference_conflict(True)
+    t = 500 * DT
+    assert not core.set_reference(t, 1.6, 0.0, 300.0)  # refused
+    out = core.update(t, 0.29, 0.0)
+    assert out.k_bounded <= p.stiffness_compliant
+    assert out.q_ref == 0.29 and out.e == 0.0
+    assert out.flags & F.MULTIPLE_PUBLISHERS and out.flags & F.REFERENCE_STALE
+    core.set_reference_conflict(False)
+    n = p.fault_recovery_samples
+    for i in range(501, 501 + n):
+        t = i * DT
+        assert not core.set_reference(t, 0.32, 0.0, 100.0)  # still refused: recovering
+        out = core.update(t, 0.29, 0.0)
+        assert out.k_bounded <= p.stiffness_compliant and out.e == 0.0
+        assert not out.flags & F.MULTIPLE_PUBLISHERS
+    t = (501 + n) * DT
+    assert core.set_reference(t, 0.32, 0.0, 100.0)  # one publisher again: taken
+    out = core.update(t, 0.29, 0.0)
+    assert not out.flags & F.REFERENCE_STALE
+    assert out.k_bounded > p.stiffness_compliant
