@@ -18,10 +18,13 @@ most LOCKSTEP_INPUT_WAIT_S wall) for the interaction torque of the same stamp an
 reference due before it, and a reference stamped t is used from the first joint state
 stamped after t (sim_node steps on only once that reference has arrived), never by the
 tick of the state it was computed from. An idle and a loaded machine then compute the same
-commands. Only a stamp within LOCKSTEP_CLOCK_WINDOW_S of the node's /clock is used so: a
-sample stamped elsewhere (another clock, a hostile publisher) runs on /clock, since a stamp
-far ahead would let the torque-rate limit allow that much time's worth of change in one
-tick.
+commands. A stream that did not come within one such wait (its node died or stalls) is not
+waited for again until a sample of it arrives: a dead node costs the lockstep graph one wait,
+not one per tick, and the simulation keeps stepping at full speed through the fault (the
+core's staleness rules take over). Only a stamp within LOCKSTEP_CLOCK_WINDOW_S of the
+node's /clock is used so: a sample stamped elsewhere (another clock, a hostile publisher)
+runs on /clock, since a stamp far ahead would let the torque-rate limit allow that much
+time's worth of change in one tick.
 
 Safety inputs: the e-stop topic /exo/estop (std_msgs/Bool, latched; true = stop), the service
 ``~/estop`` (std_srvs/SetBool; data true = stop, false = resume) and stop words on
@@ -239,6 +242,9 @@ class ControllerNode(LifecycleNode):
         self._pending_refs = []
         self._wrench_stamp = -math.inf
         self._ref_stamps = (-math.inf, -math.inf)
+        # Lockstep: streams ('interaction', 'reference') that a wait ended without; not
+        # waited for until their next sample.
+        self._lockstep_given_up = set()
         self.lockstep_input_timeouts = 0
         self.ticks = 0  # control ticks run on a joint state (reported on /diagnostics)
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
@@ -501,6 +507,7 @@ class ControllerNode(LifecycleNode):
         deadline = time.monotonic() + LOCKSTEP_INPUT_WAIT_S
         while True:
             for msg, _ in PolledInputs.take(self._wrench_sub, SENSOR_TAKE_LIMIT):
+                self._lockstep_given_up.discard('interaction')
                 stamp = _stamp_seconds(msg.header.stamp)
                 if stamp <= t + STAMP_EPS:
                     self._wrench_stamp = max(self._wrench_stamp, stamp)
@@ -516,17 +523,20 @@ class ControllerNode(LifecycleNode):
                 last = self._ref_stamps[0]
                 if stamp > last:
                     self._ref_stamps = (stamp, last)
+                    self._lockstep_given_up.discard('reference')
                 self._pending_refs.append((stamp, msg))
             del self._pending_refs[:-SENSOR_TAKE_LIMIT]  # bounded, the newest kept
-            if not self._lockstep_input_missing(t):
+            missing = self._lockstep_input_missing(t) - self._lockstep_given_up
+            if not missing:
                 break
             if time.monotonic() > deadline:
                 self.lockstep_input_timeouts += 1
+                self._lockstep_given_up |= missing
                 self.get_logger().warning(
-                    f'lockstep: tick at {t:.3f} s ran without its interaction torque or '
-                    f'reference after {LOCKSTEP_INPUT_WAIT_S * 1e3:.0f} ms '
-                    f'({self.lockstep_input_timeouts} such ticks)',
-                    throttle_duration_sec=1.0)
+                    f'lockstep: tick at {t:.3f} s ran without its {" and ".join(sorted(missing))} '
+                    f'after {LOCKSTEP_INPUT_WAIT_S * 1e3:.0f} ms '
+                    f'({self.lockstep_input_timeouts} such ticks); not waiting for it again '
+                    'until it comes back', throttle_duration_sec=1.0)
                 break
             time.sleep(LOCKSTEP_POLL_S)
         keep = []
@@ -539,18 +549,20 @@ class ControllerNode(LifecycleNode):
                 keep.append((stamp, msg))
         self._pending_refs = keep
 
-    def _lockstep_input_missing(self, t: float) -> bool:
-        """Whether a live stream's sample for the tick stamped ``t`` has not arrived yet."""
+    def _lockstep_input_missing(self, t: float) -> set:
+        """Live streams whose sample for the tick stamped ``t`` has not arrived yet."""
+        missing = set()
         wrench = self._wrench_stamp
         timeout = self._params.interaction_timeout
         if t - timeout <= wrench < t - STAMP_EPS:
-            return True  # live (a sample within interaction_timeout), not yet at t
+            missing.add('interaction')  # live (a sample within interaction_timeout), not at t
         last, before = self._ref_stamps
         period = last - before
         if 0.0 < period <= self._params.reference_timeout:
             due = last + period
-            return due < t - STAMP_EPS and t - last <= 2.0 * period + STAMP_EPS
-        return False
+            if due < t - STAMP_EPS and t - last <= 2.0 * period + STAMP_EPS:
+                missing.add('reference')
+        return missing
 
     def _on_interaction(self, msg: WrenchStamped, now: float):
         # The header stamp times the rate-plausibility check (receipt times bunch up in
