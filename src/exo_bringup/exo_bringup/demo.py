@@ -64,6 +64,8 @@ POLICY_SOURCE_STATUS = 'policy_node: reference source'
 #: Wall seconds between progress lines while policy_node loads, and the most it may take.
 LOAD_PROGRESS_S = 10.0
 LOAD_TIMEOUT_S = 900.0
+#: A 'loading' status older than this (wall s) no longer extends the wait (a stuck node).
+LOAD_STATUS_FRESH_S = 30.0
 #: Wall seconds without any progress of the graph's time after which the demo gives up.
 STALL_TIMEOUT_S = 60.0
 DIAGNOSTICS_TOPIC = '/diagnostics:diagnostic_msgs/msg/DiagnosticArray'
@@ -158,7 +160,7 @@ class GraphObserver:
                     self.node.destroy_subscription(self._state_sub)
                     return
                 message, heard = loading.get(POLICY_SOURCE_STATUS, ('', -math.inf))
-                still_loading = message == 'loading' and now - heard < 5.0
+                still_loading = message == 'loading' and now - heard < LOAD_STATUS_FRESH_S
                 if now >= next_note:
                     next_note = now + LOAD_PROGRESS_S
                     print(f'[demo] waiting for the graph ({now - start:.0f} s): policy_node '
