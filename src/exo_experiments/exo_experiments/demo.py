@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import multiprocessing as mp
 import os
 from pathlib import Path
 import sys
 import time
 
+from diagnostic_msgs.msg import DiagnosticArray
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from tqdm import tqdm
@@ -57,6 +59,13 @@ from exo_sim.human import save_memory
 
 UNKNOWN_TEXT = 'do a backflip'
 RMSE_TARGET_RAD = 0.05
+#: Name of policy_node's load status on /diagnostics (exo_policy.policy_node.SOURCE_STATUS).
+POLICY_SOURCE_STATUS = 'policy_node: reference source'
+#: Wall seconds between progress lines while policy_node loads, and the most it may take.
+LOAD_PROGRESS_S = 10.0
+LOAD_TIMEOUT_S = 900.0
+#: A 'loading' status older than this (wall s) no longer extends the wait (a stuck node).
+LOAD_STATUS_FRESH_S = 30.0
 #: Wall seconds without any progress of the graph's time after which the demo gives up.
 STALL_TIMEOUT_S = 60.0
 DIAGNOSTICS_TOPIC = '/diagnostics:diagnostic_msgs/msg/DiagnosticArray'
@@ -124,16 +133,43 @@ class GraphObserver:
                 raise RuntimeError(f'node(s) exited during the demo: {dead}')
 
     def wait_ready(self, graph: GraphProcesses, timeout: float, subscribers: int) -> None:
-        """Wait until the controller ticks and every /task_text subscriber is there."""
-        deadline = time.monotonic() + timeout
+        """Wait until the controller ticks and every /task_text subscriber is there.
+
+        policy_node reads /task_text once its source is loaded (exo_policy.policy_node);
+        while it reports 'loading' on /diagnostics (its compliant reference is already
+        published) the wait goes on past ``timeout``, with a progress line every
+        LOAD_PROGRESS_S, up to LOAD_TIMEOUT_S.
+        """
+        start = time.monotonic()
+        deadline = start + timeout
         start_ticks = self.ticks
-        while time.monotonic() < deadline:
-            self.spin_for(0.2, graph)
-            if (self.ticks - start_ticks > 100
-                    and self.node.count_subscribers(TASK_TEXT_TOPIC) >= subscribers
-                    and not missing_text_readers(self.node, graph.processes)):
-                self.node.destroy_subscription(self._state_sub)
-                return
+        loading = {}  # policy_node's latest status message and its wall time
+        sub = self.node.create_subscription(
+            DiagnosticArray, '/diagnostics',
+            lambda m: loading.update({s.name: (s.message, time.monotonic())
+                                      for s in m.status if s.name == POLICY_SOURCE_STATUS}),
+            STATE_QOS)
+        next_note = start + LOAD_PROGRESS_S
+        try:
+            while True:
+                self.spin_for(0.2, graph)
+                now = time.monotonic()
+                if (self.ticks - start_ticks > 100
+                        and self.node.count_subscribers(TASK_TEXT_TOPIC) >= subscribers
+                        and not missing_text_readers(self.node, graph.processes)):
+                    self.node.destroy_subscription(self._state_sub)
+                    return
+                message, heard = loading.get(POLICY_SOURCE_STATUS, ('', -math.inf))
+                still_loading = message == 'loading' and now - heard < LOAD_STATUS_FRESH_S
+                if now >= next_note:
+                    next_note = now + LOAD_PROGRESS_S
+                    print(f'[demo] waiting for the graph ({now - start:.0f} s): policy_node '
+                          f'{message or "not heard yet"} (its compliant reference holds '
+                          'the exo meanwhile)', flush=True)
+                if now >= deadline and not (still_loading and now - start < LOAD_TIMEOUT_S):
+                    break
+        finally:
+            self.node.destroy_subscription(sub)
         raise RuntimeError(
             f'graph not ready after {timeout} s: {self.ticks - start_ticks} controller ticks, '
             f'{self.node.count_subscribers(TASK_TEXT_TOPIC)} /task_text subscribers')

@@ -14,8 +14,20 @@ c     NaN on /joint_states for 0.5 s (1 kHz)
 d     a second /joint_states publisher: 2.0 rad, 500 Hz, 1 s
 e     an outside node publishing 1000 N*m on /exo_effort_controller/commands, 0.5 s (1 kHz)
 g     e-stop: /exo/estop data true for 0.5 s, then false (resume)
-f     policy_node killed (SIGKILL); last, as it does not come back
+h     a second /exo/impedance_reference publisher: 1.6 rad, 300 N*m/rad, 100 Hz, 1.5 s
+i     the same at 1 kHz
+j     ``ros2 param set`` of controller_node's torque_limit to 100 N*m (beyond the 25 N*m
+      actuator) while active, through the SetParameters service as ros2param does
+f     policy_node killed (SIGKILL); it does not come back
+k     then an outside /exo/impedance_reference publisher, the only one (the gap while
+      policy_node restarts): 1.6 rad, 300 N*m/rad, 100 Hz, 1.5 s
+l     the same at 1 kHz
 ====  =====================================================================================
+
+The reference faults (h, i, k, l) and the parameter fault (j) are injected with the arm at
+rest (no task: the graph idle, as a wearer standing by) and judged also by the arm: the
+controller's command stays within ``ASSIST_TORQUE_BOUND_NM`` and the exo's angle moves less
+than ``MAX_DISPLACEMENT_RAD`` over the fault and the second after it.
 
 A run without a fault comes first (``none``): the same task, the same windows, the
 reference for the torques. Durations and rates are in simulated time: the injector
@@ -62,6 +74,9 @@ from typing import Callable, Iterator
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import WrenchStamped
+from rcl_interfaces.msg import Parameter as ParameterMsg
+from rcl_interfaces.msg import ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
 import rclpy
 from rclpy.qos import QoSProfile
 from sensor_msgs.msg import JointState
@@ -74,6 +89,7 @@ from exo_contract.qos import (
     CONTROLLER_STATE_TOPIC,
     EFFORT_COMMAND_TOPIC,
     ESTOP_QOS,
+    IMPEDANCE_REFERENCE_TOPIC,
     INTERACTION_TORQUE_TOPIC,
     JOINT_STATES_TOPIC,
     SENSOR_PUB_QOS,
@@ -86,7 +102,7 @@ from exo_experiments.analysis import write_summary
 from exo_experiments.demo import GraphObserver
 from exo_impedance_controller.params import ControllerParams
 from exo_impedance_controller.safety import SafetyFlags
-from exo_interfaces.msg import ControllerState
+from exo_interfaces.msg import ControllerState, ImpedanceReference
 
 #: ROS domain of ``python -m exo_experiments.faults`` (private: no other graph on it).
 DEFAULT_DOMAIN_ID = 77
@@ -114,6 +130,15 @@ MATCH_TIMEOUT_S = 5.0
 MAX_BURST = 5
 #: Wall seconds of one spin of this process's executor.
 SPIN_PERIOD_S = 0.002
+#: Idle faults: simulated seconds of rest before the injection (the last task has ended).
+IDLE_LEAD_S = 4.0
+#: Idle faults: the largest |commanded torque| that is safe, N*m (the controller's
+#: 5 N*m assistance bound times M/Mt, plus the exo's gravity and damping terms, with margin).
+ASSIST_TORQUE_BOUND_NM = 6.0
+#: Idle faults: the largest displacement of the arm (exo angle) that is safe, rad.
+MAX_DISPLACEMENT_RAD = 0.1
+#: Wall seconds to wait for controller_node's parameter service.
+SERVICE_TIMEOUT_S = 10.0
 
 
 def _seconds(stamp) -> float:
@@ -148,6 +173,7 @@ class Trace:
     applied_sim: list[float] = field(default_factory=list)
     applied_wall: list[float] = field(default_factory=list)
     applied: list[float] = field(default_factory=list)
+    position: list[float] = field(default_factory=list)  # sim_node's exo angle, rad
     # (wall, simulated time then, refusing, clamped_commands, refused_commands)
     sim_status: list[tuple[float, float, bool, int, int]] = field(default_factory=list)
 
@@ -263,6 +289,45 @@ class EStop(Injection):
             self._pub = None
 
 
+class SetTorqueLimit(Injection):
+    """``ros2 param set /controller_node torque_limit <value>`` (rcl_interfaces SetParameters).
+
+    The controller accepts the value within its declared range and applies it at the next
+    configure only; the result of the call is kept in ``reply``.
+    """
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+        self.reply = None
+
+    def start(self, observer: 'FaultObserver', t: float) -> None:
+        """Call the service (as ros2param does) and wait for its answer (bounded)."""
+        client = observer.injector.create_client(SetParameters,
+                                                 '/controller_node/set_parameters')
+        try:
+            if not client.wait_for_service(timeout_sec=SERVICE_TIMEOUT_S):
+                raise RuntimeError('no /controller_node/set_parameters service')
+            request = SetParameters.Request(parameters=[ParameterMsg(
+                name='torque_limit', value=ParameterValue(
+                    type=ParameterType.PARAMETER_DOUBLE, double_value=float(self.value)))])
+            future = client.call_async(request)
+            deadline = time.monotonic() + SERVICE_TIMEOUT_S
+            while not future.done() and time.monotonic() < deadline:
+                observer.executor.spin_once(timeout_sec=SPIN_PERIOD_S)
+                rclpy.spin_once(observer.injector, timeout_sec=SPIN_PERIOD_S)
+            self.reply = future.result() if future.done() else None
+        finally:
+            observer.injector.destroy_client(client)
+
+
+def _reference(angle: float, stiffness: float) -> Callable[[float], ImpedanceReference]:
+    def make(t: float) -> ImpedanceReference:
+        return ImpedanceReference(header=_header(t), joint_names=[_JOINT],
+                                  reference_angle=[angle], reference_velocity=[0.0],
+                                  stiffness=[stiffness], source='rogue')
+    return make
+
+
 def _joint_state(position: float, joint: str) -> Callable[[float], JointState]:
     # No effort: this is how the observer tells the outside messages from sim_node's.
     return lambda t: JointState(header=_header(t), name=[joint], position=[position],
@@ -293,6 +358,8 @@ class Fault:
         flags: ControllerState bits that mark it (any of them is a reaction).
         actuator: judged at the actuator (sim_node's applied torque), not the controller.
         make: builds the Injection (None: no fault).
+        idle: injected with the arm at rest (no task) and judged by the arm too: command
+            within ASSIST_TORQUE_BOUND_NM, displacement below MAX_DISPLACEMENT_RAD.
 
     """
 
@@ -303,11 +370,19 @@ class Fault:
     flags: int = 0
     actuator: bool = False
     make: Callable[[], Injection] | None = None
+    idle: bool = False
 
 
 _JOINT = ControllerParams().joint_name
 _INPUT = int(SafetyFlags.INPUT_FAULT | SafetyFlags.NONFINITE_INPUT
              | SafetyFlags.MULTIPLE_PUBLISHERS)
+_REFERENCE = int(SafetyFlags.MULTIPLE_PUBLISHERS | SafetyFlags.ASSISTANCE_BOUNDED
+                 | SafetyFlags.REFERENCE_STALE)
+
+
+def _rogue_reference(rate_hz: float) -> Callable[[], Injection]:
+    return lambda: TopicFlood(ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC, COMMAND_QOS,
+                              _reference(1.6, 300.0), rate_hz)
 
 #: The reference run and the faults, in the order they are injected (the kill last).
 FAULTS: tuple[Fault, ...] = (
@@ -331,8 +406,20 @@ FAULTS: tuple[Fault, ...] = (
                                   _command(1000.0), 1000.0)),
     Fault('g', 'estop', f'{ESTOP_TOPIC} true for 0.5 s, then false (resume)', 0.5,
           int(SafetyFlags.ESTOP), make=EStop),
+    Fault('h', 'second_reference_100hz', 'second reference publisher: 1.6 rad, 300 N*m/rad, '
+          '100 Hz, 1.5 s', 1.5, _REFERENCE, make=_rogue_reference(100.0), idle=True),
+    Fault('i', 'second_reference_1khz', 'second reference publisher: 1.6 rad, 300 N*m/rad, '
+          '1 kHz, 1.5 s', 1.5, _REFERENCE, make=_rogue_reference(1000.0), idle=True),
+    Fault('j', 'torque_limit_param', 'ros2 param set torque_limit 100 N*m while active', 0.5,
+          0, make=lambda: SetTorqueLimit(100.0), idle=True),
     Fault('f', 'policy_killed', 'policy_node killed (SIGKILL)', 0.0,
           int(SafetyFlags.REFERENCE_STALE), make=lambda: KillNode('policy_node')),
+    Fault('k', 'sole_reference_100hz', 'policy_node dead, outside reference: 1.6 rad, '
+          '300 N*m/rad, 100 Hz, 1.5 s', 1.5, _REFERENCE, make=_rogue_reference(100.0),
+          idle=True),
+    Fault('l', 'sole_reference_1khz', 'policy_node dead, outside reference: 1.6 rad, '
+          '300 N*m/rad, 1 kHz, 1.5 s', 1.5, _REFERENCE, make=_rogue_reference(1000.0),
+          idle=True),
 )
 FAULTS_BY_KEY = {f.key: f for f in FAULTS}
 
@@ -386,6 +473,7 @@ class FaultObserver(GraphObserver):
         tr.applied_sim.append(t)
         tr.applied_wall.append(time.monotonic())
         tr.applied.append(msg.effort[0])
+        tr.position.append(msg.position[0] if msg.position else math.nan)
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
@@ -446,6 +534,7 @@ class FaultResult:
     max_abs_torque_after_nm: float = math.nan
     max_abs_applied_during_nm: float = math.nan  # what sim_node applied
     max_abs_applied_after_nm: float = math.nan
+    displacement_rad: float = math.nan  # largest |exo angle - angle at injection|, to the end
     flags: list[str] = field(default_factory=list)  # raised, but ROUTINE_FLAGS
     held_safe: bool = False
     recovered: bool = False
@@ -537,6 +626,14 @@ def evaluate(fault: Fault, trace: Trace, t0: float, wall0: float, t_end: float,
     within = not peak(r.max_abs_torque_during_nm, r.max_abs_torque_after_nm,
                       r.max_abs_applied_during_nm, r.max_abs_applied_after_nm) > limit + 1e-9
     reacted = fault.make is None or (r.reaction_ms_sim is not None and r.held_safe)
+    a_all = trace.applied_samples(t0, t_after)
+    if len(a_all) and trace.position:
+        q0 = trace.position[a_all[0]]
+        r.displacement_rad = max(abs(trace.position[i] - q0) if math.isfinite(
+            trace.position[i]) else math.inf for i in a_all)
+    if fault.idle:
+        within = within and not peak(r.max_abs_torque_during_nm, r.max_abs_torque_after_nm) \
+            > ASSIST_TORQUE_BOUND_NM and r.displacement_rad < MAX_DISPLACEMENT_RAD
     r.outcome = 'SAFE' if within and alive and r.ticks and reacted else 'UNSAFE'
     return r
 
@@ -628,8 +725,11 @@ def _run_one(observer: FaultObserver, fault: Fault, params: ControllerParams,
     graph = observer.graph
     injection = fault.make() if fault.make is not None else Injection()
     injection.prepare(observer)
-    publish_task_text(observer.node, TASK_TEXT)
-    observer.spin_graph_time(LEAD_S, graph)
+    if fault.idle:
+        observer.spin_graph_time(IDLE_LEAD_S, graph)  # the arm at rest, no task
+    else:
+        publish_task_text(observer.node, TASK_TEXT)
+        observer.spin_graph_time(LEAD_S, graph)
     note = ''
     t0, wall0 = observer.graph_time, time.monotonic()
     t_end = t_after = t0
@@ -687,8 +787,9 @@ def _ms(value: float | None) -> str:
 def format_table(results: list[FaultResult]) -> str:
     """The fault -> reaction table (ms in simulated and wall time, max |torque|, flags)."""
     lines = [f'{"fault":<20} {"react sim":>9} {"wall":>6} {"zero":>5} {"soft":>5} '
-             f'{"max|cmd|":>8} {"max|app|":>8} {"outcome":<7} flags',
-             f'{"":<20} {"ms":>9} {"ms":>6} {"ms":>5} {"ms":>5} {"N*m":>8} {"N*m":>8}']
+             f'{"max|cmd|":>8} {"max|app|":>8} {"move":>6} {"outcome":<7} flags',
+             f'{"":<20} {"ms":>9} {"ms":>6} {"ms":>5} {"ms":>5} {"N*m":>8} {"N*m":>8} '
+             f'{"rad":>6}']
     for r in results:
         cmd = peak(r.max_abs_torque_during_nm, r.max_abs_torque_after_nm)
         app = peak(r.max_abs_applied_during_nm, r.max_abs_applied_after_nm)
@@ -696,7 +797,8 @@ def format_table(results: list[FaultResult]) -> str:
             f'{r.key + " " + r.name:<20} {_ms(r.reaction_ms_sim):>9} '
             f'{_ms(r.reaction_ms_wall):>6} {_ms(r.zero_torque_ms_sim):>5} '
             f'{_ms(r.compliant_ms_sim):>5} '
-            f'{cmd:8.2f} {app:8.2f} {r.outcome:<7} {",".join(r.flags) or "-"}')
+            f'{cmd:8.2f} {app:8.2f} {r.displacement_rad:6.3f} {r.outcome:<7} '
+            f'{",".join(r.flags) or "-"}')
     return '\n'.join(lines)
 
 

@@ -18,20 +18,26 @@ most LOCKSTEP_INPUT_WAIT_S wall) for the interaction torque of the same stamp an
 reference due before it, and a reference stamped t is used from the first joint state
 stamped after t (sim_node steps on only once that reference has arrived), never by the
 tick of the state it was computed from. An idle and a loaded machine then compute the same
-commands. Only a stamp within LOCKSTEP_CLOCK_WINDOW_S of the node's /clock is used so: a
-sample stamped elsewhere (another clock, a hostile publisher) runs on /clock, since a stamp
-far ahead would let the torque-rate limit allow that much time's worth of change in one
-tick.
+commands. A stream that did not come within one such wait (its node died or stalls) is not
+waited for again until a sample of it arrives: a dead node costs the lockstep graph one wait,
+not one per tick, and the simulation keeps stepping at full speed through the fault (the
+core's staleness rules take over). Only a stamp within LOCKSTEP_CLOCK_WINDOW_S of the
+node's /clock is used so: a sample stamped elsewhere (another clock, a hostile publisher)
+runs on /clock, since a stamp far ahead would let the torque-rate limit allow that much
+time's worth of change in one tick.
 
 Safety inputs: the e-stop topic /exo/estop (std_msgs/Bool, latched; true = stop), the service
 ``~/estop`` (std_srvs/SetBool; data true = stop, false = resume) and stop words on
 /task_text (:mod:`exo_contract.stop_words`) drive the core's
 :class:`~exo_impedance_controller.safety.StopLatch`: zero assistance torque and compliant
 stiffness until an explicit resume (never a new task text). A graph check every
-``publisher_check_period`` s refuses /joint_states and /interaction_torque while either has
-more than one publisher (zero torque through the input-fault path) and names the publishing
-nodes in the log and on /diagnostics (diagnostic_msgs/DiagnosticArray, with the e-stop
-state).
+``publisher_check_period`` s, and at every tick whose DDS-matched publisher counts changed,
+refuses /joint_states and /interaction_torque while either has more than one publisher (zero
+torque through the input-fault path) and /exo/impedance_reference while it has more than one
+(every reference refused: compliant, following the arm; the core's
+``set_reference_conflict``), and names the publishing nodes in the log and on /diagnostics
+(diagnostic_msgs/DiagnosticArray, with the e-stop state). Either input is taken again
+``fault_recovery_samples`` valid ticks after one publisher remains.
 """
 
 from dataclasses import fields
@@ -164,9 +170,15 @@ PARAMETER_DESCRIPTIONS = {
     'estop_heartbeat_timeout': ('E-stop heartbeat, s, >= 0 (0 = off): once an /exo/estop '
                                 'message was received, none for longer than this is a stop '
                                 '(latched until an explicit resume).', (0.0, 60.0)),
-    'publisher_check_period': ('Period of the check that /joint_states and '
-                               '/interaction_torque have one publisher each (more: refused, '
-                               'zero torque), s, > 0.', (0.0, 10.0)),
+    'publisher_check_period': ('Period of the check that /joint_states, /interaction_torque '
+                               'and /exo/impedance_reference have one publisher each (more: '
+                               'sensor refused, zero torque; reference refused, compliant), '
+                               's, > 0.', (0.0, 10.0)),
+    'max_assist_torque': ('Assistance bound: the reference angle is moved toward the arm so '
+                          'that |K (q_d - q)| <= this, whatever publishes it, N*m, > 0.',
+                          (0.0, 1.0e3)),
+    'max_lead': ('Lead bound: the reference angle is moved toward the arm so that '
+                 '|q_d - q| <= this, rad, > 0.', (0.0, math.pi)),
 }
 AUTOSTART_DESCRIPTION = 'Configure and activate on start (no lifecycle manager needed).'
 
@@ -216,7 +228,8 @@ class ControllerNode(LifecycleNode):
         self._sim_time = False  # use_sim_time, read at configure (see _now)
         # Kept across reconfigurations: only an explicit resume ends a stop.
         self._stop = StopLatch()
-        self._sensor_subs = []  # subscriptions whose topics must have one publisher
+        self._sensor_subs = []  # subscriptions whose topics must have one publisher (the
+        # sensors, then the reference)
         self._graph_timer = None
         self._input_timer = None
         self._inputs = None  # the '<name>_safety_inputs' helper node (see SAFETY_INPUT_PERIOD)
@@ -229,6 +242,9 @@ class ControllerNode(LifecycleNode):
         self._pending_refs = []
         self._wrench_stamp = -math.inf
         self._ref_stamps = (-math.inf, -math.inf)
+        # Lockstep: streams ('interaction', 'reference') that a wait ended without; not
+        # waited for until their next sample.
+        self._lockstep_given_up = set()
         self.lockstep_input_timeouts = 0
         self.ticks = 0  # control ticks run on a joint state (reported on /diagnostics)
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
@@ -316,7 +332,7 @@ class ControllerNode(LifecycleNode):
                                                   SENSOR_SUB_QOS)
         self._reference_sub = self._inputs.subscribe(
             ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC, COMMAND_QOS)
-        self._sensor_subs = [joint_sub, self._wrench_sub]
+        self._sensor_subs = [joint_sub, self._wrench_sub, self._reference_sub]
         self._publisher_counts = [-1] * len(self._sensor_subs)
         self._diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, STATE_QOS)
         self._estop_srv = self.create_service(SetBool, ESTOP_SERVICE, self._on_estop_service)
@@ -456,7 +472,7 @@ class ControllerNode(LifecycleNode):
         self._publish(core.update(t, q, qd, now), stamp)
 
     def _check_publisher_counts(self):
-        """A change in a sensor topic's publisher count runs the full graph check at once.
+        """A change in an input topic's publisher count runs the full graph check at once.
 
         The count is the subscription's matched publishers (DDS endpoint matching, 0.6 us):
         a reader matches a writer before it can receive anything from it, so a second
@@ -491,6 +507,7 @@ class ControllerNode(LifecycleNode):
         deadline = time.monotonic() + LOCKSTEP_INPUT_WAIT_S
         while True:
             for msg, _ in PolledInputs.take(self._wrench_sub, SENSOR_TAKE_LIMIT):
+                self._lockstep_given_up.discard('interaction')
                 stamp = _stamp_seconds(msg.header.stamp)
                 if stamp <= t + STAMP_EPS:
                     self._wrench_stamp = max(self._wrench_stamp, stamp)
@@ -506,17 +523,20 @@ class ControllerNode(LifecycleNode):
                 last = self._ref_stamps[0]
                 if stamp > last:
                     self._ref_stamps = (stamp, last)
+                    self._lockstep_given_up.discard('reference')
                 self._pending_refs.append((stamp, msg))
             del self._pending_refs[:-SENSOR_TAKE_LIMIT]  # bounded, the newest kept
-            if not self._lockstep_input_missing(t):
+            missing = self._lockstep_input_missing(t) - self._lockstep_given_up
+            if not missing:
                 break
             if time.monotonic() > deadline:
                 self.lockstep_input_timeouts += 1
+                self._lockstep_given_up |= missing
                 self.get_logger().warning(
-                    f'lockstep: tick at {t:.3f} s ran without its interaction torque or '
-                    f'reference after {LOCKSTEP_INPUT_WAIT_S * 1e3:.0f} ms '
-                    f'({self.lockstep_input_timeouts} such ticks)',
-                    throttle_duration_sec=1.0)
+                    f'lockstep: tick at {t:.3f} s ran without its {" and ".join(sorted(missing))} '
+                    f'after {LOCKSTEP_INPUT_WAIT_S * 1e3:.0f} ms '
+                    f'({self.lockstep_input_timeouts} such ticks); not waiting for it again '
+                    'until it comes back', throttle_duration_sec=1.0)
                 break
             time.sleep(LOCKSTEP_POLL_S)
         keep = []
@@ -529,18 +549,20 @@ class ControllerNode(LifecycleNode):
                 keep.append((stamp, msg))
         self._pending_refs = keep
 
-    def _lockstep_input_missing(self, t: float) -> bool:
-        """Whether a live stream's sample for the tick stamped ``t`` has not arrived yet."""
+    def _lockstep_input_missing(self, t: float) -> set:
+        """Live streams whose sample for the tick stamped ``t`` has not arrived yet."""
+        missing = set()
         wrench = self._wrench_stamp
         timeout = self._params.interaction_timeout
         if t - timeout <= wrench < t - STAMP_EPS:
-            return True  # live (a sample within interaction_timeout), not yet at t
+            missing.add('interaction')  # live (a sample within interaction_timeout), not at t
         last, before = self._ref_stamps
         period = last - before
         if 0.0 < period <= self._params.reference_timeout:
             due = last + period
-            return due < t - STAMP_EPS and t - last <= 2.0 * period + STAMP_EPS
-        return False
+            if due < t - STAMP_EPS and t - last <= 2.0 * period + STAMP_EPS:
+                missing.add('reference')
+        return missing
 
     def _on_interaction(self, msg: WrenchStamped, now: float):
         # The header stamp times the rate-plausibility check (receipt times bunch up in
@@ -670,7 +692,7 @@ class ControllerNode(LifecycleNode):
 
     # ------------------------------------------------------------ graph check
     def _on_graph_check(self):
-        """One owner per sensor topic; e-stop publishers alive; publish /diagnostics."""
+        """One owner per input topic; e-stop publishers alive; publish /diagnostics."""
         core = self._core
         if core is None:
             return
@@ -678,17 +700,20 @@ class ControllerNode(LifecycleNode):
                                                        sub.get_publisher_count())
                       for sub in self._sensor_subs}
         conflicts = topic_owner_conflicts(publishers)
-        core.set_owner_conflict(bool(conflicts))
+        reference = self._reference_sub.topic_name
+        core.set_owner_conflict(any(c.topic != reference for c in conflicts))
+        core.set_reference_conflict(any(c.topic == reference for c in conflicts))
         if conflicts != self._conflicts:
             if conflicts:
                 self.get_logger().error(
-                    'refusing sensor input (zero torque) while a topic has more than one '
-                    'publisher: ' + '; '.join(c.describe() for c in conflicts)
-                    + '. Stop the extra node(s); the controller resumes '
+                    'refusing input while a topic has more than one publisher: '
+                    + '; '.join(c.describe() for c in conflicts)
+                    + f' (a sensor: zero torque; {reference}: compliant, following the arm). '
+                    'Stop the extra node(s); the controller resumes '
                     f'{self._params.fault_recovery_samples} valid samples after one remains.')
             else:
                 self.get_logger().warning(
-                    'one publisher per sensor topic again: resuming after '
+                    'one publisher per input topic again: resuming after '
                     f'{self._params.fault_recovery_samples} valid samples')
         self._conflicts = conflicts
         self._stop.update_live(self._refresh_estop_publishers())
@@ -701,10 +726,10 @@ class ControllerNode(LifecycleNode):
         hw = self._params.joint_name
         owners = DiagnosticStatus(
             level=DiagnosticStatus.ERROR if self._conflicts else DiagnosticStatus.OK,
-            name=f'{name}: sensor topic owners', hardware_id=hw,
+            name=f'{name}: input topic owners', hardware_id=hw,
             message=('; '.join(c.describe() for c in self._conflicts)
-                     + ' -> input refused, zero torque') if self._conflicts
-            else 'at most one publisher per sensor topic',
+                     + ' -> input refused (a sensor: zero torque; the reference: compliant)')
+            if self._conflicts else 'at most one publisher per input topic',
             values=[KeyValue(key=topic, value=', '.join(sorted(nodes)))
                     for topic, nodes in sorted(publishers.items())])
         stopped = self._stop.stopped

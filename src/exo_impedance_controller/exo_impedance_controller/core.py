@@ -14,7 +14,34 @@ Two clocks, both float seconds:
 Order of one tick: input checks (finite and plausible, else FAULT) -> reference (fresh:
 clamped into the joint range and rate limited to ``max_reference_speed``; stale: the
 measured angle, stiffness ramping down) -> eq. 13 limiter (with ``stability_margin``) ->
-eq. 8 -> joint-limit filter -> saturation -> torque-rate limit (last layer).
+assistance bound -> eq. 8 -> joint-limit filter -> saturation -> torque-rate limit (last
+layer).
+
+Assistance bound: whatever publishes the reference (the shipped policy, a buggy checkpoint,
+a wrong mode, another node), the spring of eq. 8 exerts at most ``max_assist_torque`` and
+the reference leads the arm by at most ``max_lead``: with K the stiffness applied this tick
+(after the eq. 13 limiter), ``e = q_d - q`` is clamped to
+``+-min(max_lead, max_assist_torque / K)`` by moving ``q_d`` toward the measured angle
+(flag ASSISTANCE_BOUNDED); the reference held at the bound moves with the arm
+(``qd_d = qd``, so ``ed = 0``: no velocity feed-forward beyond it). The angle is moved, not
+the stiffness nor the torque, because
+
+* K stays the eq. 13 limiter's own sequence (the stability bound of eq. 13 is about how
+  fast K grows; a K lowered by the bound and raised again later would have to climb under
+  that rate bound, delaying assistance, and would make K depend on the error);
+* a clamp of the reference is a change of reference like any new policy sample, and it
+  only shortens the spring (the potential energy ``K e^2 / 2`` of V in eq. 9 decreases), so
+  the Lyapunov argument of eq. 9-13 for the error dynamics is untouched;
+* a clamp of the torque would cut the exo's own compensation terms (gravity, damping of the
+  wearer's motion) too, and would not bound the pull toward a hostile angle at low K.
+
+Terms of eq. 8 with this bound, ``tau = C qd + g(q) + M/Mt (Dt ed + K e) - (1 - M/Mt)
+tau_ext``: ``K e`` is bounded by ``max_assist_torque`` (the wearer feels at most
+``M/Mt * max_assist_torque`` from it); ``Dt ed`` is the damping of the wearer's own motion
+plus the reference velocity's feed-forward ``Dt qd_d``, which is zero at the bound and
+otherwise at most ``Dt * max_reference_speed``; ``C qd + g(q)`` and the ``tau_ext`` term
+are the exo's compensation of its own dynamics and do not depend on the reference. The
+sum is saturated at ``torque_limit`` and rate limited as before.
 
 Input fault (:class:`~exo_impedance_controller.safety.FaultLatch`): any invalid sensor
 sample (joint angle/velocity or interaction torque: non-finite, outside its plausible
@@ -32,6 +59,14 @@ a sensor topic (:meth:`ImpedanceControllerCore.set_owner_conflict`, from the nod
 check) makes every tick invalid in the same way: zero torque, and the recovery count starts
 only when one publisher remains.
 
+More than one publisher on the reference topic
+(:meth:`ImpedanceControllerCore.set_reference_conflict`) refuses every reference instead:
+the stiffness drops at once to ``min(K, stiffness_compliant)`` and the reference follows the
+measured angle (the stale-reference path: a compliant exo, the wearer's arm free) with
+MULTIPLE_PUBLISHERS set; once one publisher remains, references are taken again after
+``fault_recovery_samples`` valid ticks (the resume rule of the sensors), the angle restarting
+at the arm and the stiffness rising under the eq. 13 bound.
+
 E-stop (:class:`~exo_impedance_controller.safety.StopLatch`, ``core.stop``): while it holds,
 the target torque is zero (through the torque-rate limit) and the stiffness
 ``min(K, stiffness_compliant)``; the reference restarts at the measured angle on resume. The
@@ -40,7 +75,8 @@ stop: only an explicit resume does.
 
 Flags: NONFINITE_INPUT marks a tick that received a non-finite value (sensor or
 reference); INPUT_FAULT every tick of a latched input fault; ESTOP every tick while stopped;
-MULTIPLE_PUBLISHERS every tick while a sensor topic has more than one publisher.
+MULTIPLE_PUBLISHERS every tick while a sensor topic or the reference topic has more than
+one publisher.
 """
 
 from dataclasses import dataclass, replace
@@ -50,6 +86,7 @@ from typing import Optional
 from exo_impedance_controller.law import ExoDynamics, impedance_torque
 from exo_impedance_controller.params import ControllerParams
 from exo_impedance_controller.safety import (
+    bound_assistance_lead,
     clamp_reference,
     FaultLatch,
     InputPlausibility,
@@ -82,6 +119,7 @@ _F_ESTOP = int(SafetyFlags.ESTOP)
 _F_OWNERS = int(SafetyFlags.MULTIPLE_PUBLISHERS)
 _F_TRATE = int(SafetyFlags.TORQUE_RATE_LIMITED)
 _F_REFRATE = int(SafetyFlags.REFERENCE_RATE_LIMITED)
+_F_ASSIST = int(SafetyFlags.ASSISTANCE_BOUNDED)
 
 
 def _finite(x) -> bool:
@@ -149,6 +187,9 @@ class ImpedanceControllerCore:
             p.max_plausible_velocity, p.interaction_torque_range,
             p.max_interaction_torque_rate)
         self.fault = FaultLatch(p.fault_recovery_samples)
+        # References refused while latched (more than one publisher on the reference topic).
+        self.reference_latch = FaultLatch(p.fault_recovery_samples)
+        self._reference_conflict = False
         self.torque_limiter = TorqueRateLimiter(p.max_torque_rate, p.torque_limit)
         self._joint_timer = StalenessTimer(p.joint_state_timeout)
         self._interaction_timer = StalenessTimer(p.interaction_timeout)
@@ -198,6 +239,9 @@ class ImpedanceControllerCore:
         self.limiter.reset(min(self.limiter.value, p.stiffness_compliant))
         self.plausibility.reset()
         self.fault.reset()
+        self.reference_latch.reset()
+        if self._reference_conflict:
+            self.reference_latch.invalid()
         self.torque_limiter.reset(0.0)
         self._joint_timer.clear()
         self._interaction_timer.clear()
@@ -227,6 +271,8 @@ class ImpedanceControllerCore:
         if not (_finite(q_d) and _finite(qd_d) and _finite(k_raw) and _finite(t)):
             self._pending_flags |= _F_NAN
             return False
+        if self.reference_latch.latched:
+            return False  # more than one publisher (set_reference_conflict): refused
         self.reference.accept(t, float(q_d), float(qd_d), float(k_raw))
         return True
 
@@ -267,6 +313,21 @@ class ImpedanceControllerCore:
         if self._owner_conflict:
             self._enter_fault()
 
+    def set_reference_conflict(self, conflict: bool) -> None:
+        """Say whether the reference topic has more than one publisher (graph check).
+
+        While True every reference is refused: compliant stiffness at once, the reference
+        follows the arm (flags MULTIPLE_PUBLISHERS, REFERENCE_STALE). Once False, references
+        are taken again after ``fault_recovery_samples`` valid ticks.
+        """
+        self._reference_conflict = bool(conflict)
+        if self._reference_conflict:
+            if not self.reference_latch.latched:
+                self.reference.reset(None)
+                self.limiter.reset(min(self.limiter.value, self.params.stiffness_compliant))
+                self._q_d = None
+            self.reference_latch.invalid()
+
     # ------------------------------------------------------------------ ticks
     def update(self, t: float, q: float, qd: float,
                now: Optional[float] = None) -> ControlOutput:
@@ -286,10 +347,12 @@ class ImpedanceControllerCore:
         if not joint_finite:
             flags |= _F_NAN
         joint_ok = joint_finite and self.plausibility.joint_state_valid(float(q), float(qd))
-        if self._owner_conflict:
+        if self._owner_conflict or self._reference_conflict:
             flags |= _F_OWNERS
         valid = joint_ok and not self._interaction_invalid and not self._owner_conflict
         self._interaction_invalid = False
+        if valid and not self._reference_conflict and self.reference_latch.latched:
+            self.reference_latch.valid()
         if not valid:
             self._enter_fault()
         elif self.fault.latched:
@@ -348,12 +411,19 @@ class ImpedanceControllerCore:
             if ref_limited:
                 flags |= _F_REFRATE
             qd_d = min(max(qd_d, -vmax), vmax)
-        self._q_d = q_d
         k = self.limiter.step(k_req, h)
         if self.limiter.rate_limited:
             flags |= _F_RATE
         if self.limiter.clamped:
             flags |= _F_CLAMP
+        # Assistance bound (module docstring): the reference moves toward the arm until
+        # |K e| <= max_assist_torque and |e| <= max_lead; held there, it moves with the arm.
+        lead, bounded = bound_assistance_lead(q_d - q, k, p.max_assist_torque, p.max_lead)
+        if bounded:
+            flags |= _F_ASSIST
+            q_d = q + lead
+            qd_d = qd
+        self._q_d = q_d
 
         # Interaction torque (0 when stale or missing).
         if self._interaction_timer.is_stale(now):
@@ -448,7 +518,7 @@ class ImpedanceControllerCore:
         fault = self.fault.latched
         if fault:
             flags |= _F_FAULT
-        if self._owner_conflict:
+        if self._owner_conflict or self._reference_conflict:
             flags |= _F_OWNERS
         stopped = self.stop.stopped
         if stopped:

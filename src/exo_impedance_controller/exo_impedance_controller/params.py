@@ -40,6 +40,8 @@ UNITS = {
     'fault_recovery_samples': 'samples',
     'estop_heartbeat_timeout': 's',
     'publisher_check_period': 's',
+    'max_assist_torque': 'N*m',
+    'max_lead': 'rad',
 }
 # Integer-valued fields (all others in UNITS are floats).
 INTEGER_FIELDS = frozenset({'fault_recovery_samples'})
@@ -123,6 +125,14 @@ class ControllerParams:
     # Period of controller_node's graph check that each sensor topic has one publisher, s,
     # > 0 (0.5 s: a second publisher is refused within about 0.5 s of its discovery).
     publisher_check_period: float = 0.5
+    # Bound on the assistance the spring of eq. 8 can exert, |K (q_d - q)|, N*m, > 0: the
+    # reference is moved toward the arm until it holds, whatever publishes it (core.py,
+    # "Assistance bound"). The default is policy_node's max_assist_torque (the bound the
+    # shipped policy was tuned with, exo_policy.reference_source.MAX_ASSIST_TORQUE_NM).
+    max_assist_torque: float = 5.0
+    # Bound on the lead of the reference over the measured angle, |q_d - q|, rad, > 0. The
+    # default is the shipped policy's max_lead (exo_policy.configuration.PolicyConfig).
+    max_lead: float = 0.12
 
     def __post_init__(self):
         """Coerce ints to float and reject invalid values with a quoted message."""
@@ -152,7 +162,8 @@ class ControllerParams:
                      'exo_inertia', 'reference_timeout', 'joint_state_timeout',
                      'interaction_timeout', 'max_tick', 'max_plausible_velocity',
                      'interaction_torque_range', 'max_interaction_torque_rate',
-                     'max_reference_speed', 'max_torque_rate', 'publisher_check_period'):
+                     'max_reference_speed', 'max_torque_rate', 'publisher_check_period',
+                     'max_assist_torque', 'max_lead'):
             self._require(getattr(self, name) > 0.0, name, '> 0')
         for name in ('stiffness_ramp_down_time', 'joint_limit_margin',
                      'plausible_angle_margin', 'estop_heartbeat_timeout'):

@@ -38,6 +38,7 @@ class SafetyFlags(enum.IntFlag):
     MULTIPLE_PUBLISHERS = 2048
     TORQUE_RATE_LIMITED = 4096
     REFERENCE_RATE_LIMITED = 8192
+    ASSISTANCE_BOUNDED = 16384
 
 
 def is_finite(*values: float) -> bool:
@@ -68,6 +69,26 @@ def clamp_reference(q_d: float, lower: float, upper: float, margin: float) -> tu
     if q_d > hi:
         return hi, True
     return q_d, False
+
+
+def bound_assistance_lead(e: float, k: float, max_assist_torque: float,
+                          max_lead: float) -> tuple:
+    """Return ``(e bounded, bounded)``: ``|e| <= min(max_lead, max_assist_torque / k)``.
+
+    ``e = q_d - q`` is the lead of the reference over the measured angle (rad) and ``k`` the
+    stiffness applied this tick (N*m/rad, > 0, already under the eq. 13 bound). The bounded
+    lead keeps its sign: the reference is moved toward the arm, never past it, so the spring
+    pulls the same way, at most ``max_assist_torque`` (module docstring of core.py: why the
+    angle is moved and not the stiffness).
+    """
+    limit = max_lead
+    if k > 0.0 and k * limit > max_assist_torque:
+        limit = max_assist_torque / k
+    if e > limit:
+        return limit, True
+    if e < -limit:
+        return -limit, True
+    return e, False
 
 
 def joint_limit_filter(tau: float, q: float, lower: float, upper: float) -> tuple:

@@ -316,6 +316,54 @@ def test_second_joint_states_publisher_is_refused_and_named(rig_factory):
     assert math.isfinite(after[-1].commanded_torque[0])
 
 
+def test_second_reference_publisher_makes_the_exo_compliant_and_is_named(rig_factory):
+    """A second node on the reference topic: every reference refused, compliant, named."""
+    rig = rig_factory()
+    rig.run_until(rig.assisting, 'assistance with one publisher')
+    intruder = rig.add_node('rogue_policy', namespace='/lab')
+    intruder_pub = intruder.create_publisher(ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC,
+                                             COMMAND_QOS)
+
+    def intrude():
+        ref = ImpedanceReference()
+        ref.joint_names = ['exo_elbow_joint']
+        ref.reference_angle = [1.6]
+        ref.reference_velocity = [0.0]
+        ref.stiffness = [300.0]
+        intruder_pub.publish(ref)
+
+    def compliant():
+        s = rig.states[-1]
+        return (s.safety_flags & OWNERS and s.stiffness_bounded[0] <= COMPLIANT
+                and s.error[0] == 0.0)
+
+    n_diag = len(rig.diagnostics)
+    rig.run_until(compliant, 'compliant with two reference publishers', each=intrude)
+    n_first = len(rig.states) - 1
+    s = rig.states[-1]
+    assert s.reference_angle[0] == s.position[0]  # the reference follows the arm
+    assert not s.safety_flags & FAULT  # the sensors are fine: no input fault
+    rig.run_until(lambda: any('/lab/rogue_policy' in st.message
+                              for d in rig.diagnostics[n_diag:] for st in d.status),
+                  'a diagnostic naming the publishers', each=intrude)
+    status = next(st for d in rig.diagnostics[n_diag:] for st in d.status
+                  if '/lab/rogue_policy' in st.message)
+    assert status.level == status.ERROR
+    values = {kv.key: kv.value for kv in status.values}
+    assert values[IMPEDANCE_REFERENCE_TOPIC] == '/lab/rogue_policy, /test_peer'
+
+    # Back to one publisher: references taken again after the recovery count.
+    intruder.destroy_publisher(intruder_pub)
+    rig.run_until(lambda: rig.assisting() and rig.states[-1].stiffness_bounded[0] > COMPLIANT,
+                  'assistance after the intruder left')
+    after = rig.states[n_first:]
+    last_refused = max(i for i, s in enumerate(after) if s.safety_flags & OWNERS)
+    first_stiff = next(i for i, s in enumerate(after)
+                       if i > last_refused and s.stiffness_bounded[0] > COMPLIANT)
+    assert first_stiff - last_refused >= RECOVERY
+    assert all(s.stiffness_bounded[0] <= COMPLIANT for s in after[:last_refused + 1])
+
+
 def test_safety_inputs_work_under_the_events_executor(rig_factory):
     """E-stop and stop words work on rclpy's EventsExecutor, which the nodes run on.
 

@@ -22,8 +22,12 @@ WIDE = {'max_torque_rate': 1e9, 'max_interaction_torque_rate': 1e9,
         'max_reference_speed': 1e6}
 
 
+# The assistance bound open, for tests of the other layers (the bound has its own tests).
+OPEN_BOUND = {'max_assist_torque': 1e9, 'max_lead': 10.0}
+
+
 def make(**kw):
-    core = ImpedanceControllerCore(ControllerParams(**kw))
+    core = ImpedanceControllerCore(ControllerParams(**{**OPEN_BOUND, **kw}))
     core.reset(0.0, 1.0)
     return core
 
@@ -533,3 +537,117 @@ def test_owner_conflict_gives_zero_torque_and_recovers_after_n_valid_ticks():
     assert [o.fault for o in outs] == [True] * 19 + [False] * 2
     assert not any(o.flags & F.MULTIPLE_PUBLISHERS for o in outs)
     assert outs[18].torque == 0.0
+
+
+# --------------------------------------------------------------- assistance bound
+def _bounded(**kw):
+    """A core with the shipped assistance bound (ControllerParams defaults)."""
+    core = ImpedanceControllerCore(ControllerParams(**kw))
+    core.reset(0.0, 0.29)
+    return core
+
+
+def test_a_hostile_reference_exerts_at_most_the_assistance_bound():
+    # Arm at rest at 0.29 rad; a reference at 1.6 rad with K = 300 for 1.5 s.
+    p = ControllerParams()
+    core = _bounded()
+    outs = [None] * 1500
+    for i in range(1500):
+        t = i * DT
+        core.set_reference(t, 1.6, 0.0, 300.0)
+        outs[i] = core.update(t, 0.29, 0.0)
+    g = abs(core.dynamics.gravity(0.29))
+    ratio = p.exo_inertia / p.target_inertia
+    for out in outs:
+        assert abs(out.k_bounded * out.e) <= p.max_assist_torque * (1 + 1e-12)
+        assert abs(out.e) <= p.max_lead + 1e-12
+        assert abs(out.torque) <= g + ratio * p.max_assist_torque + 1e-9
+    last = outs[-1]
+    assert last.k_bounded == pytest.approx(300.0)
+    assert last.e == pytest.approx(p.max_assist_torque / 300.0)
+    assert last.flags & F.ASSISTANCE_BOUNDED
+
+
+def test_at_low_stiffness_the_lead_bound_holds():
+    p = ControllerParams()
+    core = _bounded()
+    out = None
+    for i in range(2000):
+        t = i * DT
+        core.set_reference(t, 1.29, 0.0, 2.0)
+        out = core.update(t, 0.29, 0.0)
+    assert out.e == pytest.approx(p.max_lead)
+    assert out.q_ref == pytest.approx(0.29 + p.max_lead)
+    assert out.flags & F.ASSISTANCE_BOUNDED
+
+
+def test_the_bound_moves_the_angle_not_the_stiffness():
+    # K is the eq. 13 limiter's own sequence with and without the bound.
+    bounded, free = _bounded(), make()
+    free.reset(0.0, 0.29)
+    for i in range(600):
+        t = i * DT
+        q = 0.29 + 0.2 * math.sin(3.0 * t)
+        k = 20.0 if i < 300 else 250.0
+        for core in (bounded, free):
+            core.set_reference(t, q + 0.3, 0.0, k)
+        a, b = bounded.update(t, q, 0.0), free.update(t, q, 0.0)
+        assert a.k_bounded == b.k_bounded
+        assert abs(a.e) <= abs(b.e) + 1e-12
+        assert a.e * b.e >= 0.0  # toward the arm, never past it
+
+
+def test_a_reference_within_the_bound_is_not_changed():
+    core, free = _bounded(), make()
+    free.reset(0.0, 0.29)
+    for i in range(500):
+        t = i * DT
+        for c in (core, free):
+            c.set_reference(t, 0.31, 0.5, 100.0)  # 2 N*m at 100 N*m/rad
+        a, b = core.update(t, 0.29, 0.0), free.update(t, 0.29, 0.0)
+        assert a == b
+        assert not a.flags & F.ASSISTANCE_BOUNDED
+
+
+@settings(max_examples=200, deadline=None)
+@given(q=st.floats(0.0, 2.2), q_d=st.floats(-10.0, 10.0), qd=st.floats(-5.0, 5.0),
+       qd_d=st.floats(-100.0, 100.0), k=st.floats(-1e3, 1e6))
+def test_any_reference_keeps_the_spring_within_the_bound(q, q_d, qd, qd_d, k):
+    p = ControllerParams()
+    core = _bounded()
+    for i in range(50):
+        t = i * DT
+        core.set_reference(t, q_d, qd_d, k)
+        out = core.update(t, q, qd)
+        assert abs(out.k_bounded * out.e) <= p.max_assist_torque * (1 + 1e-9)
+        assert abs(out.e) <= p.max_lead * (1 + 1e-9)
+
+
+# ------------------------------------------------------- one owner of the reference
+def test_a_second_reference_publisher_makes_the_exo_compliant_until_one_remains():
+    p = ControllerParams()
+    core = _bounded()
+    for i in range(500):  # assisting: 100 N*m/rad, 0.03 rad ahead
+        core.set_reference(i * DT, 0.32, 0.0, 100.0)
+        out = core.update(i * DT, 0.29, 0.0)
+    assert out.k_bounded == pytest.approx(100.0)
+    core.set_reference_conflict(True)
+    t = 500 * DT
+    assert not core.set_reference(t, 1.6, 0.0, 300.0)  # refused
+    out = core.update(t, 0.29, 0.0)
+    assert out.k_bounded <= p.stiffness_compliant
+    assert out.q_ref == 0.29 and out.e == 0.0
+    assert out.flags & F.MULTIPLE_PUBLISHERS and out.flags & F.REFERENCE_STALE
+    core.set_reference_conflict(False)
+    n = p.fault_recovery_samples
+    for i in range(501, 501 + n):
+        t = i * DT
+        assert not core.set_reference(t, 0.32, 0.0, 100.0)  # still refused: recovering
+        out = core.update(t, 0.29, 0.0)
+        assert out.k_bounded <= p.stiffness_compliant and out.e == 0.0
+        assert not out.flags & F.MULTIPLE_PUBLISHERS
+    t = (501 + n) * DT
+    assert core.set_reference(t, 0.32, 0.0, 100.0)  # one publisher again: taken
+    out = core.update(t, 0.29, 0.0)
+    assert not out.flags & F.REFERENCE_STALE
+    assert out.k_bounded > p.stiffness_compliant

@@ -31,6 +31,7 @@ def test_flags_mirror_controller_state_constants():
         'NONFINITE_INPUT': 64, 'INTERACTION_STALE': 128, 'INACTIVE': 256,
         'INPUT_FAULT': 512, 'ESTOP': 1024, 'MULTIPLE_PUBLISHERS': 2048,
         'TORQUE_RATE_LIMITED': 4096, 'REFERENCE_RATE_LIMITED': 8192,
+        'ASSISTANCE_BOUNDED': 16384,
     }
     for name, value in expected.items():
         assert int(SafetyFlags[name]) == value

@@ -8,6 +8,8 @@ from exo_contract.checks import check_range
 from exo_policy.reference_source import check_assist_bound, MAX_ASSIST_TORQUE_NM
 
 POLICY_MODES = ('learned', 'promp', 'oracle')
+#: Testing only (exo_policy.fault_injection): a policy that asks for K = 300, q_d = q + 1.
+FAULT_INJECTION_MODES = ('fault_injection_pull',)
 LANGUAGE_ENCODERS = ('auto', 'hybrid', 'minilm', 'lexical')
 
 
@@ -18,7 +20,9 @@ class PolicyNodeParams:
     Attributes:
         mode: reference source: 'learned' (the default bimodal policy: follows the task
             and assists, README "The default policy"), 'promp' (the fair ProMP baseline,
-            same targets) or 'oracle' (task library reference + fitted stiffness).
+            same targets) or 'oracle' (task library reference + fitted stiffness);
+            'fault_injection_pull' is for testing the controller's bounds only (a
+            deliberately wrong policy, exo_policy.fault_injection).
         rate_hz: publication rate of /exo/impedance_reference, Hz.
         joint_name: exoskeleton joint in /joint_states and in the published reference.
         compliant_stiffness: stiffness at rest and for unknown text, N*m/rad.
@@ -47,7 +51,7 @@ class PolicyNodeParams:
 
     def __post_init__(self) -> None:
         """Reject invalid values, quoting them."""
-        if self.mode not in POLICY_MODES:
+        if self.mode not in POLICY_MODES + FAULT_INJECTION_MODES:
             raise ValueError(f'mode must be one of {POLICY_MODES}, got {self.mode!r}')
         if self.language_encoder not in LANGUAGE_ENCODERS:
             raise ValueError(f'language_encoder must be one of {LANGUAGE_ENCODERS}, '

@@ -6,6 +6,17 @@ reference generator is selected by the ``mode`` parameter; the controller's stif
 bound applies to everything published here. Thin ROS glue: all logic is in
 :mod:`exo_policy.oracle`.
 
+Start: the language model and the checkpoint take seconds to minutes to load on a busy
+machine, so they load in a background thread (:func:`load_source`) while the node already
+publishes the compliant fallback reference (the measured angle, stiffness
+``compliant_stiffness``, ``source='fallback'``) from its first tick: the exo is compliant,
+never unowned, while policy_node starts or restarts. /diagnostics carries the status
+``policy_node: reference source`` (``loading``, then ``loaded``, or ``load failed``, once a
+second and at each change), and /task_text is read (its subscription created) only once the
+source is loaded, so the graph tools (:mod:`exo_bringup.readiness`) see policy_node as a
+reader of instructions exactly when it can follow them. A load failure is logged and the
+node stays compliant.
+
 Start and restart: the node starts in the compliant fallback (the measured angle, stiffness
 ``compliant_stiffness``, ``source='fallback'``) and follows only task texts published after
 its process started. A latched text published while it was loading is followed (a late
@@ -35,9 +46,12 @@ policy start a task at the same simulated time whatever the machine's load.
 from __future__ import annotations
 
 import math
+import threading
 import time
 
 from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile
 from rclpy.time import Time as RosTime
@@ -50,6 +64,7 @@ from exo_contract.qos import (
     IMPEDANCE_REFERENCE_TOPIC,
     JOINT_STATES_TOPIC,
     SENSOR_SUB_QOS,
+    STATE_QOS,
     TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
@@ -57,6 +72,7 @@ from exo_contract.runtime import PolledInputs, run_node
 from exo_interfaces.msg import ImpedanceReference
 from exo_language.resolver import TaskResolver
 from exo_policy.params import PolicyNodeParams
+from exo_policy.reference_source import ImpedanceTarget, SOURCE_FALLBACK
 from exo_policy.sources import make_source
 
 MAX_LOGGED_TEXT = 200
@@ -73,6 +89,23 @@ JOINT_STATE_TAKE_LIMIT = 5
 TASK_TEXT_READER_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                                   reliability=TASK_TEXT_QOS.reliability,
                                   durability=TASK_TEXT_QOS.durability)
+DIAGNOSTICS_TOPIC = '/diagnostics'
+#: Name of policy_node's status on /diagnostics (its message: LOADING, LOADED or LOAD_FAILED).
+SOURCE_STATUS = 'policy_node: reference source'
+LOADING, LOADED, LOAD_FAILED = 'loading', 'loaded', 'load failed'
+#: Period of the status on /diagnostics, s (steady clock).
+STATUS_PERIOD_S = 1.0
+
+
+def load_source(params: PolicyNodeParams):
+    """The task resolver and the reference source of ``params`` (slow: runs in a thread)."""
+    # One resolver, built once (the sentence encoder takes seconds to load).
+    resolver = TaskResolver(params.language_encoder)
+    source = make_source(
+        params.mode, resolver=resolver, compliant_stiffness=params.compliant_stiffness,
+        checkpoint=params.checkpoint, promp_model=params.promp_model,
+        stiffness_table=params.stiffness_table, max_assist_torque=params.max_assist_torque)
+    return resolver, source
 
 
 class PolicyNode(Node):
@@ -87,16 +120,17 @@ class PolicyNode(Node):
             self.declare_parameter(name, default)
         values = {name: self.get_parameter(name).value for name in PolicyNodeParams.defaults()}
         try:
-            self.params = p = PolicyNodeParams(**values)
-            # One resolver, built once (the sentence encoder takes seconds to load).
-            self._resolver = TaskResolver(p.language_encoder)
-            self._source = make_source(
-                p.mode, resolver=self._resolver, compliant_stiffness=p.compliant_stiffness,
-                checkpoint=p.checkpoint, promp_model=p.promp_model,
-                stiffness_table=p.stiffness_table, max_assist_torque=p.max_assist_torque)
+            self.params = PolicyNodeParams(**values)
         except (ValueError, OSError) as err:
             self.get_logger().fatal(f'invalid parameters: {err}')
             raise
+        # Loaded in a background thread (module docstring); until then: compliant fallback.
+        self._resolver = None
+        self._source = None
+        self._load_state = LOADING
+        self._load_detail = ''
+        self._load_started = time.monotonic()
+        self._text_sub = None
         self._angle = math.nan
         self._velocity = 0.0
         self._task_start = Time()  # when the current text was taken (zero: none yet)
@@ -106,7 +140,10 @@ class PolicyNode(Node):
         self._pub = self.create_publisher(
             ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC, COMMAND_QOS)
         self._inputs = PolledInputs(self, INPUTS_SUFFIX)
-        self._text_sub = self._inputs.subscribe(String, TASK_TEXT_TOPIC, TASK_TEXT_READER_QOS)
+        self._diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, STATE_QOS)
+        self._status_timer = self.create_timer(
+            STATUS_PERIOD_S, lambda: self._publish_status(),
+            clock=Clock(clock_type=ClockType.STEADY_TIME))
         # Real time: a wall timer takes the newest joint state (polled). Simulated time
         # (lockstep): the joint state stamped at each multiple of the period triggers the
         # reference (module docstring).
@@ -122,9 +159,56 @@ class PolicyNode(Node):
             # (a lambda: rclpy passes a TimerInfo to a callback that takes an argument)
             self.create_timer(self._period, lambda: self._on_timer())
         self.get_logger().info(
+            f'policy_node started: publishing the compliant reference while mode='
+            f'{self.params.mode} loads')
+        self._publish_status()
+        self._loader = threading.Thread(target=self._load, name='policy_node_load',
+                                        daemon=True)
+        self._loader.start()
+
+    def _load(self) -> None:
+        """Load the resolver and the source (background thread), then read /task_text."""
+        try:
+            resolver, source = load_source(self.params)
+        except Exception as err:  # noqa: BLE001 -- the node stays up, compliant, and says so
+            self._load_detail = str(err)
+            self._load_state = LOAD_FAILED
+            self.get_logger().fatal(
+                f'could not load the reference source (mode={self.params.mode}): {err}; '
+                'publishing the compliant reference only')
+            self._publish_status()
+            return
+        inputs = self._inputs
+        if inputs is None:
+            return  # destroyed meanwhile
+        self._resolver, self._source = resolver, source
+        self._text_sub = inputs.subscribe(String, TASK_TEXT_TOPIC, TASK_TEXT_READER_QOS)
+        self._load_state = LOADED
+        self._load_detail = f'{time.monotonic() - self._load_started:.1f} s'
+        self.get_logger().info(
             f'policy_node ready: mode={self.params.mode} rate={self.params.rate_hz} Hz, '
-            f'task resolver {self._resolver.method!r}; compliant until a /task_text '
-            'published after this start (an older latched text is not replayed)')
+            f'task resolver {resolver.method!r} (loaded in {self._load_detail}); compliant '
+            'until a /task_text published after this start (an older latched text is not '
+            'replayed)')
+        self._publish_status()
+
+    def _publish_status(self) -> None:
+        """Publish the source's load state on /diagnostics."""
+        state = self._load_state
+        level = {LOADED: DiagnosticStatus.OK, LOADING: DiagnosticStatus.WARN}.get(
+            state, DiagnosticStatus.ERROR)
+        elapsed = time.monotonic() - self._load_started
+        status = DiagnosticStatus(
+            level=level, name=SOURCE_STATUS, hardware_id=self.params.joint_name,
+            message=state, values=[KeyValue(key='mode', value=self.params.mode),
+                                   KeyValue(key='since_start_s', value=f'{elapsed:.1f}'),
+                                   KeyValue(key='detail', value=self._load_detail)])
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        try:
+            self._diag_pub.publish(msg)
+        except Exception:  # noqa: BLE001 -- the context may be shutting down (thread)
+            pass
 
     def destroy_node(self) -> None:
         """Destroy the input helper node too, then this node."""
@@ -136,6 +220,8 @@ class PolicyNode(Node):
 
     def _poll_texts(self, now: float | None = None) -> None:
         """Take every pending /task_text sample (at most 20 per call) at ``now`` (s)."""
+        if self._text_sub is None:
+            return  # still loading: the texts wait in the reader (created once loaded)
         for msg, info in PolledInputs.take(self._text_sub, 20):
             published_ns = info.get('source_timestamp') if isinstance(info, dict) else None
             if isinstance(published_ns, int) and 0 < published_ns < self._started_ns:
@@ -219,7 +305,12 @@ class PolicyNode(Node):
         now = self._now() if now is None else now
         measured = self._angle if now - self._angle_time <= self.params.joint_state_timeout \
             else math.nan
-        target = self._source.reference(now, measured, self._velocity)
+        source = self._source
+        if source is None:  # loading: the compliant fallback (follows the arm)
+            target = ImpedanceTarget(measured, 0.0, self.params.compliant_stiffness, '', 0.0,
+                                     SOURCE_FALLBACK)
+        else:
+            target = source.reference(now, measured, self._velocity)
         if not (math.isfinite(target.reference_angle) and math.isfinite(target.stiffness)):
             return  # nothing trustworthy to publish; the controller's watchdog takes over
         msg = self._msg

@@ -21,6 +21,8 @@ from exo_policy.oracle import OracleReferenceSource, StiffnessTable
 from exo_policy.reference_source import MAX_ASSIST_TORQUE_NM, ReferenceSource, Resolver
 
 SOURCE_MODES = ('learned', 'promp', 'oracle')
+#: Modes that exist to test the controller's bounds (never a shipped configuration).
+FAULT_INJECTION_MODES = ('fault_injection_pull',)
 
 
 def make_source(mode: str, *, resolver: Resolver | None = None,
@@ -30,7 +32,8 @@ def make_source(mode: str, *, resolver: Resolver | None = None,
     """Return the reference source for ``mode`` ('' paths = the shipped files).
 
     Args:
-        mode: one of :data:`SOURCE_MODES`.
+        mode: one of :data:`SOURCE_MODES`, or of :data:`FAULT_INJECTION_MODES` (a
+            deliberately wrong reference, :mod:`exo_policy.fault_injection`, for testing).
         resolver: a :class:`exo_language.resolver.TaskResolver` shared by the sources
             (None: the process-wide default one).
         compliant_stiffness: fallback stiffness, N*m/rad.
@@ -56,4 +59,8 @@ def make_source(mode: str, *, resolver: Resolver | None = None,
     if mode == 'oracle':
         table = StiffnessTable.load(Path(stiffness_table) if stiffness_table else None)
         return OracleReferenceSource(table, compliant_stiffness, resolver=resolver)
-    raise ValueError(f'mode must be one of {SOURCE_MODES}, got {mode!r}')
+    if mode == 'fault_injection_pull':
+        from exo_policy.fault_injection import FaultInjectionPullSource
+        return FaultInjectionPullSource(resolver, compliant_stiffness)
+    raise ValueError(f'mode must be one of {SOURCE_MODES + FAULT_INJECTION_MODES}, '
+                     f'got {mode!r}')
