@@ -53,6 +53,7 @@ from exo_contract.qos import (
     TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
+from exo_contract.ros_parameters import declare_or_raise
 from exo_contract.runtime import PolledInputs, run_node
 from exo_interfaces.msg import ImpedanceReference
 from exo_language.resolver import TaskResolver
@@ -83,9 +84,7 @@ class PolicyNode(Node):
         self._sim_time = bool(self.get_parameter('use_sim_time').value)
         # Texts published before this instant belong to an earlier run (module docstring).
         self._started_ns = time.time_ns()
-        for name, default in PolicyNodeParams.defaults().items():
-            self.declare_parameter(name, default)
-        values = {name: self.get_parameter(name).value for name in PolicyNodeParams.defaults()}
+        values = declare_or_raise(self, PolicyNodeParams)
         try:
             self.params = p = PolicyNodeParams(**values)
             # One resolver, built once (the sentence encoder takes seconds to load).

@@ -76,6 +76,7 @@ from exo_contract.qos import (
     TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
+from exo_contract.ros_parameters import declare_or_raise
 from exo_contract.runtime import HARDWARE_PRIORITY, run_node, scheduling
 from exo_interfaces.msg import HumanState, ImpedanceReference, MetabolicPower
 from exo_language.resolver import TaskResolver
@@ -115,9 +116,7 @@ class SimNode(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__('sim_node', **kwargs)
-        for name, default in SimNodeParams.defaults().items():
-            self.declare_parameter(name, default)
-        values = {name: self.get_parameter(name).value for name in SimNodeParams.defaults()}
+        values = declare_or_raise(self, SimNodeParams)
         try:
             self.params = p = SimNodeParams(**values)
             config = ExoArmConfig(body_mass_kg=float(p.body_mass_kg),
