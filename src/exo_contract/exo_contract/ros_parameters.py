@@ -94,14 +94,19 @@ def declare(node: Node, cls_or_specs: type | Sequence[ParamSpec],
 
 
 def _install_coercion(node: Node, items: Sequence[ParamSpec]) -> None:
-    floats = {s.name for s in items if s.kind is float}
+    # One pre-set callback per node: rclpy concatenates the lists that several return.
+    floats = getattr(node, '_exo_float_parameters', None)
+    if floats is None:
+        floats = set()
+        node._exo_float_parameters = floats
 
-    def coerce_ints(parameters: list[Parameter]) -> list[Parameter]:
-        return [Parameter(p.name, Parameter.Type.DOUBLE, float(p.value))
-                if p.name in floats and p.type_ == Parameter.Type.INTEGER else p
-                for p in parameters]
+        def coerce_ints(parameters: list[Parameter]) -> list[Parameter]:
+            return [Parameter(p.name, Parameter.Type.DOUBLE, float(p.value))
+                    if p.name in floats and p.type_ == Parameter.Type.INTEGER else p
+                    for p in parameters]
 
-    node.add_pre_set_parameters_callback(coerce_ints)
+        node.add_pre_set_parameters_callback(coerce_ints)
+    floats.update(s.name for s in items if s.kind is float)
 
 
 def declare_or_raise(node: Node, *classes: type) -> dict[str, Any]:

@@ -37,15 +37,14 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray, String
 
 from exo_contract.graph import endpoint_node_name, topic_publishers
+from exo_contract.inputs import subscribe_input
 from exo_contract.parameters import ParamSpec, specs
 from exo_contract.qos import (
     COMMAND_QOS,
     EFFORT_COMMAND_TOPIC,
-    ESTOP_QOS,
     INTERACTION_TORQUE_TOPIC,
     JOINT_STATES_TOPIC,
     SENSOR_PUB_QOS,
-    TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
 from exo_contract.ros_parameters import declare, refuse_while_configured, values
@@ -160,10 +159,11 @@ class BridgeNode(LifecycleNode):
         self._command_sub = self.create_subscription(Float64MultiArray, EFFORT_COMMAND_TOPIC,
                                                      self._on_command, COMMAND_QOS)
         self._matched_commanders = 0
+        # E-stop and stop words: live + latched readers, any publisher (exo_contract.inputs).
         self._subs = [
             self._command_sub,
-            self.create_subscription(Bool, ESTOP_TOPIC, self._on_estop, ESTOP_QOS),
-            self.create_subscription(String, TASK_TEXT_TOPIC, self._on_text, TASK_TEXT_QOS),
+            *subscribe_input(self, Bool, ESTOP_TOPIC, self._on_estop),
+            *subscribe_input(self, String, TASK_TEXT_TOPIC, self._on_text),
         ]
         self._timers = [
             self.create_timer(1.0 / params.rate_hz, self._on_tick),

@@ -43,24 +43,22 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import WrenchStamped
 from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import HistoryPolicy, QoSProfile
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray, String
 from std_srvs.srv import SetBool
 
 from exo_contract.graph import endpoint_node_name, topic_publishers
+from exo_contract.inputs import PolledInput
 from exo_contract.parameters import ParamSpec, specs
 from exo_contract.qos import (
     COMMAND_QOS,
     CONTROLLER_STATE_TOPIC,
     EFFORT_COMMAND_TOPIC,
-    ESTOP_QOS,
     IMPEDANCE_REFERENCE_TOPIC,
     INTERACTION_TORQUE_TOPIC,
     JOINT_STATES_TOPIC,
     SENSOR_SUB_QOS,
     STATE_QOS,
-    TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
 from exo_contract.ros_parameters import declare, refuse_while_configured
@@ -110,12 +108,6 @@ LOCKSTEP_CLOCK_WINDOW_S = 0.05
 # Not a ControllerParams field: read once, at start.
 AUTOSTART = ParamSpec('autostart', bool, True, 'Configure and activate on start (no '
                       'lifecycle manager needed).')
-
-
-def _deeper(profile: QoSProfile, depth: int) -> QoSProfile:
-    """``profile`` with a KEEP_LAST history of ``depth`` (reader side only)."""
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
-                      reliability=profile.reliability, durability=profile.durability)
 
 
 def _stamp_seconds(stamp) -> float:
@@ -475,11 +467,11 @@ class ControllerNode(LifecycleNode):
     def _create_safety_inputs(self):
         """Subscriber-only helper node for the e-stop topic and /task_text (polled)."""
         self._inputs = PolledInputs(self, SAFETY_INPUT_SUFFIX)
+        # Live (volatile) + latched readers: any publisher's stop reaches the controller,
+        # also one latched before it started (exo_contract.inputs).
         self._input_subs = (
-            (self._inputs.subscribe(Bool, ESTOP_TOPIC, _deeper(ESTOP_QOS, SAFETY_INPUT_DEPTH)),
-             self._on_estop),
-            (self._inputs.subscribe(String, TASK_TEXT_TOPIC,
-                                    _deeper(TASK_TEXT_QOS, SAFETY_INPUT_DEPTH)),
+            (PolledInput(self._inputs, Bool, ESTOP_TOPIC, SAFETY_INPUT_DEPTH), self._on_estop),
+            (PolledInput(self._inputs, String, TASK_TEXT_TOPIC, SAFETY_INPUT_DEPTH),
              self._on_task_text),
         )
 
@@ -490,8 +482,8 @@ class ControllerNode(LifecycleNode):
         physical device. At most 2 * SAFETY_INPUT_DEPTH messages per topic and poll, so a
         flood cannot starve the control loop.
         """
-        for sub, handler in self._input_subs:
-            for msg, info in PolledInputs.take(sub, 2 * SAFETY_INPUT_DEPTH):
+        for reader, handler in self._input_subs:
+            for msg, info in reader.take(2 * SAFETY_INPUT_DEPTH):
                 handler(msg, info)
         if self._stop.check_heartbeat(time.monotonic()):
             self._report_stop_change(False, f'lost {ESTOP_TOPIC} heartbeat (no message for '
@@ -604,7 +596,7 @@ class ControllerNode(LifecycleNode):
                     'one publisher per sensor topic again: resuming after '
                     f'{self._params.fault_recovery_samples} valid samples')
         self._conflicts = conflicts
-        self._stop.update_live(self._refresh_estop_publishers())
+        self._stop.update_live(self._refresh_estop_publishers(), time.monotonic())
         self._publish_diagnostics(publishers)
 
     def _publish_diagnostics(self, publishers: dict):

@@ -39,18 +39,17 @@ import time
 
 from builtin_interfaces.msg import Time
 from rclpy.node import Node
-from rclpy.qos import HistoryPolicy, QoSProfile
 from rclpy.time import Time as RosTime
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 
 from exo_contract.checks import plausible_joint_state
+from exo_contract.inputs import PolledInput
 from exo_contract.qos import (
     COMMAND_QOS,
     IMPEDANCE_REFERENCE_TOPIC,
     JOINT_STATES_TOPIC,
     SENSOR_SUB_QOS,
-    TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
 from exo_contract.ros_parameters import declare_or_raise
@@ -69,11 +68,9 @@ LOCKSTEP_CLOCK_WINDOW_S = 0.05
 INPUTS_SUFFIX = '_inputs'
 # Joint states taken per real-time tick at most (the reader keeps the newest one).
 JOINT_STATE_TAKE_LIMIT = 5
-# /task_text as policy_node reads it: TASK_TEXT_QOS (latched) with a reader history of 10,
-# so texts arriving between two polls are all seen, in order.
-TASK_TEXT_READER_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
-                                  reliability=TASK_TEXT_QOS.reliability,
-                                  durability=TASK_TEXT_QOS.durability)
+# /task_text: a live (volatile) and a latched reader, reader history 10 each, so texts
+# arriving between two polls are all seen (exo_contract.inputs).
+TEXT_READER_DEPTH = 10
 
 
 class PolicyNode(Node):
@@ -105,7 +102,7 @@ class PolicyNode(Node):
         self._pub = self.create_publisher(
             ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC, COMMAND_QOS)
         self._inputs = PolledInputs(self, INPUTS_SUFFIX)
-        self._text_sub = self._inputs.subscribe(String, TASK_TEXT_TOPIC, TASK_TEXT_READER_QOS)
+        self._text_reader = PolledInput(self._inputs, String, TASK_TEXT_TOPIC, TEXT_READER_DEPTH)
         # Real time: a wall timer takes the newest joint state (polled). Simulated time
         # (lockstep): the joint state stamped at each multiple of the period triggers the
         # reference (module docstring).
@@ -135,7 +132,7 @@ class PolicyNode(Node):
 
     def _poll_texts(self, now: float | None = None) -> None:
         """Take every pending /task_text sample (at most 20 per call) at ``now`` (s)."""
-        for msg, info in PolledInputs.take(self._text_sub, 20):
+        for msg, info in self._text_reader.take(20):
             published_ns = info.get('source_timestamp') if isinstance(info, dict) else None
             if isinstance(published_ns, int) and 0 < published_ns < self._started_ns:
                 text = msg.data
