@@ -31,6 +31,14 @@ from exo_bringup.graph import (
 )
 
 
+class EnvVarOr(EnvironmentVariable):
+    """An environment variable with a fallback, shown with it by ``ros2 launch -s``."""
+
+    def describe(self) -> str:
+        """``$NAME, else 'default'`` (the base class omits the fallback)."""
+        default = ''.join(getattr(p, 'text', p.describe()) for p in self.default_value)
+        return f"${''.join(p.describe() for p in self.name)}, else '{default}'"
+
 def network_actions() -> list:
     """Domain and discovery range of every node: the user's, else private defaults.
 
@@ -42,7 +50,7 @@ def network_actions() -> list:
     actions = []
     for arg in NETWORK_ARGUMENTS:
         actions.append(DeclareLaunchArgument(
-            arg.name, default_value=EnvironmentVariable(arg.variable, default_value=arg.default),
+            arg.name, default_value=EnvVarOr(arg.variable, default_value=arg.default),
             description=arg.description))
         actions.append(SetEnvironmentVariable(arg.variable, LaunchConfiguration(arg.name)))
 

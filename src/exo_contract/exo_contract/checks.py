@@ -8,6 +8,9 @@ PLAUSIBLE_ANGLE_MARGIN = 0.3
 """rad: a measured elbow angle this far beyond the joint range is beyond the hard stops."""
 MAX_PLAUSIBLE_VELOCITY = 20.0
 """rad/s: faster is not a human elbow motion (fast voluntary motions peak near 10-15)."""
+MAX_DEVICE_TORQUE_NM = 30.0
+"""N*m: the elbow exoskeleton's motor clip (the simulated model's ``exo_torque_limit``): the
+upper end of every torque-limit parameter's range."""
 
 
 def plausible_joint_state(angle: float, velocity: float, lower: float = ELBOW_MIN_RAD,

@@ -111,22 +111,31 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None,
              executor: Callable[[], Executor] = make_executor,
              on_start: Callable[[Node], None] | None = None,
              on_stop: Callable[[Node], None] | None = None,
-             realtime_priority: int = 0) -> None:
+             realtime_priority: int = 0, exit_process: bool = True) -> None:
     """``main()`` of a node (ros2/demos style): init, spin, clean shutdown.
 
-    SIGINT/SIGTERM only set a flag; the spin loop then ends within 0.1 s, ``on_stop`` runs
+    SIGINT/SIGTERM only set a flag once the node spins (before, while the factory loads,
+    they abort it: a Ctrl-C during policy_node's model loading exits at once, status 0);
+    the spin loop then ends within 0.1 s, ``on_stop`` runs
     while the node can still publish (e.g. a last zero torque), and the node and rclpy
     shut down. (rclpy's own handlers shut the context down first, and an exception raised
     from a handler can surface inside a callback of the C++ EventsExecutor and make the
     process exit with an error.) A ``ValueError``/``OSError`` from the constructor
     (invalid parameters, already logged with the rejected value) exits with status 2.
     ``realtime_priority`` > 0 asks for SCHED_FIFO first (:func:`request_realtime`).
+    ``exit_process``: end the process (status 0) once shut down, skipping the interpreter's
+    slow teardown of the loaded libraries.
     """
     granted, scheduling_note = request_realtime(realtime_priority)
     stop = threading.Event()
 
+    spinning = threading.Event()
+
     def request_stop(signum, frame) -> None:
         stop.set()
+        if not spinning.is_set():
+            # Still constructing (policy_node loads models for seconds): abort it now.
+            raise KeyboardInterrupt
 
     # Explicit handlers: a process started in the background may inherit SIGINT ignored.
     signal.signal(signal.SIGINT, request_stop)
@@ -140,6 +149,9 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None,
             (log.info if granted else log.warning)(f'scheduling: {scheduling_note}')
         if on_start is not None:
             on_start(node)
+        spinning.set()
+        if stop.is_set():
+            return
         spin(node, executor(), stop)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
@@ -151,6 +163,12 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None,
                 on_stop(node)
             node.destroy_node()
         rclpy.try_shutdown()
+    if exit_process:
+        # The zero torque is written and the node is gone: leave without the interpreter's
+        # teardown of torch/MuJoCo (seconds), so a launch's SIGINT ends within 2 s.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def _never_called(msg) -> None:

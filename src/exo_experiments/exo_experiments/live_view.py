@@ -30,6 +30,7 @@ reliable and best-effort publishers and never holds a publisher back).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import time
 from typing import Any
 
@@ -38,7 +39,9 @@ import rclpy.logging
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from exo_contract.parameters import check_fields, param
 from exo_contract.qos import TASK_TEXT_QOS, TASK_TEXT_TOPIC
+from exo_contract.ros_parameters import declare_or_raise
 from exo_contract.runtime import run_node
 from exo_experiments.mcap_io import message_definition
 from exo_experiments.recorder import DEFAULT_TOPICS, import_message_type, RecorderConfig
@@ -51,16 +54,31 @@ STREAM_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                         reliability=ReliabilityPolicy.BEST_EFFORT)
 
 
+@dataclass(frozen=True)
+class LiveViewParams:
+    """ROS parameters of :class:`LiveViewNode` (description, unit, range)."""
+
+    topics: list = param(default_factory=lambda: list(DEFAULT_TOPICS),
+                         description="Topics to serve: '/name' or '/name:pkg/msg/Type'.")
+    port: int = param(DEFAULT_PORT, 'TCP port of the Foxglove WebSocket server on '
+                      '127.0.0.1 (0: any free port).', low=0, high=65535)
+    max_rate_hz: float = param(DEFAULT_MAX_RATE_HZ, 'Most messages per second forwarded per '
+                               'topic (0: all).', 'Hz', low=0.0, high=10000.0)
+    discovery_period: float = param(1.0, 'Time between graph look-ups of unknown types.', 's',
+                                    low=0.0, high=60.0, low_open=True)
+
+    def __post_init__(self) -> None:
+        """Reject invalid values, quoting them."""
+        check_fields(self)
+
+
 class LiveViewNode(Node):
     """Forward ROS 2 topics (raw CDR) to a local Foxglove WebSocket server."""
 
     def __init__(self, **kwargs: Any) -> None:
         """Validate parameters, start the server on 127.0.0.1 and subscribe."""
         super().__init__('exo_live_view', **kwargs)
-        self.declare_parameter('topics', list(DEFAULT_TOPICS))
-        self.declare_parameter('port', DEFAULT_PORT)
-        self.declare_parameter('max_rate_hz', DEFAULT_MAX_RATE_HZ)
-        self.declare_parameter('discovery_period', 1.0)
+        values = declare_or_raise(self, LiveViewParams)
         try:
             import foxglove  # noqa: PLC0415 (optional dependency)
         except ImportError:
@@ -69,19 +87,12 @@ class LiveViewNode(Node):
             raise OSError('foxglove-sdk is not installed') from None
         self._foxglove = foxglove
         try:
-            topics = [RecorderConfig.parse_topic(t)
-                      for t in self.get_parameter('topics').value]
-            port = int(self.get_parameter('port').value)
-            rate = float(self.get_parameter('max_rate_hz').value)
-            period = float(self.get_parameter('discovery_period').value)
+            topics = [RecorderConfig.parse_topic(t) for t in values['topics']]
+            port = values['port']
+            rate = values['max_rate_hz']
+            period = values['discovery_period']
             if not topics:
                 raise ValueError("parameter 'topics' is empty: nothing to serve")
-            if not 0 <= port <= 65535:
-                raise ValueError(f"parameter 'port' must be in [0, 65535], got {port}")
-            if not rate >= 0:
-                raise ValueError(f"parameter 'max_rate_hz' must be >= 0, got {rate}")
-            if not period > 0:
-                raise ValueError(f"parameter 'discovery_period' must be > 0, got {period}")
         except ValueError as err:
             self.get_logger().fatal(f'invalid parameters: {err}')
             raise

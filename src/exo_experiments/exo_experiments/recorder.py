@@ -5,15 +5,7 @@ off the wire, no deserialization) and writes them to an MCAP file readable by ``
 Foxglove and :mod:`exo_experiments.mcap_io`. Callbacks only time-stamp and enqueue; a writer
 thread appends to the file, so a 1 kHz stream is not held up by chunk compression.
 
-Parameters
-----------
-- ``topics`` (string array): topics to record; each entry is ``/name`` or
-  ``/name:pkg/msg/Type``. The types of the exo-vic topics are known; others are looked up
-  in the graph until a publisher appears.
-- ``output`` (string): path of the MCAP file (its folder is created).
-- ``queue_depth`` (int >= 1): subscription history depth of the streams.
-- ``compression`` (string): 'zstd', 'lz4' or 'none'.
-- ``discovery_period`` (double > 0): seconds between graph look-ups of unknown types.
+Parameters: :class:`RecorderParams` (docs/parameters.md).
 
 QoS: ``/task_text`` is subscribed RELIABLE + TRANSIENT_LOCAL (the latched instruction
 arrives even when it was published before the recorder started); every other topic
@@ -50,6 +42,8 @@ from rclpy.qos import (
     ReliabilityPolicy,
 )
 
+from exo_contract.parameters import check_fields, param
+from exo_contract.ros_parameters import declare_or_raise
 from exo_contract.runtime import run_node
 from exo_contract.topics import ESTOP_TOPIC, TASK_TEXT_TOPIC, TOPIC_TYPES
 from exo_experiments.mcap_io import McapRos2Writer, normalize_type_name
@@ -65,6 +59,28 @@ LATCHED_TOPICS = frozenset({TASK_TEXT_TOPIC, ESTOP_TOPIC})
 
 _COMPRESSIONS = ('zstd', 'lz4', 'none')
 _STOP = object()
+
+
+@dataclass(frozen=True)
+class RecorderParams:
+    """ROS parameters of :class:`RecorderNode` (description, unit, range)."""
+
+    topics: list = param(
+        default_factory=lambda: list(DEFAULT_TOPICS),
+        description="Topics to record: '/name' or '/name:pkg/msg/Type' (the types of the "
+        'exo-vic topics are known; others are looked up in the graph).')
+    output: str = param('recording.mcap', 'Path of the MCAP file (its folder is created).',
+                        may_be_empty=False)
+    queue_depth: int = param(200, 'Subscription history depth of the streams.', 'messages',
+                             low=1, high=100000)
+    compression: str = param('zstd', 'Chunk compression of the MCAP file.',
+                             choices=_COMPRESSIONS)
+    discovery_period: float = param(0.5, 'Time between graph look-ups of unknown types.', 's',
+                                    low=0.0, high=60.0, low_open=True)
+
+    def __post_init__(self) -> None:
+        """Reject invalid values, quoting them."""
+        check_fields(self)
 
 
 @dataclass(frozen=True)
@@ -98,16 +114,9 @@ class RecorderConfig:
         names = [name for name, _ in parsed]
         if len(set(names)) != len(names):
             raise ValueError(f"parameter 'topics' lists a topic twice: {list(topics)}")
-        if not output or not output.strip():
-            raise ValueError("parameter 'output' is empty")
-        if queue_depth < 1:
-            raise ValueError(f"parameter 'queue_depth' must be >= 1, got {queue_depth}")
-        if compression not in _COMPRESSIONS:
-            raise ValueError(f"parameter 'compression' must be one of {_COMPRESSIONS}, "
-                             f"got '{compression}'")
-        if not discovery_period > 0.0:
-            raise ValueError(
-                f"parameter 'discovery_period' must be > 0, got {discovery_period}")
+        checked = RecorderParams(topics=list(topics), output=output, queue_depth=queue_depth,
+                                 compression=compression, discovery_period=discovery_period)
+        queue_depth, discovery_period = checked.queue_depth, checked.discovery_period
         return cls(topics=parsed, output=Path(output).expanduser(), queue_depth=queue_depth,
                    compression=compression, discovery_period=discovery_period)
 
@@ -128,18 +137,8 @@ class RecorderNode(Node):
     def __init__(self, node_name: str = 'exo_recorder', **kwargs: Any) -> None:
         """Declare and validate parameters, open the output file and subscribe."""
         super().__init__(node_name, **kwargs)
-        self.declare_parameter('topics', list(DEFAULT_TOPICS))
-        self.declare_parameter('output', 'recording.mcap')
-        self.declare_parameter('queue_depth', 200)
-        self.declare_parameter('compression', 'zstd')
-        self.declare_parameter('discovery_period', 0.5)
-        self.config = RecorderConfig.from_values(
-            topics=list(self.get_parameter('topics').value),
-            output=str(self.get_parameter('output').value),
-            queue_depth=int(self.get_parameter('queue_depth').value),
-            compression=str(self.get_parameter('compression').value),
-            discovery_period=float(self.get_parameter('discovery_period').value),
-        )
+        values = declare_or_raise(self, RecorderParams)
+        self.config = RecorderConfig.from_values(**values)
         self._writer = McapRos2Writer(self.config.output, compression=self.config.compression)
         self._queue: 'queue.SimpleQueue[Any]' = queue.SimpleQueue()
         self._write_error: Optional[BaseException] = None

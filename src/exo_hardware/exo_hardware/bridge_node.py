@@ -26,30 +26,28 @@ Pure logic is in :mod:`exo_hardware.core` (with params, ports and arm_model); th
 converts messages.
 """
 
-from dataclasses import fields
 import math
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import WrenchStamped
 from opensourceleg.math import ThermalLimitException
-from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.exceptions import ParameterException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray, String
 
 from exo_contract.graph import endpoint_node_name, topic_publishers
+from exo_contract.inputs import subscribe_input
+from exo_contract.parameters import ParamSpec, specs
 from exo_contract.qos import (
     COMMAND_QOS,
     EFFORT_COMMAND_TOPIC,
-    ESTOP_QOS,
     INTERACTION_TORQUE_TOPIC,
     JOINT_STATES_TOPIC,
     SENSOR_PUB_QOS,
-    TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
+from exo_contract.ros_parameters import declare, refuse_while_configured, values
 from exo_contract.runtime import HARDWARE_PRIORITY, run_node
 from exo_contract.topics import ESTOP_TOPIC
 from exo_hardware.core import (
@@ -74,54 +72,9 @@ DIAGNOSTIC_NAME = 'exo_bridge: actuator'
 # Shortest interval between two event-driven diagnostics (a flapping reason), s.
 MIN_EVENT_DIAGNOSTIC_INTERVAL = 0.02
 
-# One description per parameter (BridgeParams does the exact checks and quotes the value).
-PARAMETER_DESCRIPTIONS = {
-    'joint_name': 'Joint name in /joint_states.',
-    'rate_hz': 'Rate of the read -> check -> write loop and of /joint_states, Hz.',
-    'command_timeout': 'A command older than this gives zero torque, s (zero is written '
-                       'within command_timeout + 1/rate_hz of the last command).',
-    'torque_limit': 'Torque clamp at the actuator, N*m.',
-    'resume_torque_rate': 'After any zero, the allowed |torque| rises from 0 at this rate, '
-                          'N*m/s.',
-    'joint_limit_lower': 'Lower joint limit, rad: below it no torque pushing further down.',
-    'joint_limit_upper': 'Upper joint limit, rad: above it no torque pushing further up.',
-    'plausible_angle_margin': 'A reading beyond the range by more than this is a sensor '
-                              'fault (zero torque), rad.',
-    'max_plausible_velocity': 'A joint speed above this is a sensor fault, rad/s.',
-    'actuator': "offline | dephy | tmotor | moteus | 'package.module:factory' (factory(params) "
-                '-> opensourceleg ActuatorBase).',
-    'actuator_offline': "opensourceleg's own offline mode for dephy/tmotor/moteus (stubbed "
-                        'I/O: checks the wiring of the software without a device).',
-    'actuator_port': 'Serial port of a Dephy actuator.',
-    'actuator_id': 'CAN id (tmotor) or servo id (moteus).',
-    'actuator_model': 'T-Motor model, e.g. AK80-9.',
-    'gear_ratio': 'Motor turns per joint turn.',
-    'direction': '+1 when positive actuator rotation is elbow flexion, else -1.',
-    'homing': 'Zeroing at configure: current (arm held at home_angle) | hardstop (SDK homing '
-              'routine, never with a wearer) | none (absolute encoder).',
-    'home_angle': 'Joint angle of the homing posture, rad.',
-    'interaction_sensor': "offline (simulated cuff) | none | 'package.module:factory' "
-                          '(factory(params) -> object with read() -> N*m).',
-    'interaction_sign': 'Multiplies the interaction reading (-1 if the sensor measures the '
-                        'exo on the human).',
-    'thermal_ambient': 'Ambient temperature of the thermal model, degC.',
-    'thermal_factor_of_safety': 'Factor of safety on the Joule heating of the thermal model.',
-    'publisher_check_period': 'Period of the one-owner-per-topic graph check, s.',
-    'diagnostics_period': 'Period of /diagnostics, s.',
-    'sdk_log_dir': "Directory of opensourceleg's log file ('' = $ROS_LOG_DIR or ~/.ros/log).",
-    'offline_inertia': 'Offline arm: exo link inertia, kg*m^2.',
-    'offline_damping': 'Offline arm: viscous damping, N*m*s/rad.',
-    'offline_gravity_sin': 'Offline arm: g(q) = s*sin(q) + c*cos(q), s in N*m.',
-    'offline_gravity_cos': 'Offline arm: c of g(q), N*m.',
-    'offline_cuff_stiffness': 'Offline arm: cuff stiffness to the virtual human, N*m/rad.',
-    'offline_cuff_damping': 'Offline arm: cuff damping, N*m*s/rad.',
-    'offline_human_amplitude': 'Offline arm: amplitude of the human sinusoid about '
-                               'home_angle, rad.',
-    'offline_human_period': 'Offline arm: period of the human sinusoid, s.',
-    'offline_hard_stop_stiffness': 'Offline arm: stiffness of the hard stops, N*m/rad.',
-    'offline_physics_dt': 'Offline arm: integration substep, s.',
-}
-AUTOSTART_DESCRIPTION = 'Configure and activate on start (no lifecycle manager needed).'
+# Not a BridgeParams field: read once, at start.
+AUTOSTART = ParamSpec('autostart', bool, True, 'Configure and activate on start (no '
+                      'lifecycle manager needed).')
 
 
 class BridgeNode(LifecycleNode):
@@ -130,13 +83,12 @@ class BridgeNode(LifecycleNode):
     def __init__(self, **kwargs) -> None:
         """Declare the parameters; the device is opened in on_configure."""
         super().__init__('bridge_node', **kwargs)
-        self._declare_errors: list[str] = []
-        defaults = BridgeParams()
-        for f in fields(BridgeParams):
-            descriptor = ParameterDescriptor(description=PARAMETER_DESCRIPTIONS[f.name],
-                                             dynamic_typing=True)
-            self._declare(f.name, getattr(defaults, f.name), descriptor)
-        self._declare('autostart', True, ParameterDescriptor(description=AUTOSTART_DESCRIPTION))
+        # Values refused at start: configure fails with them (the node stays unconfigured).
+        self._declare_errors: list[str] = declare(self, BridgeParams)
+        self._declare_errors += declare(self, [AUTOSTART], read_only=True)
+        # Parameters take effect at configure: refused while configured.
+        refuse_while_configured(self, [s.name for s in specs(BridgeParams)],
+                                lambda: self._core is not None, self._check_change)
         self.params: BridgeParams | None = None
         self._core: BridgeCore | None = None
         self._port: ActuatorPort | None = None
@@ -159,16 +111,11 @@ class BridgeNode(LifecycleNode):
         self._rates = (0.0, 0.0)
         self._hardware_stopped = False
 
-    def _declare(self, name, default, descriptor) -> None:
-        try:
-            self.declare_parameter(name, default, descriptor)
-        except ParameterException as exc:
-            self._declare_errors.append(f'parameter {name!r}: {exc}')
-            self.declare_parameter(name, default, descriptor, ignore_override=True)
+    def _read_params(self, overrides: dict | None = None) -> BridgeParams:
+        return BridgeParams.from_mapping({**values(self, BridgeParams), **(overrides or {})})
 
-    def _read_params(self) -> BridgeParams:
-        return BridgeParams.from_mapping(
-            {f.name: self.get_parameter(f.name).value for f in fields(BridgeParams)})
+    def _check_change(self, changes: dict) -> None:
+        self._read_params(changes)
 
     # -------------------------------------------------------------- lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -212,10 +159,11 @@ class BridgeNode(LifecycleNode):
         self._command_sub = self.create_subscription(Float64MultiArray, EFFORT_COMMAND_TOPIC,
                                                      self._on_command, COMMAND_QOS)
         self._matched_commanders = 0
+        # E-stop and stop words: live + latched readers, any publisher (exo_contract.inputs).
         self._subs = [
             self._command_sub,
-            self.create_subscription(Bool, ESTOP_TOPIC, self._on_estop, ESTOP_QOS),
-            self.create_subscription(String, TASK_TEXT_TOPIC, self._on_text, TASK_TEXT_QOS),
+            *subscribe_input(self, Bool, ESTOP_TOPIC, self._on_estop),
+            *subscribe_input(self, String, TASK_TEXT_TOPIC, self._on_text),
         ]
         self._timers = [
             self.create_timer(1.0 / params.rate_hz, self._on_tick),

@@ -47,34 +47,27 @@ import time
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import WrenchStamped
-from rcl_interfaces.msg import (
-    FloatingPointRange,
-    IntegerRange,
-    ParameterDescriptor,
-    SetParametersResult,
-)
 from rclpy.clock import Clock, ClockType
-from rclpy.exceptions import ParameterException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import HistoryPolicy, QoSProfile
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray, String
 from std_srvs.srv import SetBool
 
 from exo_contract.graph import endpoint_node_name, topic_publishers
+from exo_contract.inputs import PolledInput
+from exo_contract.parameters import ParamSpec, specs
 from exo_contract.qos import (
     COMMAND_QOS,
     CONTROLLER_STATE_TOPIC,
     EFFORT_COMMAND_TOPIC,
-    ESTOP_QOS,
     IMPEDANCE_REFERENCE_TOPIC,
     INTERACTION_TORQUE_TOPIC,
     JOINT_STATES_TOPIC,
     SENSOR_SUB_QOS,
     STATE_QOS,
-    TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
+from exo_contract.ros_parameters import declare, refuse_while_configured
 from exo_contract.runtime import CONTROL_PRIORITY, PolledInputs, run_node, scheduling
 from exo_contract.stop_words import stop_word
 from exo_contract.topics import ESTOP_TOPIC
@@ -118,75 +111,10 @@ NO_CLOCK_WARNING_TICKS = 1000
 # node's /clock (else on the clock), and a reference stamped further ahead is dropped, s.
 LOCKSTEP_CLOCK_WINDOW_S = 0.05
 
-# Every ROS parameter of the node, declared in one place: name -> (description, range).
-# Ranges are coarse sanity bounds enforced by ROS; ControllerParams does the exact checks
-# (strict inequalities, cross-field constraints) in on_configure.
-PARAMETER_DESCRIPTIONS = {
-    'joint_name': ('Name of the controlled joint in /joint_states and the reference.', None),
-    'target_inertia': ('Target inertia M of eq. 7, kg*m^2, > 0.', (0.0, 100.0)),
-    'target_damping': ('Target damping D of eq. 7, N*m*s/rad, > 0.', (0.0, 1.0e4)),
-    'stiffness_min': ('Floor K_min of the bounded stiffness, N*m/rad, > 0.', (0.0, 1.0e5)),
-    'stiffness_max': ('Ceiling of the bounded stiffness, N*m/rad, > stiffness_min.',
-                      (0.0, 1.0e5)),
-    'stiffness_compliant': ('Stiffness a stale reference ramps down to, N*m/rad, in '
-                            '[stiffness_min, stiffness_max].', (0.0, 1.0e5)),
-    'stiffness_ramp_down_time': ('Duration of the ramp to stiffness_compliant, s, >= 0.',
-                                 (0.0, 60.0)),
-    'torque_limit': ('Saturation of the commanded torque, N*m, > 0.', (0.0, 1.0e3)),
-    'joint_limit_lower': ('Lower joint limit, rad.', (-2.0 * math.pi, 2.0 * math.pi)),
-    'joint_limit_upper': ('Upper joint limit, rad, > joint_limit_lower.',
-                          (-2.0 * math.pi, 2.0 * math.pi)),
-    'joint_limit_margin': ('Reference is clamped into [lower + margin, upper - margin], '
-                           'rad, >= 0.', (0.0, math.pi)),
-    'exo_inertia': ('Inertia M(q) of the exo link about the joint, kg*m^2, > 0.',
-                    (0.0, 100.0)),
-    'exo_gravity_sin': ('g(q) = exo_gravity_sin*sin(q) + exo_gravity_cos*cos(q), N*m.', None),
-    'exo_gravity_cos': ('See exo_gravity_sin, N*m.', None),
-    'reference_timeout': ('Reference older than this is stale, s, > 0.', (0.0, 10.0)),
-    'joint_state_timeout': ('Joint state older than this gives zero torque, s, > 0.',
-                            (0.0, 10.0)),
-    'interaction_timeout': ('Interaction torque older than this counts as 0, s, > 0.',
-                            (0.0, 10.0)),
-    'max_tick': ('Upper clamp of the tick length h of the stiffness-rate bound, s, > 0.',
-                 (0.0, 1.0)),
-    'plausible_angle_margin': ('A joint angle outside [joint_limit_lower - m, '
-                               'joint_limit_upper + m] is invalid (input fault), rad, >= 0.',
-                               (0.0, math.pi)),
-    'max_plausible_velocity': ('A joint velocity above this is invalid (input fault), '
-                               'rad/s, > 0.', (0.0, 1.0e3)),
-    'interaction_torque_range': ('Interaction torque sensor range: |tau_ext| beyond it is '
-                                 'invalid (input fault), N*m, > 0.', (0.0, 1.0e4)),
-    'max_interaction_torque_rate': ('Interaction torque changing faster than this since the '
-                                    'last valid sample is invalid (input fault), N*m/s, > 0.',
-                                    (0.0, 1.0e7)),
-    'fault_recovery_samples': ('Consecutive valid control ticks that end an input fault '
-                               '(zero torque meanwhile), integer >= 1.', (1, 1000000)),
-    'max_reference_speed': ('Rate limit of the reference angle fed to the law, rad/s, > 0.',
-                            (0.0, 1.0e3)),
-    'stability_margin': ('Margin eps below the eq. 13 edge: K rises at most by '
-                         'exp(2 h (1 - eps) D/M) per tick, in (0, 1).', (0.0, 1.0)),
-    'max_torque_rate': ('Rate limit of the torque command (last layer), N*m/s, > 0; zero is '
-                        'reached within torque_limit / max_torque_rate s.', (0.0, 1.0e6)),
-    'estop_heartbeat_timeout': ('E-stop heartbeat, s, >= 0 (0 = off): once an /exo/estop '
-                                'message was received, none for longer than this is a stop '
-                                '(latched until an explicit resume).', (0.0, 60.0)),
-    'publisher_check_period': ('Period of the check that /joint_states, /interaction_torque '
-                               'and /exo/impedance_reference have one publisher each (more: '
-                               'sensor refused, zero torque; reference refused, compliant), '
-                               's, > 0.', (0.0, 10.0)),
-    'max_assist_torque': ('Assistance bound: the reference angle is moved toward the arm so '
-                          'that |K (q_d - q)| <= this, whatever publishes it, N*m, > 0.',
-                          (0.0, 1.0e3)),
-    'max_lead': ('Lead bound: the reference angle is moved toward the arm so that '
-                 '|q_d - q| <= this, rad, > 0.', (0.0, math.pi)),
-}
-AUTOSTART_DESCRIPTION = 'Configure and activate on start (no lifecycle manager needed).'
+# Not a ControllerParams field: read once, at start.
+AUTOSTART = ParamSpec('autostart', bool, True, 'Configure and activate on start (no '
+                      'lifecycle manager needed).')
 
-
-def _deeper(profile: QoSProfile, depth: int) -> QoSProfile:
-    """``profile`` with a KEEP_LAST history of ``depth`` (reader side only)."""
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
-                      reliability=profile.reliability, durability=profile.durability)
 
 
 def _stamp_seconds(stamp) -> float:
@@ -199,21 +127,15 @@ class ControllerNode(LifecycleNode):
     def __init__(self, **kwargs):
         """Declare the parameters; resources are created in on_configure."""
         super().__init__('controller_node', **kwargs)
-        self._declare_errors = []
-        defaults = ControllerParams()
-        for f in fields(ControllerParams):
-            description, bounds = PARAMETER_DESCRIPTIONS[f.name]
-            descriptor = ParameterDescriptor(description=description)
-            if bounds is not None and isinstance(getattr(defaults, f.name), int):
-                descriptor.integer_range = [
-                    IntegerRange(from_value=bounds[0], to_value=bounds[1], step=1)]
-            elif bounds is not None:
-                descriptor.floating_point_range = [
-                    FloatingPointRange(from_value=bounds[0], to_value=bounds[1], step=0.0)]
-            self._declare(f.name, getattr(defaults, f.name), descriptor)
-        self._declare('autostart', True, ParameterDescriptor(description=AUTOSTART_DESCRIPTION))
-        self.add_on_set_parameters_callback(self._validate_parameter_change)
-
+        # Values refused at start: configure fails with them (the node stays unconfigured).
+        self._declare_errors = declare(self, ControllerParams)
+        self._declare_errors += declare(self, [AUTOSTART], read_only=True)
+        for error in self._declare_errors:
+            self.get_logger().error(f'invalid parameter: {error}')
+        # Parameters take effect at configure: refused while configured (never shown by
+        # `ros2 param get` without being in effect).
+        refuse_while_configured(self, [s.name for s in specs(ControllerParams)],
+                                lambda: self._core is not None, self._read_params)
         self._core = None
         self._params = None
         self._cmd_pub = None
@@ -264,34 +186,12 @@ class ControllerNode(LifecycleNode):
             return self.get_clock().now().nanoseconds * 1e-9
         return time.monotonic()
 
-    def _declare(self, name, default, descriptor):
-        """Declare one parameter; an invalid override is remembered and fails configure."""
-        try:
-            self.declare_parameter(name, default, descriptor)
-        except ParameterException as exc:
-            self._declare_errors.append(f'parameter {name!r}: {exc}')
-            self.get_logger().error(f'invalid parameter {name!r}: {exc}')
-            self.declare_parameter(name, default, descriptor, ignore_override=True)
-
     # ------------------------------------------------------------- parameters
     def _read_params(self, overrides=None) -> ControllerParams:
         values = {f.name: self.get_parameter(f.name).value for f in fields(ControllerParams)}
         if overrides:
             values.update(overrides)
         return ControllerParams.from_mapping(values)
-
-    def _validate_parameter_change(self, parameters) -> SetParametersResult:
-        changes = {p.name: p.value for p in parameters if p.name in PARAMETER_DESCRIPTIONS}
-        if not changes:
-            return SetParametersResult(successful=True)
-        try:
-            self._read_params(changes)
-        except ValueError as exc:
-            return SetParametersResult(successful=False, reason=str(exc))
-        if self._core is not None:
-            self.get_logger().info(
-                f'parameters {sorted(changes)} take effect at the next configure')
-        return SetParametersResult(successful=True)
 
     # -------------------------------------------------------------- lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -584,11 +484,11 @@ class ControllerNode(LifecycleNode):
     def _create_safety_inputs(self):
         """Subscriber-only helper node for the e-stop topic and /task_text (polled)."""
         self._inputs = PolledInputs(self, SAFETY_INPUT_SUFFIX)
+        # Live (volatile) + latched readers: any publisher's stop reaches the controller,
+        # also one latched before it started (exo_contract.inputs).
         self._input_subs = (
-            (self._inputs.subscribe(Bool, ESTOP_TOPIC, _deeper(ESTOP_QOS, SAFETY_INPUT_DEPTH)),
-             self._on_estop),
-            (self._inputs.subscribe(String, TASK_TEXT_TOPIC,
-                                    _deeper(TASK_TEXT_QOS, SAFETY_INPUT_DEPTH)),
+            (PolledInput(self._inputs, Bool, ESTOP_TOPIC, SAFETY_INPUT_DEPTH), self._on_estop),
+            (PolledInput(self._inputs, String, TASK_TEXT_TOPIC, SAFETY_INPUT_DEPTH),
              self._on_task_text),
         )
 
@@ -599,8 +499,8 @@ class ControllerNode(LifecycleNode):
         physical device. At most 2 * SAFETY_INPUT_DEPTH messages per topic and poll, so a
         flood cannot starve the control loop.
         """
-        for sub, handler in self._input_subs:
-            for msg, info in PolledInputs.take(sub, 2 * SAFETY_INPUT_DEPTH):
+        for reader, handler in self._input_subs:
+            for msg, info in reader.take(2 * SAFETY_INPUT_DEPTH):
                 handler(msg, info)
         if self._stop.check_heartbeat(time.monotonic()):
             self._report_stop_change(False, f'lost {ESTOP_TOPIC} heartbeat (no message for '
@@ -716,7 +616,7 @@ class ControllerNode(LifecycleNode):
                     'one publisher per input topic again: resuming after '
                     f'{self._params.fault_recovery_samples} valid samples')
         self._conflicts = conflicts
-        self._stop.update_live(self._refresh_estop_publishers())
+        self._stop.update_live(self._refresh_estop_publishers(), time.monotonic())
         self._publish_diagnostics(publishers)
 
     def _publish_diagnostics(self, publishers: dict):

@@ -370,6 +370,11 @@ def topic_owner_conflicts(publishers: Mapping[str, Sequence[str]]) -> tuple:
 
 
 # ------------------------------------------------------------------------------ e-stop
+#: A stop held by a publisher the graph has never listed counts as held by a gone
+#: publisher once its message is this old, s (graph discovery takes well under 1 s).
+GRAPH_GRACE_S = 2.0
+
+
 class StopLatch:
     """E-stop state machine: STOPPED while any stop holds, else RUNNING.
 
@@ -412,6 +417,7 @@ class StopLatch:
         self._seen_live = set()  # sources listed by the last graph updates
         self._gone = set()  # sources that were listed and are no longer
         self._last_message = None  # receipt time of the last e-stop message
+        self._level_time = {}  # source -> receipt time of its latest message
 
     # ------------------------------------------------------------------- state
     @property
@@ -443,6 +449,7 @@ class StopLatch:
         of the message (None: unknown).
         """
         self._last_message = now
+        self._level_time[source] = now
         previous = self._levels.get(source)
         if value:
             self._levels[source] = True
@@ -485,21 +492,29 @@ class StopLatch:
         self._latched[self.HEARTBEAT] = (None, '')
         return True
 
-    def update_live(self, sources: Iterable[str]) -> None:
-        """Take the e-stop publishers now in the graph.
+    def update_live(self, sources: Iterable[str], now: Optional[float] = None) -> None:
+        """Take the e-stop publishers now in the graph (``now``: receipt clock).
 
         A source listed before and missing now has gone: its ``True`` keeps the stop until a
-        resume command, which then also forgets it.
+        resume command, which then also forgets it. So has a source never listed whose
+        latest message is older than :data:`GRAPH_GRACE_S` (a short-lived publisher, e.g.
+        ``ros2 topic pub --once``, that left before the graph check saw it): an operator
+        can always release a stop once its holder is gone.
         """
         live = set(sources)
         self._gone -= live
         gone = self._seen_live - live
         self._seen_live = (self._seen_live - gone) | live
+        if now is not None:
+            gone |= {s for s, v in self._levels.items()
+                     if v and s not in live and s not in self._seen_live
+                     and now - self._level_time.get(s, now) > GRAPH_GRACE_S}
         for source in gone:
             if self._levels.get(source):
                 self._gone.add(source)
             else:
                 self._levels.pop(source, None)
+                self._level_time.pop(source, None)
 
     def _drop_gone_levels(self) -> None:
         for source in self._gone:

@@ -147,7 +147,8 @@ def test_node_publishes_finite_bounded_commands(context):
 @pytest.mark.parametrize('name, value, quoted', [
     ('target_damping', -2.0, '-2.0'),     # outside the ROS descriptor range
     ('stiffness_max', 1.0, 'stiffness_max must be > stiffness_min'),  # cross-field
-    ('torque_limit', 0.0, 'torque_limit must be > 0'),
+    ('torque_limit', 0.0, 'torque_limit must be in (0, 30] N*m, got 0.0'),
+    ('torque_limit', 1000.0, 'torque_limit must be in (0, 30] N*m, got 1000.0'),
 ])
 def test_invalid_parameters_make_configure_fail(context, name, value, quoted):
     node = ControllerNode(context=context, parameter_overrides=[Parameter(name, value=value)])

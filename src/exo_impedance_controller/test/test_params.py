@@ -14,8 +14,8 @@ def test_defaults_valid_and_round_trip():
 
 
 @pytest.mark.parametrize('name, value, quoted', [
-    ('target_damping', -2.0, 'target_damping must be > 0 N*m*s/rad, got -2.0'),
-    ('target_inertia', 0.0, 'target_inertia must be > 0 kg*m^2, got 0.0'),
+    ('target_damping', -2.0, 'target_damping must be in (0, 100] N*m*s/rad, got -2.0'),
+    ('target_inertia', 0.0, 'target_inertia must be in (0, 10] kg*m^2, got 0.0'),
     ('stiffness_min', 0.0, 'got 0.0'),
     ('stiffness_max', 1.0, 'stiffness_max must be > stiffness_min (2.0)'),
     ('stiffness_compliant', 500.0, 'got 500.0'),
@@ -28,16 +28,18 @@ def test_defaults_valid_and_round_trip():
     ('target_damping', math.nan, 'got nan'),
     ('exo_gravity_sin', math.inf, 'got inf'),
     ('torque_limit', True, 'got True'),
+    ('torque_limit', 1000.0, 'torque_limit must be in (0, 30] N*m, got 1000.0'),
     ('joint_name', '', "got ''"),
-    ('plausible_angle_margin', -0.1, 'plausible_angle_margin must be >= 0 rad, got -0.1'),
-    ('max_plausible_velocity', 0.0, 'max_plausible_velocity must be > 0 rad/s, got 0.0'),
+    ('plausible_angle_margin', -0.1, 'plausible_angle_margin must be in [0, 3.14'),
+    ('max_plausible_velocity', 0.0, 'max_plausible_velocity must be in (0, 100] rad/s, got 0.0'),
     ('interaction_torque_range', -5.0, 'got -5.0'),
     ('max_interaction_torque_rate', math.nan, 'got nan'),
-    ('max_reference_speed', 0.0, 'max_reference_speed must be > 0 rad/s, got 0.0'),
+    ('max_reference_speed', 0.0, 'max_reference_speed must be in (0, 100] rad/s, got 0.0'),
     ('stability_margin', 0.0, 'stability_margin must be in (0, 1)'),
     ('stability_margin', 1.0, 'got 1.0'),
-    ('max_torque_rate', -1.0, 'max_torque_rate must be > 0 N*m/s, got -1.0'),
-    ('fault_recovery_samples', 0, 'fault_recovery_samples must be >= 1 samples, got 0'),
+    ('max_torque_rate', -1.0, 'max_torque_rate must be in (0, 100000] N*m/s, got -1.0'),
+    ('fault_recovery_samples', 0,
+     'fault_recovery_samples must be in [1, 1000000] samples, got 0'),
     ('fault_recovery_samples', 2.5, 'must be an integer (samples), got 2.5'),
 ])
 def test_invalid_values_are_quoted(name, value, quoted):
@@ -73,9 +75,11 @@ def test_every_field_has_a_unit_a_ros_parameter_and_a_yaml_value():
 
     import yaml
 
-    from exo_impedance_controller.params import UNITS
+    from exo_contract.parameters import specs
+    numeric = [s for s in specs(ControllerParams) if s.kind in (int, float)]
+    assert all(s.unit for s in numeric), [s.name for s in numeric if not s.unit]
     names = set(ControllerParams().to_dict()) - {'joint_name'}
-    assert names == set(UNITS)
+    assert names == {s.name for s in numeric}
     path = pathlib.Path(__file__).parents[1] / 'config' / 'params.yaml'
     values = yaml.safe_load(path.read_text())['controller_node']['ros__parameters']
     assert names <= set(values)

@@ -24,7 +24,7 @@ the nodes only convert messages. The equations are those of :mod:`exo_contract.m
 from __future__ import annotations
 
 import csv
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 import io
 import math
 import os
@@ -34,7 +34,6 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from exo_contract.checks import check_range
 from exo_contract.metabolics import (
     BROCKWAY_J_PER_ML_CO2,
     BROCKWAY_J_PER_ML_O2,
@@ -42,6 +41,8 @@ from exo_contract.metabolics import (
     ML_PER_MIN_PER_ML_PER_S,
     steady_state_energy,
 )
+from exo_contract.parameters import check_fields, param
+from exo_contract.parameters import defaults as param_defaults
 
 #: Resting metabolic rate of the simulated analyser's subject, W/kg (the same value as the
 #: optional basal term of exo_sim's muscle model, ``exo_sim.metabolic.BASAL_W_PER_KG``).
@@ -55,42 +56,37 @@ CLOCK_MISMATCH_S = 3600.0
 # --------------------------------------------------------------------------- estimator
 @dataclass(frozen=True)
 class MetabolicParams:
-    """Parameters of :class:`MetabolicEstimator` (and of ``metabolic_node``).
+    """Parameters of :class:`MetabolicEstimator` (and of ``metabolic_node``)."""
 
-    Attributes:
-        body_mass_kg: the subject's body mass m of eq. 15-16, kg.
-        smoothing_window_s: length of the moving average of the published EE, s (0: none).
-        steady_start_s: start t1 of the eq. 16 window, s after the trial start (paper: 180).
-        steady_end_s: end t2 of the eq. 16 window, s after the trial start (paper: 600).
-        max_plausible_ml_per_s: breaths with VO2 or VCO2 above this are rejected, mL/s.
-        edge_hold_s: how far the first/last breath value may be held to reach the window's
-            edges, s.
-
-    """
-
-    body_mass_kg: float = 70.0
-    smoothing_window_s: float = 30.0
-    steady_start_s: float = 180.0
-    steady_end_s: float = 600.0
-    max_plausible_ml_per_s: float = 150.0
-    edge_hold_s: float = 10.0
+    body_mass_kg: float = param(70.0, "The subject's body mass m of eq. 15-16.", 'kg',
+                                low=20.0, high=300.0)
+    smoothing_window_s: float = param(
+        30.0, 'Length of the moving average of the published EE (0: none).', 's',
+        low=0.0, high=600.0)
+    steady_start_s: float = param(
+        180.0, 'Start t1 of the eq. 16 window after the trial start (paper: 180).', 's',
+        low=0.0, high=86400.0)
+    steady_end_s: float = param(
+        600.0, 'End t2 of the eq. 16 window after the trial start (paper: 600), > t1.', 's',
+        low=0.0, high=86400.0)
+    max_plausible_ml_per_s: float = param(
+        150.0, 'Breaths with VO2 or VCO2 above this are rejected.', 'mL/s',
+        low=1.0, high=1000.0)
+    edge_hold_s: float = param(
+        10.0, "How far the first/last breath value may be held to reach the window's edges.",
+        's', low=0.0, high=120.0)
 
     def __post_init__(self) -> None:
         """Reject invalid values, quoting them."""
-        check_range('body_mass_kg', self.body_mass_kg, 20.0, 300.0, 'kg')
-        check_range('smoothing_window_s', self.smoothing_window_s, 0.0, 600.0, 's')
-        check_range('steady_start_s', self.steady_start_s, 0.0, 86400.0, 's')
-        check_range('steady_end_s', self.steady_end_s, 0.0, 86400.0, 's')
+        check_fields(self)
         if not self.steady_end_s > self.steady_start_s:
             raise ValueError(f'steady_end_s must be > steady_start_s, got steady_start_s='
                              f'{self.steady_start_s!r}, steady_end_s={self.steady_end_s!r}')
-        check_range('max_plausible_ml_per_s', self.max_plausible_ml_per_s, 1.0, 1000.0, 'mL/s')
-        check_range('edge_hold_s', self.edge_hold_s, 0.0, 120.0, 's')
 
     @classmethod
     def defaults(cls) -> dict[str, object]:
         """Field name -> default value, in declaration order."""
-        return {f.name: f.default for f in fields(cls)}
+        return param_defaults(cls)
 
 
 @dataclass(frozen=True)
@@ -490,48 +486,39 @@ def write_gas_csv(path: str | os.PathLike, breaths: Iterable[Breath]) -> Path:
 # --------------------------------------------------------------------------- simulation
 @dataclass(frozen=True)
 class AnalyserConfig:
-    """Parameters of :class:`SimulatedAnalyser` (and of ``exo_sim_analyser``).
+    """Parameters of :class:`SimulatedAnalyser` (and of ``exo_sim_analyser``)."""
 
-    Attributes:
-        body_mass_kg: the subject's body mass, kg (scales the resting rate).
-        basal_w_per_kg: resting metabolic rate, W/kg.
-        rer: mean respiratory exchange ratio VCO2/VO2.
-        rer_sd: breath-to-breath standard deviation of the RER.
-        breath_period_min_s: shortest breath, s.
-        breath_period_max_s: longest breath, s (periods are uniform in [min, max]).
-        noise_cv: coefficient of variation of the breath-to-breath multiplicative noise.
-        kinetics_tau_s: time constant of the first-order VO2 kinetics, s (0: none).
-        seed: random seed.
-
-    """
-
-    body_mass_kg: float = 70.0
-    basal_w_per_kg: float = RESTING_W_PER_KG
-    rer: float = 0.85
-    rer_sd: float = 0.02
-    breath_period_min_s: float = 3.0
-    breath_period_max_s: float = 4.0
-    noise_cv: float = 0.10
-    kinetics_tau_s: float = 40.0
-    seed: int = 0
+    body_mass_kg: float = param(70.0, "The subject's body mass (scales the resting rate).",
+                                'kg', low=20.0, high=300.0)
+    basal_w_per_kg: float = param(RESTING_W_PER_KG, 'Resting metabolic rate.', 'W/kg',
+                                  low=0.0, high=5.0)
+    rer: float = param(0.85, 'Mean respiratory exchange ratio VCO2/VO2.', '1',
+                       low=0.7, high=1.1)
+    rer_sd: float = param(0.02, 'Breath-to-breath standard deviation of the RER.', '1',
+                          low=0.0, high=0.1)
+    breath_period_min_s: float = param(3.0, 'Shortest breath.', 's', low=0.5, high=20.0)
+    breath_period_max_s: float = param(
+        4.0, 'Longest breath (periods are uniform in [min, max]).', 's', low=0.5, high=20.0)
+    noise_cv: float = param(
+        0.10, 'Coefficient of variation of the breath-to-breath multiplicative noise.', '1',
+        low=0.0, high=0.5)
+    kinetics_tau_s: float = param(
+        40.0, 'Time constant of the first-order VO2 kinetics (0: none).', 's',
+        low=0.0, high=600.0)
+    seed: int = param(0, 'Random seed.', low=0, high=2**31 - 1)
 
     def __post_init__(self) -> None:
         """Reject invalid values, quoting them."""
-        check_range('body_mass_kg', self.body_mass_kg, 20.0, 300.0, 'kg')
-        check_range('basal_w_per_kg', self.basal_w_per_kg, 0.0, 5.0, 'W/kg')
-        check_range('rer', self.rer, 0.7, 1.1, '')
-        check_range('rer_sd', self.rer_sd, 0.0, 0.1, '')
-        check_range('breath_period_min_s', self.breath_period_min_s, 0.5, 20.0, 's')
-        check_range('breath_period_max_s', self.breath_period_max_s,
-                    self.breath_period_min_s, 20.0, 's')
-        check_range('noise_cv', self.noise_cv, 0.0, 0.5, '')
-        check_range('kinetics_tau_s', self.kinetics_tau_s, 0.0, 600.0, 's')
-        check_range('seed', self.seed, 0, 2**31 - 1, '')
+        check_fields(self)
+        if self.breath_period_max_s < self.breath_period_min_s:
+            raise ValueError(f'breath_period_max_s must be >= breath_period_min_s '
+                             f'({self.breath_period_min_s!r} s), got '
+                             f'{self.breath_period_max_s!r}')
 
     @classmethod
     def defaults(cls) -> dict[str, object]:
         """Field name -> default value, in declaration order."""
-        return {f.name: f.default for f in fields(cls)}
+        return param_defaults(cls)
 
 
 class SimulatedAnalyser:

@@ -30,6 +30,7 @@ from rclpy.node import Node
 from std_srvs.srv import Trigger
 
 from exo_contract.qos import STATE_QOS
+from exo_contract.ros_parameters import declare_or_raise
 from exo_contract.runtime import run_node
 from exo_contract.topics import ENERGY_EXPENDITURE_TOPIC, GAS_EXCHANGE_TOPIC
 from exo_interfaces.msg import GasExchange, MetabolicPower
@@ -59,9 +60,7 @@ class MetabolicNode(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__('metabolic_node', **kwargs)
-        for name, default in MetabolicParams.defaults().items():
-            self.declare_parameter(name, default)
-        values = {name: self.get_parameter(name).value for name in MetabolicParams.defaults()}
+        values = declare_or_raise(self, MetabolicParams)
         try:
             self.params = MetabolicParams(**values)
         except (TypeError, ValueError) as err:

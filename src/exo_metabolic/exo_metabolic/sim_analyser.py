@@ -21,21 +21,40 @@ publishes ``/exo/gas_exchange`` instead.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import math
 import time
 
 from rclpy.node import Node
 from rclpy.time import Time
 
-from exo_contract.checks import check_range
+from exo_contract.parameters import check_fields, param, specs
 from exo_contract.qos import STATE_QOS
+from exo_contract.ros_parameters import declare_or_raise
 from exo_contract.runtime import run_node
 from exo_contract.topics import GAS_EXCHANGE_TOPIC, METABOLIC_POWER_TOPIC
 from exo_interfaces.msg import GasExchange, MetabolicPower
 from exo_metabolic.gas_exchange import AnalyserConfig, SimulatedAnalyser
 
 SOURCE = 'sim_analyser'
-NODE_DEFAULTS = {'update_rate_hz': 10.0, 'power_timeout_s': 1.0, 'wait_for_power': True}
+
+
+@dataclass(frozen=True)
+class SimAnalyserNodeParams:
+    """Parameters of the node itself (the model's are :class:`AnalyserConfig`)."""
+
+    update_rate_hz: float = param(10.0, 'How often the analyser model is advanced.', 'Hz',
+                                  low=1.0, high=1000.0)
+    power_timeout_s: float = param(
+        1.0, 'Muscle power older than this counts as 0 W (the basal rate is still breathed).',
+        's', low=0.01, high=60.0)
+    wait_for_power: bool = param(
+        True, 'true: start breathing, in steady state, with the first muscle power received; '
+        'false: at once, with the basal rate (a graph without sim_node).')
+
+    def __post_init__(self) -> None:
+        """Reject invalid values, quoting them."""
+        check_fields(self)
 
 
 class SimAnalyserNode(Node):
@@ -43,20 +62,18 @@ class SimAnalyserNode(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__('sim_analyser', **kwargs)
-        defaults = {**AnalyserConfig.defaults(), **NODE_DEFAULTS}
-        for name, default in defaults.items():
-            self.declare_parameter(name, default)
-        values = {name: self.get_parameter(name).value for name in defaults}
+        values = declare_or_raise(self, AnalyserConfig, SimAnalyserNodeParams)
+        node_names = {s.name for s in specs(SimAnalyserNodeParams)}
         try:
-            check_range('update_rate_hz', values['update_rate_hz'], 1.0, 1000.0, 'Hz')
-            check_range('power_timeout_s', values['power_timeout_s'], 0.01, 60.0, 's')
             self.config = AnalyserConfig(
-                **{k: v for k, v in values.items() if k not in NODE_DEFAULTS})
+                **{k: v for k, v in values.items() if k not in node_names})
+            node_params = SimAnalyserNodeParams(
+                **{k: v for k, v in values.items() if k in node_names})
         except (TypeError, ValueError) as err:
             self.get_logger().fatal(f'invalid parameters: {err}')
             raise ValueError(str(err)) from None
-        self._timeout = float(values['power_timeout_s'])
-        self._wait_for_power = bool(values['wait_for_power'])
+        self._timeout = node_params.power_timeout_s
+        self._wait_for_power = node_params.wait_for_power
         self.analyser = SimulatedAnalyser(self.config)
         self._power = 0.0
         self._power_time = -math.inf
@@ -65,7 +82,7 @@ class SimAnalyserNode(Node):
         self._pub = self.create_publisher(GasExchange, GAS_EXCHANGE_TOPIC, STATE_QOS)
         self.create_subscription(MetabolicPower, METABOLIC_POWER_TOPIC, self._on_power,
                                  STATE_QOS)
-        self.create_timer(1.0 / float(values['update_rate_hz']), self._on_timer)
+        self.create_timer(1.0 / node_params.update_rate_hz, self._on_timer)
         c = self.config
         self.get_logger().info(
             f'simulated analyser: {c.body_mass_kg} kg, basal {c.basal_w_per_kg} W/kg, RER '

@@ -53,21 +53,21 @@ from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
-from rclpy.qos import HistoryPolicy, QoSProfile
 from rclpy.time import Time as RosTime
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 
 from exo_contract.checks import plausible_joint_state
+from exo_contract.inputs import PolledInput
 from exo_contract.qos import (
     COMMAND_QOS,
     IMPEDANCE_REFERENCE_TOPIC,
     JOINT_STATES_TOPIC,
     SENSOR_SUB_QOS,
     STATE_QOS,
-    TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
+from exo_contract.ros_parameters import declare_or_raise
 from exo_contract.runtime import PolledInputs, run_node
 from exo_interfaces.msg import ImpedanceReference
 from exo_language.resolver import TaskResolver
@@ -84,11 +84,9 @@ LOCKSTEP_CLOCK_WINDOW_S = 0.05
 INPUTS_SUFFIX = '_inputs'
 # Joint states taken per real-time tick at most (the reader keeps the newest one).
 JOINT_STATE_TAKE_LIMIT = 5
-# /task_text as policy_node reads it: TASK_TEXT_QOS (latched) with a reader history of 10,
-# so texts arriving between two polls are all seen, in order.
-TASK_TEXT_READER_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
-                                  reliability=TASK_TEXT_QOS.reliability,
-                                  durability=TASK_TEXT_QOS.durability)
+# /task_text: a live (volatile) and a latched reader, reader history 10 each, so texts
+# arriving between two polls are all seen (exo_contract.inputs).
+TEXT_READER_DEPTH = 10
 DIAGNOSTICS_TOPIC = '/diagnostics'
 #: Name of policy_node's status on /diagnostics (its message: LOADING, LOADED or LOAD_FAILED).
 SOURCE_STATUS = 'policy_node: reference source'
@@ -116,9 +114,7 @@ class PolicyNode(Node):
         self._sim_time = bool(self.get_parameter('use_sim_time').value)
         # Texts published before this instant belong to an earlier run (module docstring).
         self._started_ns = time.time_ns()
-        for name, default in PolicyNodeParams.defaults().items():
-            self.declare_parameter(name, default)
-        values = {name: self.get_parameter(name).value for name in PolicyNodeParams.defaults()}
+        values = declare_or_raise(self, PolicyNodeParams)
         try:
             self.params = PolicyNodeParams(**values)
         except (ValueError, OSError) as err:
@@ -130,7 +126,7 @@ class PolicyNode(Node):
         self._load_state = LOADING
         self._load_detail = ''
         self._load_started = time.monotonic()
-        self._text_sub = None
+        self._text_reader = None
         self._angle = math.nan
         self._velocity = 0.0
         self._task_start = Time()  # when the current text was taken (zero: none yet)
@@ -182,7 +178,7 @@ class PolicyNode(Node):
         if inputs is None:
             return  # destroyed meanwhile
         self._resolver, self._source = resolver, source
-        self._text_sub = inputs.subscribe(String, TASK_TEXT_TOPIC, TASK_TEXT_READER_QOS)
+        self._text_reader = PolledInput(inputs, String, TASK_TEXT_TOPIC, TEXT_READER_DEPTH)
         self._load_state = LOADED
         self._load_detail = f'{time.monotonic() - self._load_started:.1f} s'
         self.get_logger().info(
@@ -220,9 +216,9 @@ class PolicyNode(Node):
 
     def _poll_texts(self, now: float | None = None) -> None:
         """Take every pending /task_text sample (at most 20 per call) at ``now`` (s)."""
-        if self._text_sub is None:
+        if self._text_reader is None:
             return  # still loading: the texts wait in the reader (created once loaded)
-        for msg, info in PolledInputs.take(self._text_sub, 20):
+        for msg, info in self._text_reader.take(20):
             published_ns = info.get('source_timestamp') if isinstance(info, dict) else None
             if isinstance(published_ns, int) and 0 < published_ns < self._started_ns:
                 text = msg.data

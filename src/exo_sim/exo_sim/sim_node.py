@@ -63,6 +63,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
 
 from exo_contract.graph import topic_publishers
+from exo_contract.inputs import subscribe_input
 from exo_contract.qos import (
     COMMAND_QOS,
     EFFORT_COMMAND_TOPIC,
@@ -73,9 +74,9 @@ from exo_contract.qos import (
     METABOLIC_POWER_TOPIC,
     SENSOR_PUB_QOS,
     STATE_QOS,
-    TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
+from exo_contract.ros_parameters import declare_or_raise
 from exo_contract.runtime import HARDWARE_PRIORITY, run_node, scheduling
 from exo_interfaces.msg import HumanState, ImpedanceReference, MetabolicPower
 from exo_language.resolver import TaskResolver
@@ -115,9 +116,7 @@ class SimNode(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__('sim_node', **kwargs)
-        for name, default in SimNodeParams.defaults().items():
-            self.declare_parameter(name, default)
-        values = {name: self.get_parameter(name).value for name in SimNodeParams.defaults()}
+        values = declare_or_raise(self, SimNodeParams)
         try:
             self.params = p = SimNodeParams(**values)
             config = ExoArmConfig(body_mass_kg=float(p.body_mass_kg),
@@ -212,7 +211,8 @@ class SimNode(Node):
             DiagnosticArray, DIAGNOSTICS_TOPIC, DIAGNOSTICS_QOS)
         self._clock_pub = (self.create_publisher(ClockMsg, CLOCK_TOPIC, CLOCK_QOS)
                            if self.lockstep else None)
-        self.create_subscription(String, TASK_TEXT_TOPIC, self._on_text, TASK_TEXT_QOS)
+        # Live + latched readers: any publisher reaches it (exo_contract.inputs).
+        subscribe_input(self, String, TASK_TEXT_TOPIC, self._on_text)
         self._command_sub = self.create_subscription(
             Float64MultiArray, EFFORT_COMMAND_TOPIC, self._on_command, COMMAND_QOS)
         if self._reference_period:
