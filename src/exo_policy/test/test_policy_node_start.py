@@ -88,7 +88,7 @@ def test_compliant_reference_comes_before_the_source_is_loaded(context, monkeypa
     try:
         spin_until(lambda: len(refs()) >= 5, 'references while the source loads')
         assert ('status', policy_module.LOADED) not in events
-        assert node._text_sub is None  # not reading instructions yet
+        assert node._text_reader is None  # not reading instructions yet
         for ref in refs():
             assert ref.source == ImpedanceReference.SOURCE_FALLBACK
             assert ref.stiffness[0] == node.params.compliant_stiffness
