@@ -12,7 +12,6 @@ machine only, so that no other graph can interfere.
 
 import math
 import os
-import random
 import time
 
 import numpy as np
@@ -90,16 +89,11 @@ class _Observer:
 
 
 @pytest.fixture(params=['learned', 'oracle'])
-def graph_and_observer(request, tmp_path, monkeypatch):
-    domain = random.randint(120, 200)
-    monkeypatch.setenv('ROS_DOMAIN_ID', str(domain))
-    monkeypatch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+def graph_and_observer(request, tmp_path, ros_context):
     graph = GraphProcesses('sim', {'policy_mode': request.param, 'lockstep': 'true'},
                            log_dir=tmp_path / 'logs')
     graph.mode = request.param
-    context = rclpy.Context()
-    rclpy.init(context=context, domain_id=domain)
-    observer = _Observer(context)
+    observer = _Observer(ros_context)
     graph.start()
     try:
         deadline = time.monotonic() + READY_DEADLINE_S
@@ -111,7 +105,6 @@ def graph_and_observer(request, tmp_path, monkeypatch):
     finally:
         codes = graph.stop()
         observer.close()
-        context.try_shutdown()
     assert all(code in (0, -2) for code in codes.values()), (codes, _logs(tmp_path))
 
 

@@ -15,7 +15,6 @@ import ast
 import math
 import os
 from pathlib import Path
-import random
 import subprocess
 import sys
 import time
@@ -114,7 +113,7 @@ def test_real_side_modules_import_without_mujoco(tmp_path, modules, blocked):
 
 
 @pytest.mark.integration
-def test_policy_and_controller_run_without_mujoco(tmp_path):
+def test_policy_and_controller_run_without_mujoco(tmp_path, ros_context):
     """policy_node (no MuJoCo) + controller_node (no MuJoCo, no torch) close the loop."""
     rclpy = pytest.importorskip('rclpy')
     from geometry_msgs.msg import WrenchStamped
@@ -135,22 +134,19 @@ def test_policy_and_controller_run_without_mujoco(tmp_path):
     )
     from exo_interfaces.msg import ImpedanceReference
 
-    domain = random.randint(201, 230)
     logs = tmp_path / 'logs'
     logs.mkdir()
     procs = {}
     files = []
     for spec, blocked in ((POLICY_NODE, ('mujoco',)), (CONTROLLER_NODE, ('mujoco', 'torch'))):
         env = _blocker(tmp_path, *blocked)
-        env['ROS_DOMAIN_ID'] = str(domain)
         env['PYTHONUNBUFFERED'] = '1'
         log = open(logs / f'{spec.name}.log', 'w')  # noqa: SIM115 (closed below)
         files.append(log)
         procs[spec.name] = subprocess.Popen(node_command(spec, REAL_ARGUMENTS, {}), env=env,
                                             stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)
-    context = rclpy.Context()
-    rclpy.init(context=context, domain_id=domain)
+    context = ros_context
     node = rclpy.create_node('hardware_double', context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
@@ -184,7 +180,11 @@ def test_policy_and_controller_run_without_mujoco(tmp_path):
 
     try:
         deadline = time.monotonic() + 180.0
-        while not (refs and commands and node.count_subscribers('/task_text') >= 1):
+        # policy_node reads /task_text once its policy is loaded (it publishes the compliant
+        # reference meanwhile).
+        while not (refs and commands and any(
+                info.node_name.startswith('policy_node')
+                for info in node.get_subscriptions_info_by_topic('/task_text'))):
             assert time.monotonic() < deadline, 'nodes did not come up: ' + _read(logs)
             spin(0.2)
         publish_task_text(node, 'lift a heavy box')
@@ -208,7 +208,6 @@ def test_policy_and_controller_run_without_mujoco(tmp_path):
             f.close()
         executor.shutdown()
         node.destroy_node()
-        context.try_shutdown()
     log_text = _read(logs)
     assert 'blocked' not in log_text, log_text
     assert all(p.returncode in (0, -2) for p in procs.values()), (

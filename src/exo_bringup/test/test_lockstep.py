@@ -9,14 +9,11 @@ and times its ticks on the simulated clock, and that policy_node's timer runs on
 reference per 1/rate_hz of simulated time, each waited for by sim_node).
 """
 
-import random
-import time
 
 import pytest
 
 rclpy = pytest.importorskip('rclpy')
 
-from rclpy.context import Context  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
@@ -64,9 +61,8 @@ def test_lockstep_argument_sets_the_clock_of_every_node():
         'clock_mode:=lockstep'
 
 
-def test_graph_runs_on_simulated_time():
-    context = Context()
-    rclpy.init(context=context, domain_id=random.randint(100, 200))
+def test_graph_runs_on_simulated_time(ros_context, spin_until):
+    context = ros_context
     executor = SingleThreadedExecutor(context=context)
     nodes = []
     try:
@@ -89,13 +85,7 @@ def test_graph_runs_on_simulated_time():
         assert controller.trigger_configure() is not None
         controller.trigger_activate()
 
-        def spin_until(condition, what):
-            deadline = time.monotonic() + DEADLINE_S
-            while not condition():
-                assert time.monotonic() < deadline, f'timed out waiting for {what}'
-                executor.spin_once(timeout_sec=0.01)
-
-        spin_until(lambda: sim._steps * sim._dt >= SIM_SECONDS + 0.2,
+        spin_until(executor, lambda: sim._steps * sim._dt >= SIM_SECONDS + 0.2, DEADLINE_S,
                    f'{SIM_SECONDS + 0.2} s of simulated time')
         # The controller answered every state: only the first step waited for the timeout;
         # the policy's references, waited for at their times, all came.
@@ -117,4 +107,3 @@ def test_graph_runs_on_simulated_time():
         executor.shutdown()
         for node in nodes:
             node.destroy_node()
-        rclpy.try_shutdown(context=context)

@@ -9,7 +9,6 @@ sros2 itself is not on PyPI, so the keystore tooling is not run here (README).
 """
 
 from pathlib import Path
-import random
 import time
 import xml.etree.ElementTree as ET
 
@@ -36,8 +35,8 @@ OWNERS = {
     '/exo/energy_expenditure': {'metabolic_node'},
     '/exo/estop': {'exo_estop'},
     '/clock': {'sim_node'},
-    '/diagnostics': {'sim_node', 'controller_node', 'bridge_node', 'metabolic_node',
-                     'controller_manager'},
+    '/diagnostics': {'sim_node', 'policy_node', 'controller_node', 'bridge_node',
+                     'metabolic_node', 'controller_manager'},
 }
 PARAMETER_SERVICES = {'~/describe_parameters', '~/get_parameter_types', '~/get_parameters',
                       '~/list_parameters', '~/set_parameters', '~/set_parameters_atomically'}
@@ -120,10 +119,9 @@ def test_a_policy_missing_an_owner_fails(tmp_path):
         OWNERS['/joint_states']
 
 
-def test_running_nodes_stay_within_the_policy():
+def test_running_nodes_stay_within_the_policy(ros_context):
     """Every endpoint of the real sim_node, policy_node and controller_node is allowed."""
-    rclpy = pytest.importorskip('rclpy')
-    from rclpy.context import Context
+    pytest.importorskip('rclpy')
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
 
@@ -132,8 +130,7 @@ def test_running_nodes_stay_within_the_policy():
     from exo_sim.sim_node import SimNode
 
     allowed = _by_node(_parse())
-    context = Context()
-    rclpy.init(context=context, domain_id=random.randint(100, 200))
+    context = ros_context
     executor = SingleThreadedExecutor(context=context)
     nodes = []
     try:
@@ -177,4 +174,3 @@ def test_running_nodes_stay_within_the_policy():
         executor.shutdown()
         for node in nodes:
             node.destroy_node()
-        rclpy.try_shutdown(context=context)

@@ -1,11 +1,9 @@
 """Tests of exo_bringup.send_task."""
 
-import random
 import time
 
 import pytest
 import rclpy
-from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from std_msgs.msg import String
 
@@ -15,17 +13,9 @@ from exo_contract.qos import TASK_TEXT_QOS, TASK_TEXT_TOPIC
 DEADLINE_S = 30.0  # generous: the machine is shared; only a hang makes a test fail
 
 
-@pytest.fixture
-def context():
-    ctx = Context()
-    rclpy.init(context=ctx, domain_id=random.randint(100, 200))
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
-
-
 @pytest.mark.parametrize('text', ['', '   ', '\n\t'])
-def test_empty_text_is_rejected(text, context, capsys):
-    node = rclpy.create_node('send_task_empty', context=context)
+def test_empty_text_is_rejected(text, ros_context, capsys):
+    node = rclpy.create_node('send_task_empty', context=ros_context)
     try:
         with pytest.raises(ValueError, match='task text is empty'):
             publish_task_text(node, text)
@@ -47,10 +37,10 @@ def test_arguments():
         parse_args(['--timeout', '0', 'x'])
 
 
-def test_late_transient_local_subscriber_gets_the_text(context):
-    executor = SingleThreadedExecutor(context=context)
-    publisher_node = rclpy.create_node('send_task_pub', context=context)
-    subscriber_node = rclpy.create_node('send_task_late_sub', context=context)
+def test_late_transient_local_subscriber_gets_the_text(ros_context):
+    executor = SingleThreadedExecutor(context=ros_context)
+    publisher_node = rclpy.create_node('send_task_pub', context=ros_context)
+    subscriber_node = rclpy.create_node('send_task_late_sub', context=ros_context)
     received = []
     try:
         sent = publish_task_text(publisher_node, '  lift the cup to your mouth ')
@@ -70,6 +60,5 @@ def test_late_transient_local_subscriber_gets_the_text(context):
     assert [msg.data for msg in received] == ['lift the cup to your mouth']
 
 
-def test_main_gives_up_without_subscribers(monkeypatch):
-    monkeypatch.setenv('ROS_DOMAIN_ID', str(random.randint(100, 200)))
+def test_main_gives_up_without_subscribers(ros_domain):
     assert main(['--wait-subscribers', '1', '--timeout', '0.2', '--linger', '0', 'x']) == 1

@@ -9,7 +9,6 @@ import asyncio
 import json
 import os
 from pathlib import Path
-import random
 import re
 import socket
 import struct
@@ -20,7 +19,6 @@ import time
 
 import pytest
 import rclpy
-from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.serialization import deserialize_message
 
@@ -116,16 +114,14 @@ async def _receive_one(port: int, topic: str, deadline: float):
                 return channel, frame[13:]
 
 
-def test_live_view_forwards_topics_to_a_websocket_client(tmp_path):
-    domain = random.randint(100, 200)
+def test_live_view_forwards_topics_to_a_websocket_client(tmp_path, ros_context):
     port = _free_port()
-    env = dict(os.environ, ROS_DOMAIN_ID=str(domain))
+    env = dict(os.environ)  # ROS_DOMAIN_ID: the test's private domain
     log = open(tmp_path / 'live_view.log', 'w')  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
         [sys.executable, '-m', 'exo_experiments.live_view', '--ros-args', '-p', f'port:={port}',
          '-p', 'max_rate_hz:=20.0'], env=env, stdout=log, stderr=subprocess.STDOUT)
-    context = Context()
-    rclpy.init(context=context, domain_id=domain)
+    context = ros_context
     node = rclpy.create_node('live_view_test_source', context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
@@ -151,7 +147,6 @@ def test_live_view_forwards_topics_to_a_websocket_client(tmp_path):
         thread.join()
         executor.shutdown()
         node.destroy_node()
-        rclpy.try_shutdown(context=context)
         proc.terminate()
         try:
             proc.wait(timeout=20)

@@ -38,24 +38,10 @@ DEADLINE = 30.0  # s, generous; not a timing requirement
 SPIN_TIMEOUT = 0.002  # s
 
 
-@pytest.fixture
-def context():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=_domain())
-    yield ctx
-    ctx.try_shutdown()
-
-
-def _domain():
-    # Keep the test off the default domain where a running graph may live.
-    import os
-    return 100 + os.getpid() % 100
-
-
-def test_node_publishes_finite_bounded_commands(context):
-    node = ControllerNode(context=context, parameter_overrides=[
+def test_node_publishes_finite_bounded_commands(ros_context):
+    node = ControllerNode(context=ros_context, parameter_overrides=[
         Parameter('torque_limit', value=4.0)])
-    peer = rclpy.create_node('test_peer', context=context)
+    peer = rclpy.create_node('test_peer', context=ros_context)
     commands, states = [], []
     peer.create_subscription(Float64MultiArray, EFFORT_COMMAND_TOPIC,
                              lambda m: commands.append(list(m.data)), COMMAND_QOS)
@@ -65,7 +51,7 @@ def test_node_publishes_finite_bounded_commands(context):
     wr_pub = peer.create_publisher(WrenchStamped, INTERACTION_TORQUE_TOPIC, SENSOR_PUB_QOS)
     ref_pub = peer.create_publisher(ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC,
                                     COMMAND_QOS)
-    executor = SingleThreadedExecutor(context=context)
+    executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(node)
     executor.add_node(peer)
     try:
@@ -150,8 +136,8 @@ def test_node_publishes_finite_bounded_commands(context):
     ('torque_limit', 0.0, 'torque_limit must be in (0, 30] N*m, got 0.0'),
     ('torque_limit', 1000.0, 'torque_limit must be in (0, 30] N*m, got 1000.0'),
 ])
-def test_invalid_parameters_make_configure_fail(context, name, value, quoted):
-    node = ControllerNode(context=context, parameter_overrides=[Parameter(name, value=value)])
+def test_invalid_parameters_make_configure_fail(ros_context, name, value, quoted):
+    node = ControllerNode(context=ros_context, parameter_overrides=[Parameter(name, value=value)])
     logged = []
     real_logger = node.get_logger()
 
@@ -173,8 +159,8 @@ def test_invalid_parameters_make_configure_fail(context, name, value, quoted):
         node.destroy_node()
 
 
-def test_invalid_runtime_parameter_change_is_rejected(context):
-    node = ControllerNode(context=context)
+def test_invalid_runtime_parameter_change_is_rejected(ros_context):
+    node = ControllerNode(context=ros_context)
     try:
         result = node.set_parameters([Parameter('stiffness_compliant', value=1000.0)])[0]
         assert not result.successful and '1000.0' in result.reason
@@ -182,17 +168,17 @@ def test_invalid_runtime_parameter_change_is_rejected(context):
         node.destroy_node()
 
 
-def test_lockstep_tick_never_runs_on_a_stamp_far_from_the_clock(context):
+def test_lockstep_tick_never_runs_on_a_stamp_far_from_the_clock(ros_context):
     """Lockstep: a joint state stamped far from /clock cannot stretch the torque-rate limit.
 
     Under use_sim_time a sample stamped 1000 s ahead runs its tick on /clock, so the
     command moves by at most the allowance of the clock's own step.
     """
     from rosgraph_msgs.msg import Clock  # noqa: PLC0415
-    node = ControllerNode(context=context, parameter_overrides=[
+    node = ControllerNode(context=ros_context, parameter_overrides=[
         Parameter('use_sim_time', value=True), Parameter('stiffness_compliant', value=100.0),
         Parameter('stiffness_min', value=100.0)])
-    peer = rclpy.create_node('test_peer', context=context)
+    peer = rclpy.create_node('test_peer', context=ros_context)
     states = []
     peer.create_subscription(ControllerState, CONTROLLER_STATE_TOPIC, states.append,
                              STATE_QOS)
@@ -200,7 +186,7 @@ def test_lockstep_tick_never_runs_on_a_stamp_far_from_the_clock(context):
     js_pub = peer.create_publisher(JointState, JOINT_STATES_TOPIC, SENSOR_PUB_QOS)
     ref_pub = peer.create_publisher(ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC,
                                     COMMAND_QOS)
-    executor = SingleThreadedExecutor(context=context)
+    executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(node)
     executor.add_node(peer)
 

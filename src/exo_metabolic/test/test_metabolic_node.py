@@ -9,14 +9,12 @@ carries eq. 15. The simulated analyser turns ``/exo/metabolic_power`` into breat
 import json
 import math
 import os
-import random
 import subprocess
 import sys
 import time
 
 import pytest
 import rclpy
-from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.time import Time
@@ -39,9 +37,8 @@ DEADLINE_S = 30.0  # generous: the machine is shared; only a hang makes a test f
 
 
 @pytest.fixture
-def ros():
-    context = Context()
-    rclpy.init(context=context, domain_id=random.randint(100, 200))
+def ros(ros_context):
+    context = ros_context
     executor = SingleThreadedExecutor(context=context)
     nodes = []
 
@@ -55,7 +52,6 @@ def ros():
         executor.remove_node(node)
         node.destroy_node()
     executor.shutdown()
-    rclpy.try_shutdown(context=context)
 
 
 def _spin_until(executor, predicate):

@@ -6,7 +6,6 @@ text would restart the task's reference from its beginning while the arm is else
 follow the next text that is published after it started. Deadlines only bound a broken test.
 """
 
-import os
 import time
 
 import pytest
@@ -33,16 +32,8 @@ from exo_policy.policy_node import PolicyNode  # noqa: E402
 DEADLINE = 30.0  # s, generous; not a timing requirement
 
 
-@pytest.fixture
-def context():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=100 + os.getpid() % 100)
-    yield ctx
-    ctx.try_shutdown()
-
-
-def test_restarted_policy_node_stays_compliant_until_a_new_text(context):
-    peer = rclpy.create_node('operator_gui', context=context)
+def test_restarted_policy_node_stays_compliant_until_a_new_text(ros_context, spin_until):
+    peer = rclpy.create_node('operator_gui', context=ros_context)
     text_pub = peer.create_publisher(String, TASK_TEXT_TOPIC, TASK_TEXT_QOS)
     js_pub = peer.create_publisher(JointState, JOINT_STATES_TOPIC, SENSOR_PUB_QOS)
     refs = []
@@ -51,7 +42,7 @@ def test_restarted_policy_node_stays_compliant_until_a_new_text(context):
     # The task that was running when the previous policy_node died, still latched.
     text_pub.publish(String(data='lift a heavy box'))
     time.sleep(0.01)
-    node = PolicyNode(context=context, parameter_overrides=[
+    node = PolicyNode(context=ros_context, parameter_overrides=[
         Parameter('mode', value='oracle'), Parameter('language_encoder', value='lexical')])
     warnings = []
     real_logger = node.get_logger()
@@ -65,20 +56,18 @@ def test_restarted_policy_node_stays_compliant_until_a_new_text(context):
             return real_logger.warning(text, *a, **k)
 
     node.get_logger = lambda: _Spy()
-    executor = SingleThreadedExecutor(context=context)
+    executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(node)
     executor.add_node(peer)
 
-    def spin_until(predicate, what):
-        deadline = time.monotonic() + DEADLINE
-        while time.monotonic() < deadline and not predicate():
-            js_pub.publish(JointState(name=['exo_elbow_joint'], position=[0.4],
-                                      velocity=[0.0]))
-            executor.spin_once(timeout_sec=0.005)
-        assert predicate(), f'not reached within {DEADLINE} s: {what}'
+    def publish_arm():
+        js_pub.publish(JointState(name=['exo_elbow_joint'], position=[0.4], velocity=[0.0]))
+
+    def wait(predicate, what):
+        spin_until(executor, predicate, DEADLINE, what, spin_timeout=0.005, each=publish_arm)
 
     try:
-        spin_until(lambda: any('not resuming' in w for w in warnings) and len(refs) > 20,
+        wait(lambda: any('not resuming' in w for w in warnings) and len(refs) > 20,
                    'the latched old text was seen and references are published')
         assert any("'lift a heavy box'" in w for w in warnings)
         assert node._source.task is None
@@ -88,7 +77,7 @@ def test_restarted_policy_node_stays_compliant_until_a_new_text(context):
         assert all(r.reference_angle[0] == 0.4 for r in refs)  # holds the measured angle
         # A text published now (the operator re-sends it) is followed.
         text_pub.publish(String(data='lift a heavy box'))
-        spin_until(lambda: refs and refs[-1].task_id == 'lift_heavy', 'the re-sent task')
+        wait(lambda: refs and refs[-1].task_id == 'lift_heavy', 'the re-sent task')
         assert refs[-1].source == 'oracle'
     finally:
         executor.shutdown()
@@ -96,18 +85,18 @@ def test_restarted_policy_node_stays_compliant_until_a_new_text(context):
         peer.destroy_node()
 
 
-def test_text_published_while_policy_node_loads_is_followed(context):
+def test_text_published_while_policy_node_loads_is_followed(ros_context):
     """A late joiner within its own lifetime still gets the latched instruction."""
-    node = PolicyNode(context=context, parameter_overrides=[
+    node = PolicyNode(context=ros_context, parameter_overrides=[
         Parameter('mode', value='oracle'), Parameter('language_encoder', value='lexical')])
-    peer = rclpy.create_node('operator_gui', context=context)
+    peer = rclpy.create_node('operator_gui', context=ros_context)
     text_pub = peer.create_publisher(String, TASK_TEXT_TOPIC, TASK_TEXT_QOS)
     text_pub.publish(String(data='wave hello'))  # before discovery has matched anything
     js_pub = peer.create_publisher(JointState, JOINT_STATES_TOPIC, SENSOR_PUB_QOS)
     refs = []
     peer.create_subscription(ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC, refs.append,
                              COMMAND_QOS)
-    executor = SingleThreadedExecutor(context=context)
+    executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(node)
     executor.add_node(peer)
     try:

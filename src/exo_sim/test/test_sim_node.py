@@ -7,8 +7,6 @@ lockstep behaviour is checked by counting steps and commands.
 """
 
 import math
-import random
-import time
 
 import pytest
 
@@ -99,10 +97,7 @@ class Graph:
         return data
 
     def spin_until(self, condition, what: str) -> None:
-        deadline = time.monotonic() + DEADLINE_S
-        while not condition():
-            assert time.monotonic() < deadline, f'timed out waiting for {what}'
-            self.executor.spin_once(timeout_sec=0.01)
+        self.spinner(self.executor, condition, DEADLINE_S, what)
 
     def wait_efforts(self, value: float, count: int = 20) -> None:
         """Spin until the last ``count`` applied efforts all equal ``value``."""
@@ -118,15 +113,13 @@ class Graph:
 
 
 @pytest.fixture
-def graph():
-    context = Context()
-    rclpy.init(context=context, domain_id=random.randint(100, 200))
-    g = Graph(context)
+def graph(ros_context, spin_until):
+    g = Graph(ros_context)
+    g.spinner = spin_until
     try:
         yield g
     finally:
         g.close()
-        rclpy.try_shutdown(context=context)
 
 
 def _command_status(statuses):
@@ -160,7 +153,7 @@ def test_an_unreadable_human_memory_is_refused(graph, tmp_path):
 
 
 def test_torque_limit_above_the_motor_clip_is_refused(graph):
-    with pytest.raises(ValueError, match='motor clip') as err:
+    with pytest.raises(ValueError, match=r'torque_limit must be in \(0, 30\] N\*m') as err:
         graph.start_sim(torque_limit=40.0)
     assert '40.0' in str(err.value)
 
