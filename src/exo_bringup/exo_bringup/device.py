@@ -181,6 +181,7 @@ class DeviceObserver:
         self.commands: deque[tuple[float, float]] = deque(maxlen=HISTORY)
         self.bridge_diag: dict[str, str] = {}
         self.bridge_diag_count = 0
+        self.bridge_diag_stamp = 0.0  # header stamp (bridge_node's clock) of the last one
         self.controller_estop: str | None = None  # message of controller_node's e-stop status
         deep = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=2000,
                           reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -216,6 +217,7 @@ class DeviceObserver:
             if status.name == BRIDGE_DIAGNOSTIC:
                 self.bridge_diag = {kv.key: kv.value for kv in status.values}
                 self.bridge_diag_count += 1
+                self.bridge_diag_stamp = _stamp(msg.header.stamp)
             elif status.name.endswith(CONTROLLER_ESTOP_DIAGNOSTIC) and CONTROLLER in status.name:
                 self.controller_estop = status.message
 
@@ -273,6 +275,10 @@ class DeviceObserver:
     def joints_after(self, t: float) -> list[JointSample]:
         """Joint states received after monotonic time ``t``."""
         return [s for s in self.joints if s.received > t]
+
+    def joints_stamped_after(self, stamp: float) -> list[JointSample]:
+        """Joint states stamped (bridge_node's clock) after ``stamp``, in stamp order."""
+        return sorted((s for s in self.joints if s.stamp > stamp), key=lambda s: s.stamp)
 
     def states_after(self, t: float) -> list[ControllerSample]:
         """Controller states received after monotonic time ``t``."""

@@ -74,8 +74,9 @@ def timeout_item(probe_effort: float | None, bridge_latency: float | None,
             stream must have reached the actuator, else a zero proves nothing).
         bridge_latency: bridge_node's own time from the last command to the zero it wrote
             (``last_timeout_latency_ms`` on /diagnostics), s.
-        observed_latency: from the last command sent to the first zero effort received by
-            the check after the last non-zero one (includes two DDS deliveries), s.
+        observed_latency: from the last command sent (the check's clock) to the stamp of
+            the first zero-effort joint state after the last non-zero one (bridge_node's
+            clock; the same clock on one machine), s: includes the command's delivery.
         late_efforts: the non-zero efforts of joint states stamped later than the last
             command plus ``deadline + margin``.
         samples_checked: how many joint states were stamped later than that.
@@ -89,7 +90,7 @@ def timeout_item(probe_effort: float | None, bridge_latency: float | None,
             'observed_latency_s': observed_latency, 'deadline_s': deadline,
             'margin_s': margin, 'samples_checked': samples_checked,
             'late_nonzero': len(late_efforts)}
-    measured = f'{_ms(bridge_latency)} (bridge), {_ms(observed_latency)} (seen here)'
+    measured = f'{_ms(bridge_latency)} (bridge), {_ms(observed_latency)} (from send)'
     limit_text = f'<= {_ms(limit)}' + (f' (incl. margin {_ms(margin)})' if margin else '')
     if probe_effort is None or not probe_effort > 0.0:
         return ItemResult('a', name, False, measured, limit_text,

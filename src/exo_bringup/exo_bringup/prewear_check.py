@@ -109,16 +109,32 @@ class PrewearCheck:
             lambda: self.obs.bridge_diag_count > count and predicate(self.obs.bridge_diag),
             self.timeout if timeout is None else timeout)
 
-    def _zero_efforts(self, since: float) -> tuple[bool, str]:
-        """The next ZERO_SAMPLES joint states after ``since`` all read exactly zero effort."""
-        if not self.obs.wait_for(lambda: len(self.obs.joints_after(since)) >= ZERO_SAMPLES,
-                                 self.timeout):
+    def _zero_efforts(self, stamp: float) -> tuple[bool, str]:
+        """The first ZERO_SAMPLES joint states stamped after ``stamp`` all read zero effort.
+
+        Stamps, not receipt times: a loaded checker takes samples late, and a sample
+        written before the stop must not count against it.
+        """
+        if not self.obs.wait_for(
+                lambda: len(self.obs.joints_stamped_after(stamp)) >= ZERO_SAMPLES, self.timeout):
             return False, 'too few joint states'
-        efforts = [s.effort for s in self.obs.joints_after(since)][:ZERO_SAMPLES]
+        efforts = [s.effort for s in self.obs.joints_stamped_after(stamp)][:ZERO_SAMPLES]
         nonzero = [e for e in efforts if e != 0.0]
         if nonzero:
             return False, f'{len(nonzero)}/{len(efforts)} non-zero efforts, e.g. {nonzero[0]:.3f}'
         return True, f'{len(efforts)} joint states at 0 N*m'
+
+    def _zero_run(self, stamp: float) -> tuple[bool, str]:
+        """Joint states stamped after ``stamp`` reach zero effort and hold it ZERO_SAMPLES."""
+        def held() -> bool:
+            efforts = [s.effort for s in self.obs.joints_stamped_after(stamp)]
+            tail = efforts[-ZERO_SAMPLES:]
+            return len(tail) == ZERO_SAMPLES and not any(tail)
+        if self.obs.wait_for(held, self.timeout):
+            return True, f'{ZERO_SAMPLES} consecutive joint states at 0 N*m'
+        efforts = [s.effort for s in self.obs.joints_stamped_after(stamp)][-ZERO_SAMPLES:]
+        return False, (f'{sum(1 for e in efforts if e)} of the last {len(efforts)} efforts '
+                       'non-zero')
 
     def _controller_flag(self, since: float, stopped: bool) -> bool:
         """Wait for a controller state after ``since`` with the ESTOP flag set (or clear)."""
@@ -133,6 +149,10 @@ class PrewearCheck:
             states = self.obs.states_after(since)
             return bool(states) and states[-1].commanded_torque == 0.0
         return self.obs.wait_for(zero, self.timeout)
+
+    def _wall(self) -> float:
+        """The check's clock (the ROS clock, as bridge_node's stamps), s."""
+        return self.node.get_clock().now().nanoseconds * 1e-9
 
     def _healthy(self) -> bool:
         return self._fresh_diag(lambda d: not int(d.get('flags', ZEROING_FLAGS)) & ZEROING_FLAGS)
@@ -151,7 +171,9 @@ class PrewearCheck:
             t = time.monotonic()
             pub.publish(Bool(data=True))
             flagged = self._fresh_diag(lambda d: int(d.get('flags', 0)) & FLAG_ESTOP)
-            zero, seen = self._zero_efforts(time.monotonic()) if flagged else (False, '')
+            # every tick stamped after the bridge reported the e-stop writes zero
+            zero, seen = (self._zero_efforts(self.obs.bridge_diag_stamp) if flagged
+                          else (False, ''))
             steps.append(('/exo/estop true -> zero effort at the actuator', flagged and zero,
                           seen if flagged else 'bridge_node did not report the e-stop'))
             stopped = self._controller_flag(t, True) and self._controller_zero(t)
@@ -168,11 +190,12 @@ class PrewearCheck:
                           'controller running, bridge applies commands' if resumed else
                           f'still stopped: {self.obs.bridge_diag.get("reasons")}'))
             t = time.monotonic()
+            called = self._wall()
             response = self._service(True)
             stopped = (response.success and self._controller_flag(t, True)
                        and self._controller_zero(t))
-            self.obs.spin(0.05)  # the zero command reaches the bridge
-            zero, seen = self._zero_efforts(time.monotonic()) if stopped else (False, '')
+            # the controller's command ramps to zero: the actuator then reads 0 and holds
+            zero, seen = self._zero_run(called) if stopped else (False, '')
             steps.append(('service stop -> zero effort at the actuator', stopped and zero,
                           seen if stopped else f'not stopped: {response.message}'))
             t = time.monotonic()
@@ -243,23 +266,22 @@ class PrewearCheck:
                                   detail='bridge_node did not see the probe publisher alone: '
                                   f'{self.obs.bridge_diag.get("command_publishers")!r}')
             msg = Float64MultiArray(data=[PROBE_TORQUE])
-            start = time.monotonic()
-            last = start
+            start, start_stamp = time.monotonic(), self._wall()
+            last_stamp = start_stamp
             while time.monotonic() - start < PROBE_DURATION:
                 pub.publish(msg)
-                last = time.monotonic()
-                last_stamp = self.node.get_clock().now().nanoseconds * 1e-9
+                last_stamp = self._wall()
                 self.obs.spin(0.001)
-            probe_effort = max((abs(s.effort) for s in self.obs.joints_after(start)
-                                if s.received <= last), default=None)
-            # A loaded machine may leave gaps in the probe stream (a zero, then the torque
-            # again): what counts is the torque written after the last command, judged by
-            # the bridge's stamps (same clock on one machine) against the deadline.
+            # Judged on bridge_node's stamps (the same clock on one machine), not on when
+            # this process took the samples. A loaded machine may leave gaps in the probe
+            # stream (a zero, then the torque again): what counts is the torque written
+            # after the last command, against the deadline.
             limit = deadline + self.margin
-            self.obs.wait_for(lambda: len([s for s in self.obs.joints_after(last)
-                                           if s.stamp > last_stamp + limit])
+            self.obs.wait_for(lambda: len(self.obs.joints_stamped_after(last_stamp + limit))
                               >= SAMPLES_AFTER_ZERO, self.timeout)
-            after = self.obs.joints_after(last)
+            probe_effort = max((abs(s.effort) for s in self.obs.joints_stamped_after(
+                start_stamp) if s.stamp <= last_stamp), default=None)
+            after = self.obs.joints_stamped_after(last_stamp)
             late = [s.effort for s in after
                     if s.effort != 0.0 and s.stamp > last_stamp + limit]
             nonzero = [i for i, s in enumerate(after) if s.effort != 0.0]
@@ -277,7 +299,7 @@ class PrewearCheck:
                     bridge_latency = None
         finally:
             self.node.destroy_publisher(pub)
-        observed = first.received - last if first is not None else None
+        observed = first.stamp - last_stamp if first is not None else None
         return timeout_item(probe_effort, bridge_latency, observed, late, checked, deadline,
                             self.margin)
 
