@@ -28,6 +28,8 @@ setup(
         'console_scripts': [
             'exo_launch = exo_bringup.launcher:main',
             'exo_send_task = exo_bringup.send_task:main',
+            'exo_arm = exo_bringup.arming:main',
+            'exo_prewear_check = exo_bringup.prewear_check:main',
         ],
     },
 )

@@ -10,7 +10,7 @@ and the README all describe the same knobs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
@@ -45,6 +45,8 @@ class NodeSpec:
         remappings: (from, to) topic remappings.
         respawn_delay: seconds after which a node that exited is started again; None: it
             is never restarted, and its exit stops the whole graph (README "Supervision").
+        parameters: (name, value) parameters this graph sets on the node on top of its
+            parameter files (e.g. ``autostart`` false on the real device).
 
     """
 
@@ -59,6 +61,7 @@ class NodeSpec:
     # The node makes the simulated time (publishes /clock in lockstep) instead of following it.
     clock_source: bool = False
     respawn_delay: float | None = None
+    parameters: tuple[tuple[str, bool | int | float | str], ...] = ()
 
 
 SIM_NODE = NodeSpec('exo_sim', 'sim_node', 'exo_sim.sim_node', 'sim_node',
@@ -120,11 +123,16 @@ SIM_GRAPH: tuple[NodeSpec, ...] = (SIM_NODE, POLICY_NODE, CONTROLLER_NODE)
 # one (a dry run), and it zeroes the torque 10 ms after the last command, where
 # forward_command_controller holds the last command forever (ros2_controllers #95).
 HARDWARE_CHOICES = ('bridge', 'ros2_control')
+#: On the real device the lifecycle nodes start unconfigured: homing (bridge_node's
+#: configure) and torque output (activate) are operator steps (``exo_arm``, or
+#: ``ros2 lifecycle set``; docs/real_device.md). The simulation keeps autostart.
+OPERATOR_ARMED: tuple[tuple[str, bool], ...] = (('autostart', False),)
 BRIDGE_NODE = NodeSpec(
     'exo_hardware', 'bridge_node', 'exo_hardware.bridge_node',
     'bridge_node', (('exo_hardware', 'config/bridge.yaml'),),
-    only_if=('hardware', 'bridge'))
-REAL_GRAPH: tuple[NodeSpec, ...] = (BRIDGE_NODE, POLICY_NODE, CONTROLLER_NODE)
+    only_if=('hardware', 'bridge'), parameters=OPERATOR_ARMED)
+REAL_CONTROLLER_NODE = replace(CONTROLLER_NODE, parameters=OPERATOR_ARMED)
+REAL_GRAPH: tuple[NodeSpec, ...] = (BRIDGE_NODE, POLICY_NODE, REAL_CONTROLLER_NODE)
 REAL_ARGUMENTS: tuple[GraphArgument, ...] = COMMON_ARGUMENTS + (
     GraphArgument('hardware', 'bridge',
                   "Who serves the hardware topics: 'bridge' (bridge_node, a Python driver on "
@@ -269,6 +277,13 @@ def share_path(package: str, relative: str) -> Path:
     """Absolute path of an installed package resource (share/<package>/<relative>)."""
     from ament_index_python.packages import get_package_share_directory
     return Path(get_package_share_directory(package)) / relative
+
+
+def parameter_text(value: bool | int | float | str) -> str:
+    """A parameter value as ``-p name:=<text>`` needs it (YAML: true/false, numbers)."""
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def node_arguments(arguments: tuple[GraphArgument, ...],

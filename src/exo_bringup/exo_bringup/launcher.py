@@ -35,6 +35,7 @@ from exo_bringup.graph import (
     network_environment,
     node_overrides,
     NodeSpec,
+    parameter_text,
     parse_bool,
     REAL_ARGUMENTS,
     REAL_GRAPH,
@@ -54,6 +55,8 @@ def node_command(spec: NodeSpec, arguments: tuple[GraphArgument, ...],
            '--enclave', enclave(spec)]
     for package, relative in spec.param_files:
         cmd += ['--params-file', str(share_path(package, relative))]
+    for parameter, value in spec.parameters:
+        cmd += ['-p', f'{parameter}:={parameter_text(value)}']
     for parameter, value in node_overrides(arguments, values, spec.name).items():
         cmd += ['-p', f'{parameter}:={value}']
     for parameter, value in lockstep_overrides(spec, graph_lockstep(arguments, values)).items():

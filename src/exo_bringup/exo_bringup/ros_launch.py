@@ -77,15 +77,18 @@ def graph_nodes(specs: tuple[NodeSpec, ...],
     With the ``lockstep`` argument among ``arguments``, each node also gets the parameters
     of :func:`exo_bringup.graph.lockstep_overrides` (sim_node: ``clock_mode``; every other
     node: ``use_sim_time``, and the executor of graph.SIM_TIME_EXECUTOR), chosen by
-    ``lockstep:=true|false``. Every node runs in its SROS2 enclave ``/exo_vic/<node>``
+    ``lockstep:=true|false``. A spec's ``parameters`` (the graph's own, e.g. ``autostart``
+    false on the real device) come before the argument overrides. Every node runs in its
+    SROS2 enclave ``/exo_vic/<node>``
     (security/policy.xml; ignored while ROS security is off). A node with a
     ``respawn_delay`` is restarted after it; the exit of any other node shuts the launch
     down (README "Supervision").
     """
     nodes = []
     for spec in specs:
-        overrides = {parameter: ParameterValue(LaunchConfiguration(arg.name))
-                     for parameter, arg in node_arguments(arguments, spec.name).items()}
+        overrides = dict(spec.parameters)  # the graph's own (e.g. autostart false)
+        overrides.update({parameter: ParameterValue(LaunchConfiguration(arg.name))
+                          for parameter, arg in node_arguments(arguments, spec.name).items()})
         env = {}
         if LOCKSTEP_ARGUMENT in arguments:
             on, off = lockstep_overrides(spec, True), lockstep_overrides(spec, False)

@@ -3,6 +3,11 @@
     ros2 launch exo_bringup real.launch.py                      # hardware:=bridge (default)
     ros2 launch exo_bringup real.launch.py hardware:=ros2_control hardware_plugin:=my/ExoSystem
 
+bridge_node and controller_node start unconfigured (``autostart`` false, graph.py
+OPERATOR_ARMED): nothing is homed or enabled until an operator arms the device with
+``exo_arm`` (or ``ros2 lifecycle set /bridge_node configure`` ...; docs/real_device.md),
+then runs ``exo_prewear_check`` before anyone wears it.
+
 One argument, ``hardware``, selects who serves the topic contract the controller uses
 (/joint_states, /interaction_torque, /exo_effort_controller/commands); policy_node and
 controller_node are the same nodes as in simulation (exo_bringup.graph.REAL_GRAPH) and

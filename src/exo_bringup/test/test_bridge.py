@@ -1,6 +1,7 @@
 """Integration: bridge_node (offline actuator) + policy_node + controller_node as processes.
 
-The real-exoskeleton graph of ``exo_launch real`` (hardware:=bridge) over Fast DDS: the
+The real-exoskeleton graph of ``exo_launch real`` (hardware:=bridge) over Fast DDS, armed
+as an operator arms it (:class:`exo_bringup.arming.Arming`, what ``exo_arm`` runs): the
 bridge drives its simulated elbow actuator (opensourceleg ActuatorBase on an arm model with
 a cuff spring to a virtual human) and serves the ros2_control topic contract. From the
 outside, like a user: a task text closes the loop (finite torques within the clamp, the arm
@@ -28,6 +29,8 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import Bool, Float64MultiArray  # noqa: E402
 
+from exo_bringup.arming import Arming  # noqa: E402
+from exo_bringup.device import DeviceObserver  # noqa: E402
 from exo_bringup.launcher import GraphProcesses  # noqa: E402
 from exo_bringup.send_task import publish_task_text  # noqa: E402
 from exo_contract.qos import (  # noqa: E402
@@ -131,6 +134,18 @@ def bridge_graph(tmp_path, monkeypatch):
                          for p in sorted((tmp_path / 'logs').glob('*.log')))
 
     try:
+        # The real graph starts unarmed: the operator's arming (what exo_arm runs) first.
+        arm_node = rclpy.create_node('test_bridge_arming', context=context)
+        arm_observer = DeviceObserver(arm_node)
+        try:
+            arming = Arming(arm_observer, timeout=READY_DEADLINE_S)
+            arming.find()
+            arming.timeout = EVENT_DEADLINE_S
+            problems = arming.arm()
+        finally:
+            arm_observer.close()
+            arm_node.destroy_node()
+        assert not problems, (problems, logs())
         yield graph, observer, logs
     finally:
         codes = graph.stop()
