@@ -32,6 +32,7 @@ from std_msgs.msg import Bool, Float64MultiArray  # noqa: E402
 from exo_bringup.arming import Arming  # noqa: E402
 from exo_bringup.device import DeviceObserver  # noqa: E402
 from exo_bringup.launcher import GraphProcesses  # noqa: E402
+from exo_bringup.readiness import missing_text_readers  # noqa: E402
 from exo_bringup.send_task import publish_task_text  # noqa: E402
 from exo_contract.qos import (  # noqa: E402
     COMMAND_QOS,
@@ -189,8 +190,11 @@ def test_hardware_argument_selects_who_serves_the_hardware_topics():
 @pytest.mark.integration
 def test_bridge_closes_the_loop_and_zeroes_on_every_fault(bridge_graph):
     graph, obs, logs = bridge_graph
-    obs.spin_until(lambda: obs.refs and _healthy(obs), READY_DEADLINE_S,
-                   'policy references and a healthy bridge', logs)
+    # policy_node reads /task_text once its policy is loaded (compliant references before).
+    obs.spin_until(lambda: obs.refs and _healthy(obs)
+                   and not missing_text_readers(obs.node, ['policy_node']), READY_DEADLINE_S,
+                   'policy references, policy_node reading /task_text and a healthy bridge',
+                   logs)
 
     # --- closed loop: a task moves the reference far from the human's rest posture.
     publish_task_text(obs.node, 'lift a heavy box')

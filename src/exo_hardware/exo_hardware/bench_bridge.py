@@ -175,7 +175,9 @@ def run(runs: int, window: float, out: Path, startup_timeout: float) -> dict:
         files.append(log)
         procs[name] = subprocess.Popen(
             [sys.executable, '-m', module, '--ros-args', '--params-file', _share(*params)]
-            + (['-p', f'sdk_log_dir:={logs}'] if name == 'bridge_node' else []),
+            + (['-p', f'sdk_log_dir:={logs}', '-p', 'actuator:=offline', '-p',
+                'autostart:=true']  # a dry run on the offline actuator
+               if name == 'bridge_node' else []),
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     obs = _Observer(domain)

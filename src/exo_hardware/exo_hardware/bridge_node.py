@@ -73,8 +73,9 @@ DIAGNOSTIC_NAME = 'exo_bridge: actuator'
 MIN_EVENT_DIAGNOSTIC_INTERVAL = 0.02
 
 # Not a BridgeParams field: read once, at start.
-AUTOSTART = ParamSpec('autostart', bool, True, 'Configure and activate on start (no '
-                      'lifecycle manager needed).')
+AUTOSTART = ParamSpec('autostart', bool, False, 'Configure (open, home) and activate (torque '
+                      'on) at start without an operator: only for a dry run on the offline '
+                      'actuator; a device is armed by exo_arm or ros2 lifecycle set.')
 
 
 class BridgeNode(LifecycleNode):
