@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from exo_contract.checks import check_range
-from exo_language.resolver import ENCODERS
+from exo_language.encoders import ENCODERS
 
 #: Values of ``clock_mode``: 'realtime' steps with the wall clock (``make bench``); 'lockstep'
 #: publishes /clock and steps once the controller has answered the last state.
@@ -44,7 +44,7 @@ class SimNodeParams:
         joint_name: name of the exo joint in /joint_states.
         max_catchup_steps: most physics steps one tick may take to catch up with real time.
         language_encoder: sentence encoder of the human's task resolver, the same resolver
-            as policy_node's (``exo_language.resolver``): 'auto', 'hybrid', 'minilm' or
+            as policy_node's (``exo_language.encoders``): 'auto', 'hybrid', 'minilm' or
             'lexical'.
         human_memory: the human's internal models adapted to the exo (a JSON file written by
             :func:`exo_sim.human.save_memory`, e.g. after practice; ``make demo`` writes
