@@ -5,9 +5,12 @@
 are chosen on the *calibration* set of ``exo_language/data/language_sets.json`` only (the
 most paraphrases resolved to their task with no wrong task and no non-task sentence
 accepted); accuracy is reported on the *test* set only, which calibration never reads, as
-correct / wrong task / refused paraphrases and refused / accepted non-task sentences. The
-command writes ``language_report.json`` and ``language_similarity.png``;
-:data:`exo_language.resolver.CALIBRATION` holds the values it printed.
+correct / wrong task / refused paraphrases and refused / accepted non-task sentences, and
+on the two sets in other voices (:data:`exo_language.paraphrases.VOICE_SPLITS`: whether only
+instructions are accepted; the rules, not the threshold, were developed on
+``voices_calibration``). The command writes ``language_report.json`` and
+``language_similarity.png``; :data:`exo_language.resolver.CALIBRATION` holds the values it
+printed.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from exo_language.encoders import HybridEncoder, LexicalEncoder, MiniLMEncoder, SentenceEncoder
-from exo_language.paraphrases import language_set, LanguageSet
+from exo_language.paraphrases import language_set, LanguageSet, VOICE_SPLITS
 from exo_language.resolver import _Analysis, TaskResolver
 
 
@@ -239,9 +242,12 @@ def main(argv: list[str] | None = None) -> int:
             key = 'non_task' if not tid else ('nearest_right' if a.nearest == tid
                                               else 'nearest_wrong')
             sims[key].append(round(a.similarity, 4))
+        voices = {name: _report(resolver, _score_items(resolver, language_set(name)),
+                                resolver.threshold, resolver.margin, name)
+                  for name in VOICE_SPLITS}
         results[kind] = {'threshold': resolver.threshold, 'margin': resolver.margin,
                          'shipped_calibration': shipped, 'calibration': cal, 'test': test,
-                         'test_similarities': sims}
+                         'test_similarities': sims, **voices}
         print(f'{kind}: calibrated on the calibration set: threshold {resolver.threshold}, '
               f'margin {resolver.margin} (shipped CALIBRATION: {shipped})')
         print(f'  calibration set: {_summary(cal)}')
@@ -252,6 +258,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f'    refused: {text!r} ({tid}): {reason}, nearest {nearest} ({sim})')
         for text, kind_, got, sim in test['accepted_non_task']:
             print(f'    non-task accepted: {text!r} ({kind_}) -> {got} ({sim})')
+        for name, report in voices.items():
+            print(f'  {name} set: {_summary(report)}; accepted per kind: '
+                  + ', '.join(f'{k} {v["accepted"]}/{v["accepted"] + v["refused"]}'
+                              for k, v in report['non_task_by_kind'].items()))
         if shipped != (resolver.threshold, resolver.margin):
             print(f'  note: CALIBRATION[{kind!r}] differs from this calibration; update it to '
                   f'({resolver.threshold}, {resolver.margin})')

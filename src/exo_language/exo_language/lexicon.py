@@ -379,8 +379,129 @@ def spell_emoji(text: str) -> str:
 
 
 def canonical_text(text: Any) -> str:
-    """:func:`canonical_words` of the normalised text (emoji spelled out), as one string."""
+    """:func:`canonical_words` of the :func:`instruction_words` of the normalised text.
+
+    Emoji are spelled out first; the result is one string.
+    """
     if not isinstance(text, str):
         return ''
-    return ' '.join(canonical_words(tuple(normalize_text(spell_emoji(text)).split())))
+    words = instruction_words(tuple(normalize_text(spell_emoji(text)).split()))
+    return ' '.join(canonical_words(words))
 
+
+
+# ---------------------------------------------------------------------------------------
+# Instructions only: what tells an instruction from narration, a statement, a question or an
+# idiom that uses the same words ('the therapist waved at me', 'the box on the shelf is
+# blue', 'shelve the idea'), in the voices a wearer hears or speaks (a therapist's, a lab
+# protocol's, a non-native speaker's, a speech-to-text transcript).
+
+#: Words before the verb of an instruction that do not change it ('um', 'step 3',
+#: 'procedure', 'next', 'lovely'): dropped before the rules and the cue check.
+DISCOURSE_WORDS = frozenset({
+    'um', 'umm', 'uh', 'uhh', 'er', 'erm', 'ehm', 'hmm', 'mm', 'ah', 'oh', 'so', 'and', 'then',
+    'next', 'first', 'firstly', 'finally', 'also', 'step', 'procedure', 'instruction', 'task',
+    'lovely', 'great', 'good', 'nice', 'wonderful', 'perfect', 'excellent', 'brilliant',
+    'well', 'again', 'ready',
+})
+#: Opening words of a clause that sets a condition before the instruction ('when you are
+#: ready, lift the box'); the clause ends at the first of :data:`CONDITION_ENDS`.
+SUBORDINATORS = frozenset({'when', 'whenever', 'once', 'if', 'as'})
+CONDITION_ENDS = frozenset({'ready', 'can', 'able', 'set', 'want', 'like', 'wish',
+                            'comfortable'})
+#: Verbs of an instruction, in the base form the imperative takes ('lift', 'give', 'carry').
+BASE_VERBS = frozenset({
+    'lift', 'raise', 'pick', 'hoist', 'heave', 'grab', 'put', 'place', 'set', 'stack', 'store',
+    'stow', 'stick', 'pop', 'shelve', 'move', 'transfer', 'bring', 'take', 'get', 'give',
+    'make', 'show', 'do', 'form', 'flash', 'signal', 'present', 'hold', 'keep', 'extend',
+    'point', 'turn', 'drink', 'sip', 'have', 'swallow', 'wave', 'say', 'greet', 'carry',
+    'transport', 'haul', 'lug', 'walk', 'use', 'try', 'go', 'help', 'let', 'start', 'begin',
+    'practise', 'practice', 'repeat', 'return', 'reach', 'bend', 'flex', 'tote',
+})
+#: Past forms: a subject and one of these is narration ('she lifted the box').
+PAST_VERBS = frozenset({
+    'lifted', 'raised', 'picked', 'hoisted', 'grabbed', 'placed', 'stacked', 'stored', 'stowed',
+    'stuck', 'shelved', 'moved', 'transferred', 'brought', 'took', 'got', 'gave', 'made',
+    'showed', 'did', 'formed', 'flashed', 'signalled', 'signaled', 'presented', 'held', 'kept',
+    'extended', 'pointed', 'turned', 'drank', 'sipped', 'had', 'swallowed', 'waved', 'said',
+    'greeted', 'carried', 'transported', 'hauled', 'lugged', 'walked', 'used', 'tried', 'went',
+    'helped', 'started', 'began', 'practised', 'practiced', 'repeated', 'returned', 'reached',
+    'came', 'threw', 'dropped', 'saw', 'told', 'felt', 'managed', 'wanted', 'needed',
+    'asked', 'was', 'were', 'been', 'wasnt', 'werent', 'hadnt', 'didnt',
+})
+#: A subject and one of these states something ('the box is blue', 'a thumbs down means
+#: no', 'this exercise uses both hands').
+STATEMENT_VERBS = frozenset({
+    'is', 'are', 'am', 'isnt', 'arent', 'youre', 'im', 'hes', 'shes', 'theyre', 'thats',
+    'theres', 'means', 'mean', 'uses', 'weighs', 'looks', 'seems', 'sits', 'stands', 'belongs',
+    'contains', 'likes', 'has', 'does', 'makes', 'gives', 'shows',
+    'takes', 'holds', 'brings', 'lifts', 'carries', 'puts', 'says', 'gets', 'keeps', 'feels',
+    'works', 'helps', 'moves', 'raises', 'picks', 'loves', 'hates', 'knows', 'thinks',
+})
+#: Subjects of a protocol step, whose present tense is the instruction ('next, the subject
+#: lifts the box').
+PROTOCOL_SUBJECTS = frozenset({'participant', 'subject', 'patient', 'wearer', 'user', 'client',
+                               'volunteer'})
+#: A text that opens with one of these is about someone else or something ('he put the box
+#: on the shelf', 'my arm is tired'): never an instruction.
+THIRD_PERSON = frozenset({'he', 'she', 'they', 'it', 'someone', 'somebody', 'everyone',
+                          'everybody', 'nobody', 'people', 'his', 'her', 'their', 'my', 'our',
+                          'its'})
+#: Words of the intent 'i am going to' / 'we are about to' (after 'im', 'were', 'youre').
+INTENT_WORDS = frozenset({'going', 'about', 'to', 'gonna'})
+#: Pronouns whose base-form verb is an instruction or the wearer's intent ('you lift the
+#: box', 'we lift the box now', 'i lift the heavy box').
+INSTRUCTION_SUBJECTS = frozenset({'you', 'u', 'ya', 'we', 'i'})
+#: Nouns that make a task's words an idiom: what is shelved, waved goodbye to, lifted or
+#: given a thumbs up is an idea, a plan or a mood, not a box or a hand ('shelve the idea',
+#: 'give the plan a thumbs down', 'lift the mood').
+ABSTRACT_NOUNS = frozenset({
+    'idea', 'ideas', 'plan', 'plans', 'project', 'projects', 'proposal', 'proposals',
+    'decision', 'decisions', 'suggestion', 'suggestions', 'scheme', 'policy', 'system', 'deal',
+    'offer', 'thought', 'thoughts', 'dream', 'dreams', 'mood', 'moods', 'spirit', 'spirits',
+    'morale', 'game', 'matter', 'issue', 'issues', 'topic', 'discussion', 'conversation',
+    'meeting', 'app', 'website', 'video', 'comment', 'review', 'song', 'news', 'future',
+    'grudge', 'burden', 'responsibility', 'blame', 'bill', 'world', 'career', 'relationship',
+})
+#: Words after 'drink to' of a toast ('drink to that'), as opposed to the mouth.
+TOAST_WORDS = frozenset({'that', 'this', 'it', 'him', 'her', 'them', 'us', 'you', 'health',
+                         'success', 'friendship', 'life', 'love'})
+#: A body part named as a height or a place ('to waist height', 'at shoulder level'), not
+#: moved.
+HEIGHT_WORDS = frozenset({'height', 'level', 'high', 'width'})
+
+_MAX_CONDITION_WORDS = 8
+
+
+def _drop_condition(words: tuple[str, ...], start: int) -> tuple[str, ...]:
+    """``words`` without a condition clause that opens at ``start`` ('when you are ready')."""
+    if start >= len(words) or words[start] not in SUBORDINATORS:
+        return words
+    for end in range(start + 1, min(start + _MAX_CONDITION_WORDS, len(words))):
+        if words[end] in CONDITION_ENDS:
+            if any(w in NEGATION_WORDS for w in words[start:end]):
+                return words  # 'if you are not ready': the negation stays for the rules
+            return words[:start] + words[end + 1:]
+    return words
+
+
+def instruction_words(words: tuple[str, ...]) -> tuple[str, ...]:
+    """The words of the instruction in normalised ``words``.
+
+    Leading discourse words ('um', 'step 3', 'next', 'lovely': :data:`DISCOURSE_WORDS`,
+    numbers) and a condition clause before or after it ('when you are ready', 'if you can',
+    'whenever you feel ready'; one with a negation is kept) are dropped: 'um step 2 when
+    youre ready lift heavy box' -> ('lift', 'heavy', 'box').
+    """
+    i = 0
+    while i < len(words) and (words[i] in DISCOURSE_WORDS or words[i].isdigit()):
+        i += 1
+    words = _drop_condition(words[i:], 0)
+    while words and words[0] in DISCOURSE_WORDS:
+        words = words[1:]
+    for start in range(len(words) - 1, 0, -1):  # a trailing condition
+        if words[start] in SUBORDINATORS:
+            dropped = _drop_condition(words, start)
+            if len(dropped) == start:
+                return dropped
+    return words

@@ -57,9 +57,9 @@ from exo_contract.tasks import (
     TASKS_BY_ID,
 )
 from exo_language.encoders import make_encoder, SentenceEncoder
-from exo_language.lexicon import canonical_text, canonical_words, spell_emoji
+from exo_language.lexicon import canonical_text, canonical_words, instruction_words, spell_emoji
 from exo_language.paraphrases import training_texts
-from exo_language.rules import names_task, rule_refusal
+from exo_language.rules import mood_refusal, names_task, rule_refusal
 
 LOGGER = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ METHOD_NONE = 'none'
 #: Refusal reasons of :class:`Resolution` (before the similarity test: invalid, stop,
 #: negation, question, other_body_part, other_action; after it: threshold, margin, cue).
 REASONS = ('invalid', 'stop', 'negation', 'question', 'other_body_part', 'other_action',
-           'threshold', 'margin', 'cue')
+           'threshold', 'margin', 'cue', 'idiom', 'narration', 'statement')
 @dataclass(frozen=True)
 class Resolution:
     """Result of resolving one command.
@@ -180,9 +180,9 @@ class TaskResolver:
             return _Analysis(exact=task)
         if is_stop_command(text):
             return _Analysis(rule='stop')
-        norm = normalize_text(spell_emoji(text))
-        words = tuple(norm.split())
-        rule = rule_refusal(words)
+        words = instruction_words(tuple(normalize_text(spell_emoji(text)).split()))
+        norm = ' '.join(words)
+        rule = rule_refusal(words) or mood_refusal(spell_emoji(text), words)
         if rule:
             return _Analysis(rule=rule)
         best = self.scores(norm)

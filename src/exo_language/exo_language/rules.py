@@ -7,6 +7,8 @@ no punctuation, apostrophes dropped: "don't" -> 'dont', filler words removed).
 
 from __future__ import annotations
 
+import re
+
 from exo_language.lexicon import (
     _CUE_WORDS,
     _LEADING,
@@ -17,18 +19,28 @@ from exo_language.lexicon import (
     _REQUEST_MODALS,
     _SHELF,
     _SHELF_PREPOSITIONS,
+    ABSTRACT_NOUNS,
+    BASE_VERBS,
     canonical_words,
     DEFERRAL_WORDS,
+    HEIGHT_WORDS,
+    INSTRUCTION_SUBJECTS,
+    INTENT_WORDS,
     MODALS,
     NEGATION_WORDS,
     OFFER_OPENERS,
     OTHER_ACTIONS,
     OTHER_BODY_PARTS,
+    PAST_VERBS,
     PRONOUNS,
+    PROTOCOL_SUBJECTS,
     QUESTION_OPENERS,
+    STATEMENT_VERBS,
     TASK_BODY_PARTS,
     TASK_CONFLICTS,
     TASK_CUES,
+    THIRD_PERSON,
+    TOAST_WORDS,
 )
 
 
@@ -67,8 +79,9 @@ def rule_refusal(words: tuple[str, ...]) -> str:
     if words[0] in MODALS and not (words[0] in _REQUEST_MODALS and words[1:2]
                                    and words[1] in {'i', 'we', 'u', 'ya'}):
         return 'question'  # 'can the box go on the shelf', 'should i wave'
-    if any(w in OTHER_BODY_PARTS for w in words) and not any(w in TASK_BODY_PARTS
-                                                             for w in words):
+    parts = [w for j, w in enumerate(words)  # 'to waist height' names a height, not a part
+             if w in OTHER_BODY_PARTS and words[j + 1:j + 2] not in HEIGHT_PAIRS]
+    if parts and not any(w in TASK_BODY_PARTS for w in words):
         return 'other_body_part'
     verb = next((w for w in words if w not in _LEADING), '')
     if verb in OTHER_ACTIONS:
@@ -99,3 +112,72 @@ def names_task(words: tuple[str, ...], task_id: str) -> bool:
                for alternative in TASK_CUES[task_id])
 
 
+
+HEIGHT_PAIRS = tuple((w,) for w in HEIGHT_WORDS)
+# A question mark ends a request when the text opens as one ('could you lift the box?').
+_REQUEST = re.compile(r'^\W*(?:(?:hey|ok|okay|so|um|uh|er|now|please)\W+)*'
+                      r'(?:please\b|(?:can|could|would|will)\s+(?:you|u|ya)\b'
+                      r'|(?:can|could|may)\s+(?:i|we)\s+(?:get|have|see)\b)')
+def mood_refusal(text: str, words: tuple[str, ...]) -> str:
+    """Reason to refuse a text that is not an instruction, or ''.
+
+    ``text`` is the raw text, ``words`` its
+    :func:`exo_language.lexicon.instruction_words`. An instruction opens
+    with the verb ('lift the box', 'give me a thumbs up'), with 'you' / 'we' / 'i' and the
+    verb ('you lift the box', the wearer's 'i lift the heavy box'), or has no verb at all
+    ('thumbs up for me'); a protocol step names its subject ('next, the participant lifts
+    the box'). Refused:
+
+    * 'question': a question mark after a text that does not open as a request ('you want
+      i lift the box?', 'the box is heavy or light?'; not 'could you lift the box?');
+    * 'idiom': a task's words about an idea, a plan or a mood (:data:`ABSTRACT_NOUNS`:
+      'shelve the idea', 'give the plan a thumbs down'), or a toast ('drink to that');
+    * 'narration': a subject and a past form before any instruction verb ('the therapist
+      waved at me', 'i had a drink earlier');
+    * 'statement': a subject and a present form ('the box on the shelf is blue', 'a thumbs
+      down means no', 'he puts the box on the shelf'), or a task's noun used as a subject
+      ('the carry task uses both hands').
+    """
+    if text.rstrip().endswith('?') and not _REQUEST.match(text.lower()):
+        return 'question'
+    if any(w in ABSTRACT_NOUNS for w in words) or any(
+            (a, b) == ('drink', 'to') and c in TOAST_WORDS
+            for a, b, c in zip(words, words[1:], words[2:], strict=False)):
+        return 'idiom'
+    if not words:
+        return ''
+    first = words[0]
+    if first in BASE_VERBS:
+        # 'the carry task uses both hands': a noun, then a present form.
+        nxt = words[1:3]
+        if (nxt[:1] and (nxt[0] in STATEMENT_VERBS or nxt[0] in PAST_VERBS)) or (
+                len(nxt) == 2 and nxt[0] in _TASK_NOUNS
+                and (nxt[1] in STATEMENT_VERBS or nxt[1] in PAST_VERBS)):
+            return 'statement'
+        return ''
+    rest = words
+    if first in INSTRUCTION_SUBJECTS or first in {'im', 'were', 'youre'}:
+        rest = words[1:]
+        while rest and rest[0] in INTENT_WORDS:
+            rest = rest[1:]
+        if rest and rest[0] in BASE_VERBS:
+            return ''  # 'you lift the box', 'im going to lift the heavy box'
+    for j, w in enumerate(words):
+        if w in BASE_VERBS and first not in THIRD_PERSON:
+            return ''  # 'with both hands carry the box'
+        if w in PAST_VERBS:
+            return 'narration'
+        if w in STATEMENT_VERBS:
+            protocol = any(x in PROTOCOL_SUBJECTS for x in words[:j])
+            if protocol and w not in _COPULAS and j <= 2:
+                return ''  # 'participant lifts the box': a protocol step
+            return 'statement'
+    return 'statement' if first in THIRD_PERSON else ''
+
+
+_COPULAS = frozenset({'is', 'are', 'am', 'isnt', 'arent', 'youre', 'im', 'hes', 'shes',
+                      'theyre', 'thats', 'theres'})
+# Nouns a task's verb names when it is a noun ('the carry task', 'the lift test').
+_TASK_NOUNS = frozenset({'task', 'tasks', 'test', 'tests', 'exercise', 'exercises', 'trial',
+                         'trials', 'movement', 'movements', 'session', 'practice', 'step',
+                         'steps', 'part', 'bit', 'gesture', 'sign'})
