@@ -11,7 +11,12 @@ refuse, because a wrong task is worse than a refusal:
    heavy is the box', 'do you drink coffee', 'can the box go on the shelf', 'want a
    drink'), a text about another body part than the arm and hand ('bend your knee') or one
    that opens with the verb of another action on the same objects ('open the crate', 'wash
-   the mug') is refused;
+   the mug') is refused, and so is a text that is not an instruction
+   (:func:`exo_language.rules.mood_refusal`: narration 'the therapist waved at me', a
+   statement 'the box on the shelf is blue', a question mark after a text that is not a
+   request, an idiom 'shelve the idea'); discourse words and a condition clause ('um, step
+   3, when you are ready, ...': :func:`exo_language.lexicon.instruction_words`) are dropped
+   first;
 3. the words are put in canonical form (:func:`exo_language.lexicon.canonical_words`):
    slang and short forms spelled out ('gimme', 'ur', gesture emoji), a typo of a task word
    corrected ('hevy', 'thunbs', 'shlef'), synonyms of the words that tell the tasks apart
