@@ -22,7 +22,7 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'exo_calibrate_language = exo_language.resolver:main',
+            'exo_calibrate_language = exo_language.calibration:main',
         ],
     },
 )

@@ -88,9 +88,10 @@ def _blocker(tmp_path: Path, *modules: str) -> dict[str, str]:
       'exo_policy.promp', 'exo_policy.oracle'), ('mujoco',)),
     (('exo_impedance_controller.controller_node', 'exo_hardware.bridge_node',
       'exo_metabolic.metabolic_node'), ('mujoco', 'torch')),
-    (('exo_language.resolver', 'exo_contract.tasks', 'exo_contract.qos',
-      'exo_contract.runtime', 'exo_contract.metrics', 'exo_contract.metabolics',
-      'exo_contract.stop_words', 'exo_contract.dataset'), ('mujoco', 'torch')),
+    (('exo_language.resolver', 'exo_language.calibration', 'exo_contract.tasks',
+      'exo_contract.qos', 'exo_contract.runtime', 'exo_contract.metrics',
+      'exo_contract.metabolics', 'exo_contract.stop_words', 'exo_contract.dataset'),
+     ('mujoco', 'torch')),
 ])
 def test_real_side_modules_import_without_mujoco(tmp_path, modules, blocked):
     env = _blocker(tmp_path, *blocked)

