@@ -1,10 +1,11 @@
 """The layer rule: the contract at the bottom, the exoskeleton's computer free of MuJoCo.
 
-DESIGN.md, "Layers": exo_sim, exo_policy and exo_impedance_controller import only the
-contract (exo_contract), the messages and their own code; exo_contract imports neither
-MuJoCo nor torch. The real exoskeleton's computer runs policy_node and controller_node
-without MuJoCo (and the controller without torch): checked here by running them with those
-modules made unimportable.
+docs/architecture.md, "Packages and layers": each package imports only the floors below it
+(exo_sim, exo_policy, exo_impedance_controller, exo_hardware and exo_metabolic side by side:
+the contract, the language front end where they need it, the messages and their own code);
+exo_contract and exo_language import neither MuJoCo nor torch. The real exoskeleton's
+computer runs policy_node and controller_node without MuJoCo (and the controller without
+torch): checked here by running them with those modules made unimportable.
 
 In the integration test this file plays the hardware side (the topics ros2_control's
 joint_state_broadcaster / force_torque_sensor_broadcaster would publish): a test double,

@@ -1,8 +1,10 @@
 """Topic names and QoS profiles of the exo-vic graph, named once for every node.
 
-DESIGN.md, "Quality of service": the task text is latched (a late joiner gets the last
-instruction), sensor subscriptions are best effort so that they accept both sim_node and
-ros2_control publishers, commands are reliable with depth 1.
+docs/design.md, "Quality of service": the suite's own task-text publishers are latched (a
+late joiner gets the last instruction) and every node reads the inputs a person or a lab
+device sends with a live and a latched reader (exo_contract.inputs, docs/ros_cli.md); sensor
+subscriptions are best effort so that they accept both sim_node and ros2_control
+publishers; commands are reliable with depth 1.
 """
 
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy

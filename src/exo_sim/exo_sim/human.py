@@ -1,8 +1,8 @@
 """Simulated human: a muscle driver that trades tracking against effort (eq. 2), as a person.
 
-DESIGN.md accepts a neuromechanical / optimal-control alternative to the paper's PPO muscle
-policy; this is one. Each physics step :meth:`SimulatedHuman.compute` turns the human's
-reference into six muscle excitations:
+A neuromechanical / optimal-control alternative to the paper's PPO muscle policy
+(docs/design.md, "The simulated human"). Each physics step :meth:`SimulatedHuman.compute`
+turns the human's reference into six muscle excitations:
 
 1. **feedforward from an internal model of the task** (not delayed): the torque the human
    expects the movement to need on the reference ``feedforward_lead_s`` ahead,
