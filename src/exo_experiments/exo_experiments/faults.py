@@ -99,7 +99,7 @@ from exo_contract.qos import (
 from exo_contract.runtime import restore_normal_scheduling
 from exo_contract.topics import ESTOP_TOPIC
 from exo_experiments.analysis import write_summary
-from exo_experiments.demo import GraphObserver
+from exo_experiments.observer import GraphObserver
 from exo_impedance_controller.params import ControllerParams
 from exo_impedance_controller.safety import SafetyFlags
 from exo_interfaces.msg import ControllerState, ImpedanceReference
