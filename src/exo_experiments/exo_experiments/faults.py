@@ -804,8 +804,9 @@ def _run_one(observer: FaultObserver, fault: Fault, params: ControllerParams,
     t_end = t_after = t0
     try:
         injection.prepare(observer)
-        if fault.idle:
-            observer.spin_graph_time(IDLE_LEAD_S, graph)  # the arm at rest, no task
+        if fault.idle:  # the arm at rest: the last task ended, the policy compliant
+            publish_task_text(observer.node, NO_TASK_TEXT)
+            observer.spin_graph_time(IDLE_LEAD_S, graph)
         else:
             publish_task_text(observer.node, TASK_TEXT)
             observer.spin_graph_time(LEAD_S, graph)
