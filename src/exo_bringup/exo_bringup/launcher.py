@@ -137,6 +137,13 @@ class GraphProcesses:
             self._spawn(name, cmd, 'w')
         return self
 
+    def start_process(self, name: str, cmd: list[str]) -> None:
+        """Start process ``name`` (again) with ``cmd`` in the graph's environment.
+
+        After :meth:`start`; its log is appended to; :meth:`stop` stops it with the others.
+        """
+        self._spawn(name, cmd, 'a')
+
     def _spawn(self, name: str, cmd: list[str], mode: str) -> None:
         """Start one process (its log opened with ``mode``: 'w' new, 'a' a restart)."""
         env = self._env

@@ -25,160 +25,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import multiprocessing as mp
-import os
 from pathlib import Path
 import sys
-import time
 
-from diagnostic_msgs.msg import DiagnosticArray
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from tqdm import tqdm
 
-from exo_bringup.graph import network_environment
 from exo_bringup.launcher import GraphProcesses, stop_on_sigterm
-from exo_bringup.readiness import missing_text_readers
 from exo_bringup.send_task import publish_task_text
-from exo_contract.qos import (
-    CONTROLLER_STATE_TOPIC,
-    HUMAN_STATE_TOPIC,
-    STATE_QOS,
-    TASK_TEXT_TOPIC,
-)
-from exo_contract.runtime import HARNESS_PRIORITY, request_realtime, restore_normal_scheduling
+from exo_contract.runtime import restore_normal_scheduling
 from exo_contract.tasks import TASKS, TASKS_BY_ID
 from exo_experiments.analysis import summarize, write_summary
 from exo_experiments.mcap_io import iter_decoded
+from exo_experiments.observer import GraphObserver
 from exo_experiments.plots import write_plots
 from exo_experiments.recorder import DEFAULT_TOPICS
 from exo_impedance_controller.params import ControllerParams
-from exo_interfaces.msg import ControllerState, HumanState
 from exo_sim.human import save_memory
 
 UNKNOWN_TEXT = 'do a backflip'
 RMSE_TARGET_RAD = 0.05
-#: Name of policy_node's load status on /diagnostics (exo_policy.policy_node.SOURCE_STATUS).
-POLICY_SOURCE_STATUS = 'policy_node: reference source'
-#: Wall seconds between progress lines while policy_node loads, and the most it may take.
-LOAD_PROGRESS_S = 10.0
-LOAD_TIMEOUT_S = 900.0
-#: A 'loading' status older than this (wall s) no longer extends the wait (a stuck node).
-LOAD_STATUS_FRESH_S = 30.0
-#: Wall seconds without any progress of the graph's time after which the demo gives up.
-STALL_TIMEOUT_S = 60.0
 DIAGNOSTICS_TOPIC = '/diagnostics:diagnostic_msgs/msg/DiagnosticArray'
 #: sim_node's counters of steps that did not wait for everything (lockstep).
 LOCKSTEP_COUNTERS = ('lockstep_timeouts', 'reference_timeouts', 'text_start_timeouts')
-
-
-class GraphObserver:
-    """An rclpy node in the demo process: sends task texts and watches the controller.
-
-    The graph's time is the stamp of the latest /exo/human_state (100 Hz): simulated time in
-    lockstep, the system clock in real time. The node joins the graph's network (the same
-    defaults as the launcher's child processes).
-    """
-
-    def __init__(self, realtime: bool = False) -> None:
-        os.environ.update(network_environment(os.environ))
-        if realtime:
-            # Before rclpy.init, so that the DDS threads inherit it (exo_contract.runtime).
-            _, note = request_realtime(HARNESS_PRIORITY)
-            print(f'[demo] harness scheduling: {note}', flush=True)
-        rclpy.init(args=[])
-        self.node = rclpy.create_node('exo_demo')
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-        self.ticks = 0
-        self.graph_time = None
-        # Only to see the graph come up; destroyed once ready (it costs CPU at 1 kHz).
-        self._state_sub = self.node.create_subscription(
-            ControllerState, CONTROLLER_STATE_TOPIC, self._on_state, STATE_QOS)
-        self.node.create_subscription(HumanState, HUMAN_STATE_TOPIC, self._on_human, STATE_QOS)
-
-    def _on_state(self, _msg: ControllerState) -> None:
-        self.ticks += 1
-
-    def _on_human(self, msg: HumanState) -> None:
-        t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        self.graph_time = t if self.graph_time is None else max(self.graph_time, t)
-
-    def spin_graph_time(self, seconds: float, graph: GraphProcesses) -> None:
-        """Spin until the graph's time has advanced by ``seconds``.
-
-        Raises RuntimeError if a node died or the graph's time stood still for
-        ``STALL_TIMEOUT_S`` wall seconds.
-        """
-        while self.graph_time is None:
-            self.spin_for(0.05, graph)
-        end = self.graph_time + seconds
-        last, last_wall = self.graph_time, time.monotonic()
-        while self.graph_time < end:
-            self.spin_for(0.05, graph)
-            if self.graph_time > last:
-                last, last_wall = self.graph_time, time.monotonic()
-            elif time.monotonic() - last_wall > STALL_TIMEOUT_S:
-                raise RuntimeError(f'the graph time stood still for {STALL_TIMEOUT_S} s '
-                                   f'at {last:.3f} s')
-
-    def spin_for(self, seconds: float, graph: GraphProcesses) -> None:
-        """Spin for ``seconds``; raise RuntimeError if a node of the graph died."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            self.executor.spin_once(timeout_sec=0.05)
-            dead = graph.dead()
-            if dead:
-                raise RuntimeError(f'node(s) exited during the demo: {dead}')
-
-    def wait_ready(self, graph: GraphProcesses, timeout: float, subscribers: int) -> None:
-        """Wait until the controller ticks and every /task_text subscriber is there.
-
-        policy_node reads /task_text once its source is loaded (exo_policy.policy_node);
-        while it reports 'loading' on /diagnostics (its compliant reference is already
-        published) the wait goes on past ``timeout``, with a progress line every
-        LOAD_PROGRESS_S, up to LOAD_TIMEOUT_S.
-        """
-        start = time.monotonic()
-        deadline = start + timeout
-        start_ticks = self.ticks
-        loading = {}  # policy_node's latest status message and its wall time
-        sub = self.node.create_subscription(
-            DiagnosticArray, '/diagnostics',
-            lambda m: loading.update({s.name: (s.message, time.monotonic())
-                                      for s in m.status if s.name == POLICY_SOURCE_STATUS}),
-            STATE_QOS)
-        next_note = start + LOAD_PROGRESS_S
-        try:
-            while True:
-                self.spin_for(0.2, graph)
-                now = time.monotonic()
-                if (self.ticks - start_ticks > 100
-                        and self.node.count_subscribers(TASK_TEXT_TOPIC) >= subscribers
-                        and not missing_text_readers(self.node, graph.processes)):
-                    self.node.destroy_subscription(self._state_sub)
-                    return
-                message, heard = loading.get(POLICY_SOURCE_STATUS, ('', -math.inf))
-                still_loading = message == 'loading' and now - heard < LOAD_STATUS_FRESH_S
-                if now >= next_note:
-                    next_note = now + LOAD_PROGRESS_S
-                    print(f'[demo] waiting for the graph ({now - start:.0f} s): policy_node '
-                          f'{message or "not heard yet"} (its compliant reference holds '
-                          'the exo meanwhile)', flush=True)
-                if now >= deadline and not (still_loading and now - start < LOAD_TIMEOUT_S):
-                    break
-        finally:
-            self.node.destroy_subscription(sub)
-        raise RuntimeError(
-            f'graph not ready after {timeout} s: {self.ticks - start_ticks} controller ticks, '
-            f'{self.node.count_subscribers(TASK_TEXT_TOPIC)} /task_text subscribers')
-
-    def close(self) -> None:
-        """Destroy the node and shut rclpy down."""
-        self.executor.shutdown()
-        self.node.destroy_node()
-        rclpy.try_shutdown()
 
 
 def _practise(job: tuple[str, str, float]) -> dict:

@@ -3,7 +3,7 @@
 Starts sim_node, policy_node and controller_node as separate processes in lockstep (the
 graph of ``make demo``, :class:`exo_bringup.launcher.GraphProcesses`, every node on the
 simulated time of sim_node) on a private ROS domain, and, with 'lift a heavy box' under way,
-injects the faults of issue 9 one after the other, each into a freshly started task:
+injects the faults below one after the other, each into a freshly started task:
 
 ====  =====================================================================================
 key   fault
@@ -22,9 +22,11 @@ f     policy_node killed (SIGKILL); it does not come back
 k     then an outside /exo/impedance_reference publisher, the only one (the gap while
       policy_node restarts): 1.6 rad, 300 N*m/rad, 100 Hz, 1.5 s
 l     the same at 1 kHz
+m     policy_node started again in mode ``fault_injection_pull`` (a wrong policy: K = 300
+      N*m/rad, q_d = q + 1 rad for a task), its instruction sent to it alone, 1.5 s
 ====  =====================================================================================
 
-The reference faults (h, i, k, l) and the parameter fault (j) are injected with the arm at
+The reference faults (h, i, k, l, m) and the parameter fault (j) are injected with the arm at
 rest (no task: the graph idle, as a wearer standing by) and judged also by the arm: the
 controller's command stays within ``ASSIST_TORQUE_BOUND_NM`` and the exo's angle moves less
 than ``MAX_DISPLACEMENT_RAD`` over the fault and the second after it.
@@ -76,14 +78,16 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import WrenchStamped
 from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.msg import ParameterType, ParameterValue
-from rcl_interfaces.srv import SetParameters
+from rcl_interfaces.srv import GetParameters, SetParameters
 import rclpy
 from rclpy.qos import QoSProfile
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Bool, Float64MultiArray, Header
+from std_msgs.msg import Bool, Float64MultiArray, Header, String
 
 from exo_bringup.launcher import GraphProcesses, stop_on_sigterm
+from exo_bringup.readiness import PolicyLoadWait
 from exo_bringup.send_task import publish_task_text
+from exo_contract.checks import MAX_DEVICE_TORQUE_NM
 from exo_contract.qos import (
     COMMAND_QOS,
     CONTROLLER_STATE_TOPIC,
@@ -95,14 +99,18 @@ from exo_contract.qos import (
     SENSOR_PUB_QOS,
     SENSOR_SUB_QOS,
     STATE_QOS,
+    TASK_TEXT_QOS,
+    TASK_TEXT_TOPIC,
 )
 from exo_contract.runtime import restore_normal_scheduling
 from exo_contract.topics import ESTOP_TOPIC
 from exo_experiments.analysis import write_summary
-from exo_experiments.demo import GraphObserver
+from exo_experiments.observer import GraphObserver
+from exo_experiments.results_page import fmt, markdown_table, write_results_page
 from exo_impedance_controller.params import ControllerParams
 from exo_impedance_controller.safety import SafetyFlags
 from exo_interfaces.msg import ControllerState, ImpedanceReference
+from exo_policy.fault_injection import SOURCE_FAULT_INJECTION
 
 #: ROS domain of ``python -m exo_experiments.faults`` (private: no other graph on it).
 DEFAULT_DOMAIN_ID = 77
@@ -137,6 +145,12 @@ IDLE_LEAD_S = 4.0
 ASSIST_TORQUE_BOUND_NM = 6.0
 #: Idle faults: the largest displacement of the arm (exo angle) that is safe, rad.
 MAX_DISPLACEMENT_RAD = 0.1
+#: policy_node's /task_text in the wrong-policy fault (only it hears the instruction).
+PULL_TEXT_TOPIC = '/exo/fault_injection/task_text'
+#: Wall seconds for a started policy_node to say it is loading (it then may take longer).
+POLICY_START_TIMEOUT_S = 120.0
+#: A text that names no task.
+NO_TASK_TEXT = 'do a backflip'
 #: Wall seconds to wait for controller_node's parameter service.
 SERVICE_TIMEOUT_S = 10.0
 
@@ -290,34 +304,91 @@ class EStop(Injection):
 
 
 class SetTorqueLimit(Injection):
-    """``ros2 param set /controller_node torque_limit <value>`` (rcl_interfaces SetParameters).
+    """``ros2 param set /controller_node torque_limit <value>``, then ``ros2 param get``.
 
-    The controller accepts the value within its declared range and applies it at the next
-    configure only; the result of the call is kept in ``reply``.
+    Through the rcl_interfaces SetParameters and GetParameters services, as ros2param does.
+    ``details``: whether the set succeeded, its reason, and the value in effect after it.
     """
 
     def __init__(self, value: float) -> None:
         self.value = value
-        self.reply = None
+        self.details: dict = {}
 
-    def start(self, observer: 'FaultObserver', t: float) -> None:
-        """Call the service (as ros2param does) and wait for its answer (bounded)."""
-        client = observer.injector.create_client(SetParameters,
-                                                 '/controller_node/set_parameters')
+    def _call(self, observer: 'FaultObserver', srv_type, name: str, request):
+        client = observer.injector.create_client(srv_type, f'/controller_node/{name}')
         try:
             if not client.wait_for_service(timeout_sec=SERVICE_TIMEOUT_S):
-                raise RuntimeError('no /controller_node/set_parameters service')
-            request = SetParameters.Request(parameters=[ParameterMsg(
-                name='torque_limit', value=ParameterValue(
-                    type=ParameterType.PARAMETER_DOUBLE, double_value=float(self.value)))])
+                raise RuntimeError(f'no /controller_node/{name} service')
             future = client.call_async(request)
             deadline = time.monotonic() + SERVICE_TIMEOUT_S
             while not future.done() and time.monotonic() < deadline:
                 observer.executor.spin_once(timeout_sec=SPIN_PERIOD_S)
                 rclpy.spin_once(observer.injector, timeout_sec=SPIN_PERIOD_S)
-            self.reply = future.result() if future.done() else None
+            return future.result() if future.done() else None
         finally:
             observer.injector.destroy_client(client)
+
+    def start(self, observer: 'FaultObserver', t: float) -> None:
+        """Set (refused beyond the rating, or accepted for the next configure), then get."""
+        reply = self._call(observer, SetParameters, 'set_parameters', SetParameters.Request(
+            parameters=[ParameterMsg(name='torque_limit', value=ParameterValue(
+                type=ParameterType.PARAMETER_DOUBLE, double_value=float(self.value)))]))
+        got = self._call(observer, GetParameters, 'get_parameters',
+                         GetParameters.Request(names=['torque_limit']))
+        self.details = {
+            'requested_nm': self.value,
+            'set_successful': None if reply is None else bool(reply.results[0].successful),
+            'set_reason': None if reply is None else reply.results[0].reason,
+            'value_in_effect_nm': None if got is None or not got.values
+            else got.values[0].double_value,
+        }
+
+
+class WrongPolicy(Injection):
+    """policy_node started again in ``mode`` (a wrong policy), asked for a task.
+
+    ``fault_injection_pull`` (exo_policy.fault_injection) asks, for a known task, for
+    K = 300 N*m/rad and q_d = q + 1 rad through policy_node's own publication path. The
+    node's /task_text is remapped to ``PULL_TEXT_TOPIC`` so that the instruction reaches it
+    alone: the simulated human stays at rest and the arm's displacement is the exo's doing.
+    """
+
+    def __init__(self, mode: str, text: str = TASK_TEXT) -> None:
+        self.mode, self.text = mode, text
+        self._pub = None
+
+    def prepare(self, observer: 'FaultObserver') -> None:
+        """Start policy_node in ``mode`` (its crash is one again) and wait until it loaded."""
+        graph = observer.graph
+        cmd = [f'mode:={self.mode}' if c.startswith('mode:=') else c
+               for c in dict(graph.commands)['policy_node']]
+        graph.start_process('policy_node', cmd + ['-r', f'{TASK_TEXT_TOPIC}:={PULL_TEXT_TOPIC}'])
+        observer.killed.discard('policy_node')
+        load = PolicyLoadWait(observer.node, time.monotonic, print, '[faults]')
+        deadline = time.monotonic() + POLICY_START_TIMEOUT_S
+        try:
+            while not load.loaded:
+                if not load.check(deadline):
+                    raise RuntimeError('policy_node did not load its reference source')
+                observer.spin_for(0.2, graph)
+        finally:
+            load.close()
+        self._pub = observer.injector.create_publisher(String, PULL_TEXT_TOPIC, TASK_TEXT_QOS)
+        observer.wait_matched(self._pub, PULL_TEXT_TOPIC)
+
+    def start(self, observer: 'FaultObserver', t: float) -> None:
+        """The instruction, to policy_node only."""
+        self._pub.publish(String(data=self.text))
+
+    def stop(self, observer: 'FaultObserver') -> None:
+        """A text that names no task: the policy's compliant fallback."""
+        self._pub.publish(String(data=NO_TASK_TEXT))
+
+    def close(self, observer: 'FaultObserver') -> None:
+        """The instruction's publisher leaves."""
+        if self._pub is not None:
+            observer.injector.destroy_publisher(self._pub)
+            self._pub = None
 
 
 def _reference(angle: float, stiffness: float) -> Callable[[float], ImpedanceReference]:
@@ -420,6 +491,9 @@ FAULTS: tuple[Fault, ...] = (
     Fault('l', 'sole_reference_1khz', 'policy_node dead, outside reference: 1.6 rad, '
           '300 N*m/rad, 1 kHz, 1.5 s', 1.5, _REFERENCE, make=_rogue_reference(1000.0),
           idle=True),
+    Fault('m', 'wrong_policy_pull', 'policy_node restarted in mode fault_injection_pull: '
+          'K = 300 N*m/rad, q_d = q + 1 rad, 1.5 s', 1.5, _REFERENCE,
+          make=lambda: WrongPolicy(SOURCE_FAULT_INJECTION), idle=True),
 )
 FAULTS_BY_KEY = {f.key: f for f in FAULTS}
 
@@ -542,6 +616,7 @@ class FaultResult:
     ticks: int = 0
     outcome: str = 'UNSAFE'
     notes: str = ''
+    details: dict = field(default_factory=dict)  # what the injection reported (a reply)
 
 
 def _max_abs(values: list[float], idx: range) -> float:
@@ -724,16 +799,18 @@ def _run_one(observer: FaultObserver, fault: Fault, params: ControllerParams,
              windows: dict) -> FaultResult:
     graph = observer.graph
     injection = fault.make() if fault.make is not None else Injection()
-    injection.prepare(observer)
-    if fault.idle:
-        observer.spin_graph_time(IDLE_LEAD_S, graph)  # the arm at rest, no task
-    else:
-        publish_task_text(observer.node, TASK_TEXT)
-        observer.spin_graph_time(LEAD_S, graph)
     note = ''
     t0, wall0 = observer.graph_time, time.monotonic()
     t_end = t_after = t0
     try:
+        injection.prepare(observer)
+        if fault.idle:  # the arm at rest: the last task ended, the policy compliant
+            publish_task_text(observer.node, NO_TASK_TEXT)
+            observer.spin_graph_time(IDLE_LEAD_S, graph)
+        else:
+            publish_task_text(observer.node, TASK_TEXT)
+            observer.spin_graph_time(LEAD_S, graph)
+        t0, wall0 = observer.graph_time, time.monotonic()
         injection.start(observer, t0)
         t0, wall0 = observer.graph_time, time.monotonic()
         observer.injection = injection
@@ -753,6 +830,10 @@ def _run_one(observer: FaultObserver, fault: Fault, params: ControllerParams,
     result = evaluate(fault, observer.trace, t0, wall0, t_end, t_after, params,
                       alive=not note)
     result.notes = note
+    result.details = dict(getattr(injection, 'details', {}))
+    if result.details.get('set_successful') and \
+            result.details.get('requested_nm', 0.0) > MAX_DEVICE_TORQUE_NM:
+        result.outcome = 'UNSAFE'  # a torque limit beyond the device's rating was accepted
     return result
 
 
@@ -800,6 +881,27 @@ def format_table(results: list[FaultResult]) -> str:
             f'{cmd:8.2f} {app:8.2f} {r.displacement_rad:6.3f} {r.outcome:<7} '
             f'{",".join(r.flags) or "-"}')
     return '\n'.join(lines)
+
+
+def results_sections(run: FaultRun) -> list[tuple[str, str]]:
+    """(heading, Markdown) sections of the results page of ``run``: the fault table."""
+    rows = []
+    for r in run.results:
+        rows.append([r.key, r.description, fmt(r.reaction_ms_sim, 0), fmt(r.reaction_ms_wall, 0),
+                     fmt(r.zero_torque_ms_sim, 0), fmt(r.compliant_ms_sim, 0),
+                     f'{peak(r.max_abs_torque_during_nm, r.max_abs_torque_after_nm):.2f}',
+                     f'{peak(r.max_abs_applied_during_nm, r.max_abs_applied_after_nm):.2f}',
+                     f'{r.displacement_rad:.3f}', r.outcome, ', '.join(r.flags) or '-'])
+    table = markdown_table(
+        ['fault', 'injected', 'reaction sim ms', 'wall ms', 'zero torque ms', 'compliant ms',
+         'max abs command N*m', 'max abs applied N*m', 'arm moved rad', 'outcome', 'flags'],
+        rows)
+    how = (f'Task {TASK_TEXT!r} before each fault but the idle ones (arm at rest: judged '
+           f'also by |command| <= {ASSIST_TORQUE_BOUND_NM} N*m and a displacement below '
+           f'{MAX_DISPLACEMENT_RAD} rad); policy {run.policy_mode}; {run.sim_s:.1f} s '
+           f'simulated in {run.wall_s:.1f} s wall (load average before the start '
+           f'{run.load_average[0]:.2f}); every fault SAFE: {run.all_safe}.')
+    return [('Faults', how + '\n\n' + table)]
 
 
 def write_plot(run: FaultRun, path: Path) -> Path:
@@ -851,7 +953,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--only', default='',
                         help="comma-separated fault keys to run (e.g. 'a,g'); the reference "
                              "run 'none' always comes first")
-    parser.add_argument('--ready-timeout', type=float, default=120.0)
+    parser.add_argument('--ready-timeout', type=float, default=120.0,
+                        help='wall seconds for the graph to come up, extended while '
+                             'policy_node reports that it is loading')
+    parser.add_argument('--results-page', type=Path, action='append', default=[],
+                        metavar='PATH', help='also write the results page (results.md) to '
+                        'PATH, e.g. docs/results/faults.md')
     opts = parser.parse_args(argv)
     keys = [k.strip() for k in opts.only.split(',') if k.strip()]
     unknown = sorted(set(keys) - set(FAULTS_BY_KEY))
@@ -867,11 +974,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f'[faults] failed: {err}', file=sys.stderr)
         return 1
     print(format_table(run.results))
+    pages = write_results_page([opts.out / 'results.md', *opts.results_page], 'Faults',
+                               results_sections(run), argv)
     print(f'[faults] {run.sim_s:.1f} s simulated in {run.wall_s:.1f} s wall '
           f'(load average before start {run.load_average[0]:.2f}); policy {run.policy_mode}')
     write_summary(report_dict(run), opts.out / 'faults.json')
     write_plot(run, opts.out / 'faults.png')
-    print(f'[faults] wrote {opts.out / "faults.json"} and {opts.out / "faults.png"}')
+    print(f'[faults] wrote {opts.out / "faults.json"}, {opts.out / "faults.png"} and '
+          f'{", ".join(str(p) for p in pages)}')
     return 0 if run.all_safe else 1
 
 

@@ -55,7 +55,7 @@ from tqdm import tqdm
 
 from exo_bringup.graph import network_environment, share_path
 from exo_bringup.launcher import GraphProcesses, GRAPHS, stop_on_sigterm
-from exo_bringup.readiness import missing_text_readers
+from exo_bringup.readiness import missing_text_readers, PolicyLoadWait
 from exo_bringup.send_task import publish_task_text
 from exo_contract.qos import STATE_QOS
 from exo_contract.tasks import find_task
@@ -209,6 +209,8 @@ class TrialObserver:
     def wait_ready(self, graph: GraphProcesses, timeout: float, joint_states: bool) -> None:
         """Wait until the graph is up (subscribers, joint states, controller, services).
 
+        policy_node's 'loaded' status (when it runs; while it says 'loading' the wait goes on
+        past ``timeout`` with a progress line, exo_bringup.readiness.PolicyLoadWait),
         /task_text subscribers of the started nodes, metabolic_node and the recorder on
         /exo/gas_exchange, a /joint_states message (``joint_states``), 100 controller ticks
         (when controller_node runs) and metabolic_node's services.
@@ -217,29 +219,42 @@ class TrialObserver:
         text_subs = len(started & {'sim_node', 'policy_node', 'recorder'})
         deadline = time.monotonic() + timeout
         missing: list[str] = []
-        while time.monotonic() < deadline:
-            self.spin_for(0.2, graph)
-            missing = []
-            if (self.node.count_subscribers(TASK_TEXT_TOPIC) < text_subs
-                    or missing_text_readers(self.node, started)):
-                missing.append(f'{text_subs} /task_text subscribers')
-            if self.node.count_subscribers(GAS_EXCHANGE_TOPIC) < 2:
-                missing.append('metabolic_node and recorder on /exo/gas_exchange')
-            if joint_states and self.joint_states == 0:
-                missing.append('/joint_states')
-            if 'controller_node' in started and self.controller_states < 100:
-                missing.append('controller ticks')
-            if not (self.restart.service_is_ready() and self.report.service_is_ready()):
-                missing.append('metabolic_node services')
-            if self.now() <= 0.0:
-                missing.append('/clock')
-            if not missing:
-                for sub in self._subs:  # 1 kHz streams: only to see the graph come up
-                    self.node.destroy_subscription(sub)
-                self._subs = []
-                return
-        raise RuntimeError(f'graph not ready after {timeout} s: waiting for '
-                           f'{", ".join(missing)}')
+        load = PolicyLoadWait(self.node, time.monotonic,
+                              lambda line: print(line, flush=True), '[trial]')
+        try:
+            while load.check(deadline):
+                self.spin_for(0.2, graph)
+                missing = self._missing(started, text_subs, joint_states, load)
+                if not missing:
+                    for sub in self._subs:  # 1 kHz streams: only to see the graph come up
+                        self.node.destroy_subscription(sub)
+                    self._subs = []
+                    return
+        finally:
+            load.close()
+        raise RuntimeError(f'graph not ready after {time.monotonic() - load.start:.0f} s: '
+                           f'waiting for {", ".join(missing)}')
+
+    def _missing(self, started: set, text_subs: int, joint_states: bool,
+                 load: PolicyLoadWait) -> list[str]:
+        """What the graph still lacks before the trial can start."""
+        missing = []
+        if 'policy_node' in started and not load.loaded:
+            missing.append(f'policy_node ({load.message or "not heard"})')
+        if (self.node.count_subscribers(TASK_TEXT_TOPIC) < text_subs
+                or missing_text_readers(self.node, started)):
+            missing.append(f'{text_subs} /task_text subscribers')
+        if self.node.count_subscribers(GAS_EXCHANGE_TOPIC) < 2:
+            missing.append('metabolic_node and recorder on /exo/gas_exchange')
+        if joint_states and self.joint_states == 0:
+            missing.append('/joint_states')
+        if 'controller_node' in started and self.controller_states < 100:
+            missing.append('controller ticks')
+        if not (self.restart.service_is_ready() and self.report.service_is_ready()):
+            missing.append('metabolic_node services')
+        if self.now() <= 0.0:
+            missing.append('/clock')
+        return missing
 
     def call(self, client, timeout: float = 10.0) -> Trigger.Response | None:
         """Call a Trigger service; None on timeout."""

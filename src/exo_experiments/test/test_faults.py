@@ -1,4 +1,4 @@
-"""Fault injection (issue 9): every fault of the table ends safe, on the real graph.
+"""Fault injection: every fault of the table ends safe, on the real graph.
 
 One run of :func:`exo_experiments.faults.run_faults` (module fixture): sim_node, policy_node and
 controller_node as separate processes over Fast DDS, in lockstep, on a private ROS domain
@@ -18,10 +18,13 @@ pytest.importorskip('rclpy')
 pytest.importorskip('exo_interfaces.msg')
 
 from exo_experiments.faults import (  # noqa: E402
+    ASSIST_TORQUE_BOUND_NM,
     evaluate,
     Fault,
     FAULTS_BY_KEY,
     format_table,
+    MAX_DISPLACEMENT_RAD,
+    peak,
     run_faults,
     Trace,
 )
@@ -157,6 +160,36 @@ def test_policy_killed_goes_compliant(run):
     _common(r)
     assert 'REFERENCE_STALE' in r.flags
     assert r.compliant_ms_sim is not None
+
+
+@pytest.mark.parametrize('key', ['h', 'i', 'k', 'l', 'm'])
+def test_a_hostile_reference_cannot_move_the_arm(run, key):
+    """A hostile reference, from outside or through policy_node's own path, is bounded.
+
+    A second or sole outside reference publisher (100 Hz, 1 kHz; policy_node alive or
+    dead) and a wrong policy (K = 300, q_d = q + 1). With the arm at rest: the command
+    stays within the assistance bound (6 N*m) and the arm moves less than 0.1 rad; refused
+    (second publisher) or bounded (sole publisher, wrong policy); every node alive.
+    """
+    r = _result(run, key)
+    _common(r)
+    assert peak(r.max_abs_torque_during_nm, r.max_abs_torque_after_nm) \
+        <= ASSIST_TORQUE_BOUND_NM
+    assert r.displacement_rad < MAX_DISPLACEMENT_RAD
+    expected = 'MULTIPLE_PUBLISHERS' if key in ('h', 'i') else 'ASSISTANCE_BOUNDED'
+    assert expected in r.flags, r.flags
+
+
+def test_a_torque_limit_beyond_the_rating_is_refused_while_active(run):
+    """``ros2 param set torque_limit 100`` while active: refused; ``get`` shows 25 N*m."""
+    r = _result(run, 'j')
+    _common(r)
+    assert r.details['set_successful'] is False, r.details
+    assert r.details['set_reason']
+    assert r.details['value_in_effect_nm'] == pytest.approx(LIMIT)
+    assert peak(r.max_abs_torque_during_nm, r.max_abs_torque_after_nm) \
+        <= ASSIST_TORQUE_BOUND_NM
+    assert r.displacement_rad < MAX_DISPLACEMENT_RAD
 
 
 def test_evaluate_judges_a_synthetic_trace():

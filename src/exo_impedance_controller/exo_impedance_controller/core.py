@@ -35,13 +35,20 @@ the stiffness nor the torque, because
 * a clamp of the torque would cut the exo's own compensation terms (gravity, damping of the
   wearer's motion) too, and would not bound the pull toward a hostile angle at low K.
 
-Terms of eq. 8 with this bound, ``tau = C qd + g(q) + M/Mt (Dt ed + K e) - (1 - M/Mt)
-tau_ext``: ``K e`` is bounded by ``max_assist_torque`` (the wearer feels at most
-``M/Mt * max_assist_torque`` from it); ``Dt ed`` is the damping of the wearer's own motion
-plus the reference velocity's feed-forward ``Dt qd_d``, which is zero at the bound and
-otherwise at most ``Dt * max_reference_speed``; ``C qd + g(q)`` and the ``tau_ext`` term
-are the exo's compensation of its own dynamics and do not depend on the reference. The
-sum is saturated at ``torque_limit`` and rate limited as before.
+Within the lead bound, the reference velocity is bounded too: ``qd_d`` is moved toward 0
+until ``|Dt qd_d + K e| <= max_assist_torque`` (same flag), since the velocity
+feed-forward ``Dt qd_d`` (up to ``Dt * max_reference_speed`` = 6 N*m by the rate limit
+alone) would otherwise add to the bounded spring: a reference hugging the arm with a large
+velocity pushed about 7 N*m into the arm at rest. A velocity clip is a change of reference
+like any new policy sample.
+
+Terms of eq. 8 with these bounds, ``tau = C qd + g(q) + M/Mt (Dt ed + K e) - (1 - M/Mt)
+tau_ext``: what the reference sets, ``Dt qd_d + K e``, is bounded by ``max_assist_torque``
+(the wearer feels at most ``M/Mt * max_assist_torque`` from it; at the lead bound
+``qd_d = qd`` and ``Dt ed + K e = K e``); ``-Dt qd`` is the damping of the wearer's own
+motion; ``C qd + g(q)`` and the ``tau_ext`` term are the exo's compensation of its own
+dynamics and do not depend on the reference. The sum is saturated at ``torque_limit`` and
+rate limited as before.
 
 Input fault (:class:`~exo_impedance_controller.safety.FaultLatch`): any invalid sensor
 sample (joint angle/velocity or interaction torque: non-finite, outside its plausible
@@ -87,6 +94,7 @@ from exo_impedance_controller.law import ExoDynamics, impedance_torque
 from exo_impedance_controller.params import ControllerParams
 from exo_impedance_controller.safety import (
     bound_assistance_lead,
+    bound_reference_pull,
     clamp_reference,
     FaultLatch,
     InputPlausibility,
@@ -423,6 +431,13 @@ class ImpedanceControllerCore:
             flags |= _F_ASSIST
             q_d = q + lead
             qd_d = qd
+        else:
+            # Within the lead bound: the reference's velocity feed-forward plus the spring,
+            # Dt qd_d + K e, stay within max_assist_torque too (module docstring).
+            qd_d, pushed = bound_reference_pull(qd_d, k * lead, p.target_damping,
+                                                p.max_assist_torque)
+            if pushed:
+                flags |= _F_ASSIST
         self._q_d = q_d
 
         # Interaction torque (0 when stale or missing).

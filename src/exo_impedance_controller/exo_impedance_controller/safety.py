@@ -91,6 +91,26 @@ def bound_assistance_lead(e: float, k: float, max_assist_torque: float,
     return e, False
 
 
+def bound_reference_pull(qd_d: float, spring: float, damping: float,
+                         max_assist_torque: float) -> tuple:
+    """Return ``(qd_d bounded, bounded)``: ``|damping * qd_d + spring| <= max_assist_torque``.
+
+    ``damping * qd_d + spring`` is what the reference sets in eq. 8's ``Dt ed + K e``: the
+    velocity feed-forward ``Dt qd_d`` (N*m, ``damping`` = Dt > 0) plus the spring
+    ``spring = K e`` (N*m, already within ``+-max_assist_torque``); the rest, ``-Dt qd``, is
+    the damping of the wearer's own motion. Only the reference velocity is moved (toward 0,
+    never past it: ``qd_d = 0`` satisfies the bound since ``|spring| <= max_assist_torque``),
+    so a reference cannot add a feed-forward push on top of the bounded spring.
+    """
+    hi = (max_assist_torque - spring) / damping
+    lo = (-max_assist_torque - spring) / damping
+    if qd_d > hi:
+        return max(hi, 0.0), True
+    if qd_d < lo:
+        return min(lo, 0.0), True
+    return qd_d, False
+
+
 def joint_limit_filter(tau: float, q: float, lower: float, upper: float) -> tuple:
     """Remove torque that pushes q further outside [lower, upper]; return (tau, active)."""
     if q > upper and tau > 0.0:

@@ -223,11 +223,11 @@ def test_property_command_always_finite_and_bounded(seq):
         assert math.isfinite(out.torque) and abs(out.torque) <= core.params.torque_limit
         assert core.params.stiffness_min <= out.k_bounded <= core.params.stiffness_max
         # Torque-rate limit: at most max_torque_rate per second of the receipt clock.
-        assert abs(out.torque - prev) <= core.params.max_torque_rate * dt * (1 + 1e-9)
+        assert abs(out.torque - prev) <= core.params.max_torque_rate * dt * (1 + 1e-9) + 1e-12
         prev = out.torque
 
 
-# ------------------------------------------------------------------ input fault (item 1)
+# -------------------------------------------------------------------------- input fault
 def _tracking_core(**kw):
     """A core tracking a stiff reference with a clearly non-zero torque."""
     core = make(**kw)
@@ -347,7 +347,7 @@ def test_rejected_reference_is_not_an_input_fault():
     assert not out.flags & F.INPUT_FAULT
 
 
-# -------------------------------------------------------------- stale reference (item 2)
+# ---------------------------------------------------------------------- stale reference
 def test_stale_reference_with_moving_arm_puts_no_spring_torque_on_it():
     core = make(**WIDE)
     p = core.params
@@ -400,7 +400,7 @@ def test_max_reference_speed_does_not_clip_the_task_references():
             assert np.max(np.abs(qd)) < 0.6 * vmax, task.task_id
 
 
-# ----------------------------------------------------------------- hygiene (item 3)
+# ------------------------------------------------------------------------- hygiene
 def test_reset_never_raises_the_stiffness():
     core = make()
     run(core, 0.0, 400, ref=(1.2, 0.0, 200.0), tau_ext=0.0)
@@ -454,7 +454,7 @@ def test_rate_limit_flags():
     assert not out.flags & F.REFERENCE_RATE_LIMITED
 
 
-# ------------------------------------------------------------------- e-stop (item 5)
+# --------------------------------------------------------------------------- e-stop
 def _stop_then_tick(core, t0, n, cause):
     outs = []
     for i in range(n):
@@ -531,7 +531,7 @@ def test_core_shares_the_latch_it_is_given():
     assert core.stop is latch and core.update(0.0, 1.0, 0.0).stopped
 
 
-# ------------------------------------------------------- one owner per topic (item 3)
+# --------------------------------------------------------------- one owner per topic
 def test_owner_conflict_gives_zero_torque_and_recovers_after_n_valid_ticks():
     core, prev = _tracking_core(fault_recovery_samples=20)
     core.set_owner_conflict(True)
@@ -626,7 +626,7 @@ def test_a_reference_within_the_bound_is_not_changed():
 @settings(max_examples=200, deadline=None)
 @given(q=st.floats(0.0, 2.2), q_d=st.floats(-10.0, 10.0), qd=st.floats(-5.0, 5.0),
        qd_d=st.floats(-100.0, 100.0), k=st.floats(-1e3, 1e6))
-def test_any_reference_keeps_the_spring_within_the_bound(q, q_d, qd, qd_d, k):
+def test_any_reference_keeps_what_it_sets_within_the_bound(q, q_d, qd, qd_d, k):
     p = ControllerParams()
     core = _bounded()
     for i in range(50):
@@ -635,6 +635,46 @@ def test_any_reference_keeps_the_spring_within_the_bound(q, q_d, qd, qd_d, k):
         out = core.update(t, q, qd)
         assert abs(out.k_bounded * out.e) <= p.max_assist_torque * (1 + 1e-9)
         assert abs(out.e) <= p.max_lead * (1 + 1e-9)
+        # What the reference sets of Dt ed + K e (the rest, -Dt qd, damps the wearer).
+        qd_d = out.ed + qd
+        if not out.flags & F.ASSISTANCE_BOUNDED or abs(qd_d - qd) > 1e-12:
+            assert abs(p.target_damping * qd_d + out.k_bounded * out.e) \
+                <= p.max_assist_torque * (1 + 1e-9) + 1e-12
+
+
+def test_the_reference_velocity_adds_no_push_beyond_the_bound():
+    # Arm at rest; the reference hugs it with the spring at its bound (K e = 5 N*m) and asks
+    # for a large velocity: the feed-forward Dt qd_d would add Dt * max_reference_speed.
+    p = ControllerParams()
+    core = _bounded()
+    ratio = p.exo_inertia / p.target_inertia
+    g = core.dynamics.gravity(0.29)
+    out = None
+    for i in range(1500):
+        t = i * DT
+        core.set_reference(t, 0.29 + 4.9 / 300.0, 100.0, 300.0)
+        out = core.update(t, 0.29, 0.0)
+        pull = p.target_damping * (out.ed + out.qd) + out.k_bounded * out.e
+        assert abs(pull) <= p.max_assist_torque * (1 + 1e-9)
+        assert abs(out.torque - g) <= ratio * p.max_assist_torque + 1e-9
+    assert out.k_bounded == pytest.approx(300.0)
+    assert out.e == pytest.approx(4.9 / 300.0)  # the angle is kept, the velocity cut
+    assert out.ed == pytest.approx((p.max_assist_torque - 4.9) / p.target_damping)
+    assert out.flags & F.ASSISTANCE_BOUNDED
+
+
+def test_a_fast_oscillation_within_the_lead_bound_stays_within_the_bound():
+    # 20 Hz, 0.1 rad around the arm with its own velocity (up to 12.6 rad/s), K = 300.
+    p = ControllerParams()
+    core = _bounded()
+    ratio = p.exo_inertia / p.target_inertia
+    g = core.dynamics.gravity(0.29)
+    w = 2.0 * math.pi * 20.0
+    for i in range(1500):
+        t = i * DT
+        core.set_reference(t, 0.29 + 0.1 * math.sin(w * t), 0.1 * w * math.cos(w * t), 300.0)
+        out = core.update(t, 0.29, 0.0)
+        assert abs(out.torque - g) <= ratio * p.max_assist_torque + 1e-9
 
 
 # ------------------------------------------------------- one owner of the reference

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 import pytest
 
 from exo_impedance_controller.safety import (
+    bound_reference_pull,
     clamp_reference,
     FaultLatch,
     InputPlausibility,
@@ -320,3 +321,26 @@ def test_stop_latch_never_resumes_without_a_resume_command(events):
             latch.update_live({source} if value else set())
         if before and not latch.stopped:
             assert command  # a release, a False command or the service, nothing else
+
+
+def test_reference_pull_bound_cuts_the_velocity_only_as_far_as_needed():
+    # Dt = 1, bound 5 N*m: with the spring at 3 N*m, qd_d may add at most 2 N*m.
+    assert bound_reference_pull(10.0, 3.0, 1.0, 5.0) == (2.0, True)
+    assert bound_reference_pull(-10.0, 3.0, 1.0, 5.0) == (-8.0, True)
+    assert bound_reference_pull(1.5, 3.0, 1.0, 5.0) == (1.5, False)
+    # Dt = 2: the velocity is scaled by the damping.
+    assert bound_reference_pull(10.0, -1.0, 2.0, 5.0) == (3.0, True)
+    # The spring at (or a rounding beyond) the bound: no feed-forward in its direction, the
+    # velocity moved toward 0 and never past it.
+    assert bound_reference_pull(6.0, 5.0, 1.0, 5.0) == (0.0, True)
+    assert bound_reference_pull(6.0, 5.0 + 1e-12, 1.0, 5.0) == (0.0, True)
+    assert bound_reference_pull(-6.0, -5.0 - 1e-12, 1.0, 5.0) == (0.0, True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(qd_d=st.floats(-1e3, 1e3), spring=st.floats(-5.0, 5.0), damping=st.floats(0.01, 100.0))
+def test_reference_pull_bound_holds(qd_d, spring, damping):
+    bounded, changed = bound_reference_pull(qd_d, spring, damping, 5.0)
+    assert abs(damping * bounded + spring) <= 5.0 * (1 + 1e-9) + 1e-9
+    assert changed == (bounded != qd_d)
+    assert abs(bounded) <= abs(qd_d) and bounded * qd_d >= 0.0
