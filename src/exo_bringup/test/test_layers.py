@@ -91,7 +91,8 @@ def _blocker(tmp_path: Path, *modules: str) -> dict[str, str]:
       'exo_metabolic.metabolic_node'), ('mujoco', 'torch')),
     (('exo_language.resolver', 'exo_contract.tasks', 'exo_contract.qos',
       'exo_contract.runtime', 'exo_contract.metrics', 'exo_contract.metabolics',
-      'exo_contract.stop_words', 'exo_contract.dataset'), ('mujoco', 'torch')),
+      'exo_contract.stop_words', 'exo_contract.dataset', 'exo_contract.task_text_relay'),
+     ('mujoco', 'torch')),
 ])
 def test_real_side_modules_import_without_mujoco(tmp_path, modules, blocked):
     env = _blocker(tmp_path, *blocked)
@@ -122,7 +123,7 @@ def test_policy_and_controller_run_without_mujoco(tmp_path):
     from sensor_msgs.msg import JointState
     from std_msgs.msg import Float64MultiArray
 
-    from exo_bringup.graph import CONTROLLER_NODE, POLICY_NODE, REAL_ARGUMENTS
+    from exo_bringup.graph import CONTROLLER_NODE, POLICY_NODE, REAL_ARGUMENTS, TASK_TEXT_RELAY
     from exo_bringup.launcher import node_command
     from exo_bringup.send_task import publish_task_text
     from exo_contract.qos import (
@@ -140,7 +141,8 @@ def test_policy_and_controller_run_without_mujoco(tmp_path):
     logs.mkdir()
     procs = {}
     files = []
-    for spec, blocked in ((POLICY_NODE, ('mujoco',)), (CONTROLLER_NODE, ('mujoco', 'torch'))):
+    for spec, blocked in ((POLICY_NODE, ('mujoco',)), (CONTROLLER_NODE, ('mujoco', 'torch')),
+                          (TASK_TEXT_RELAY, ('mujoco', 'torch'))):
         env = _blocker(tmp_path, *blocked)
         env['ROS_DOMAIN_ID'] = str(domain)
         env['PYTHONUNBUFFERED'] = '1'
@@ -184,7 +186,8 @@ def test_policy_and_controller_run_without_mujoco(tmp_path):
 
     try:
         deadline = time.monotonic() + 180.0
-        while not (refs and commands and node.count_subscribers('/task_text') >= 1):
+        while not (refs and commands and node.count_subscribers('/task_text') >= 2
+                   and node.count_subscribers('/exo/task_text') >= 4):  # policy, controller
             assert time.monotonic() < deadline, 'nodes did not come up: ' + _read(logs)
             spin(0.2)
         publish_task_text(node, 'lift a heavy box')

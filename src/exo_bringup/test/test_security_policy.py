@@ -25,6 +25,7 @@ OPERATORS = {'exo_send_task', 'exo_demo', 'exo_bench', 'exo_trial'}
 #: once); a new topic in TOPIC_TYPES must be added here and to the policy.
 OWNERS = {
     '/task_text': OPERATORS,
+    '/exo/task_text': {'task_text_relay'},
     '/joint_states': {'sim_node', 'bridge_node', 'joint_state_broadcaster'},
     '/interaction_torque': {'sim_node', 'bridge_node', 'force_torque_sensor_broadcaster'},
     '/exo_effort_controller/commands': {'controller_node'},
@@ -36,8 +37,8 @@ OWNERS = {
     '/exo/energy_expenditure': {'metabolic_node'},
     '/exo/estop': {'exo_estop'},
     '/clock': {'sim_node'},
-    '/diagnostics': {'sim_node', 'controller_node', 'bridge_node', 'metabolic_node',
-                     'controller_manager'},
+    '/diagnostics': {'sim_node', 'policy_node', 'controller_node', 'bridge_node',
+                     'metabolic_node', 'controller_manager'},
 }
 PARAMETER_SERVICES = {'~/describe_parameters', '~/get_parameter_types', '~/get_parameters',
                       '~/list_parameters', '~/set_parameters', '~/set_parameters_atomically'}
@@ -121,12 +122,13 @@ def test_a_policy_missing_an_owner_fails(tmp_path):
 
 
 def test_running_nodes_stay_within_the_policy():
-    """Every endpoint of the real sim_node, policy_node and controller_node is allowed."""
+    """Every endpoint of the real sim_node, policy_node, controller_node and relay is allowed."""
     rclpy = pytest.importorskip('rclpy')
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
 
+    from exo_contract.task_text_relay import TaskTextRelay
     from exo_impedance_controller.controller_node import ControllerNode
     from exo_policy.policy_node import PolicyNode
     from exo_sim.sim_node import SimNode
@@ -144,14 +146,14 @@ def test_running_nodes_stay_within_the_policy():
         nodes = [sim, PolicyNode(context=context, parameter_overrides=sim_time + [
             Parameter('mode', value='oracle'), lexical])]
         controller = ControllerNode(context=context, parameter_overrides=sim_time)
-        nodes.append(controller)
+        nodes += [controller, TaskTextRelay(context=context)]
         controller.trigger_configure()
         controller.trigger_activate()
         for node in nodes:
             executor.add_node(node)
         deadline = time.monotonic() + 60.0
         names = set()
-        while not {'sim_node', 'policy_node', 'controller_node'} <= names:
+        while not {'sim_node', 'policy_node', 'controller_node', 'task_text_relay'} <= names:
             assert time.monotonic() < deadline, names
             executor.spin_once(timeout_sec=0.05)
             names = {n for n, _ in sim.get_node_names_and_namespaces()}
