@@ -18,4 +18,9 @@ setup(
     maintainer_email='maintainers@exo-vic.org',
     description=open('package.xml').read().split('<description>')[1].split('</description>')[0],
     license='Apache-2.0',
+    entry_points={
+        'console_scripts': [
+            'task_text_relay = exo_contract.task_text_relay:main',
+        ],
+    },
 )

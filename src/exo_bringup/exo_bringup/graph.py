@@ -79,6 +79,12 @@ CONTROLLER_NODE = NodeSpec(
     'exo_impedance_controller', 'controller_node', 'exo_impedance_controller.controller_node',
     'controller_node', (('exo_impedance_controller', 'config/params.yaml'),))
 
+#: The one reader of /task_text: re-publishes each text latched on /exo/task_text, which the
+#: other nodes read, so a `ros2 topic pub --once` reaches them all (docs/ros_cli.md). Never
+#: restarted: stop words reach controller_node and bridge_node through it.
+TASK_TEXT_RELAY = NodeSpec('exo_contract', 'task_text_relay', 'exo_contract.task_text_relay',
+                           'task_text_relay')
+
 COMMON_ARGUMENTS: tuple[GraphArgument, ...] = (
     GraphArgument('policy_mode', 'learned',
                   "Reference source of policy_node: 'learned' (the default policy: follows "
@@ -114,7 +120,7 @@ SIM_ARGUMENTS: tuple[GraphArgument, ...] = COMMON_ARGUMENTS + (
     LOCKSTEP_ARGUMENT,
 )
 
-SIM_GRAPH: tuple[NodeSpec, ...] = (SIM_NODE, POLICY_NODE, CONTROLLER_NODE)
+SIM_GRAPH: tuple[NodeSpec, ...] = (SIM_NODE, POLICY_NODE, CONTROLLER_NODE, TASK_TEXT_RELAY)
 
 # On the real exoskeleton the hardware topics are served either by bridge_node (a Python
 # driver on opensourceleg, with its own command timeout; actuator 'offline' = a simulated
@@ -132,7 +138,8 @@ BRIDGE_NODE = NodeSpec(
     'bridge_node', (('exo_hardware', 'config/bridge.yaml'),),
     only_if=('hardware', 'bridge'), parameters=OPERATOR_ARMED)
 REAL_CONTROLLER_NODE = replace(CONTROLLER_NODE, parameters=OPERATOR_ARMED)
-REAL_GRAPH: tuple[NodeSpec, ...] = (BRIDGE_NODE, POLICY_NODE, REAL_CONTROLLER_NODE)
+REAL_GRAPH: tuple[NodeSpec, ...] = (BRIDGE_NODE, POLICY_NODE, REAL_CONTROLLER_NODE,
+                                    TASK_TEXT_RELAY)
 REAL_ARGUMENTS: tuple[GraphArgument, ...] = COMMON_ARGUMENTS + (
     GraphArgument('hardware', 'bridge',
                   "Who serves the hardware topics: 'bridge' (bridge_node, a Python driver on "

@@ -1,4 +1,4 @@
-"""Simulated exoskeleton: sim_node + policy_node + controller_node.
+"""Simulated exoskeleton: sim_node + policy_node + controller_node + task_text_relay.
 
     ros2 launch exo_bringup sim.launch.py body_mass_kg:=80
     ros2 launch exo_bringup sim.launch.py lockstep:=true      # simulated time (/clock)
@@ -21,6 +21,6 @@ from exo_bringup.ros_launch import declare_arguments, graph_nodes, network_actio
 
 
 def generate_launch_description():
-    """Declare the arguments, the private network and the three nodes."""
+    """Declare the arguments, the private network and the nodes."""
     return LaunchDescription(network_actions() + declare_arguments(SIM_ARGUMENTS)
                              + graph_nodes(SIM_GRAPH, SIM_ARGUMENTS))

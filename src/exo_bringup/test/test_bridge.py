@@ -176,10 +176,12 @@ def test_hardware_argument_selects_who_serves_the_hardware_topics():
     def started(values):
         return [name for name, _ in GraphProcesses('real', values).commands]
 
-    assert started({}) == ['bridge_node', 'policy_node', 'controller_node']  # default
+    assert started({}) == ['bridge_node', 'policy_node', 'controller_node',
+                           'task_text_relay']  # default
     assert started({'hardware': 'bridge'})[0] == 'bridge_node'
     # ros2_control: controller_manager comes from real.launch.py (or the robot's bringup).
-    assert started({'hardware': 'ros2_control'}) == ['policy_node', 'controller_node']
+    assert started({'hardware': 'ros2_control'}) == ['policy_node', 'controller_node',
+                                                     'task_text_relay']
     with pytest.raises(ValueError, match='moteus'):
         GraphProcesses('real', {'hardware': 'moteus'})
     bridge = GraphProcesses('real', {}).commands[0][1]

@@ -91,7 +91,8 @@ def _blocker(tmp_path: Path, *modules: str) -> dict[str, str]:
       'exo_metabolic.metabolic_node'), ('mujoco', 'torch')),
     (('exo_language.resolver', 'exo_language.calibration', 'exo_contract.tasks',
       'exo_contract.qos', 'exo_contract.runtime', 'exo_contract.metrics',
-      'exo_contract.metabolics', 'exo_contract.stop_words', 'exo_contract.dataset'),
+      'exo_contract.metabolics', 'exo_contract.stop_words', 'exo_contract.dataset',
+      'exo_contract.task_text_relay'),
      ('mujoco', 'torch')),
 ])
 def test_real_side_modules_import_without_mujoco(tmp_path, modules, blocked):
@@ -123,7 +124,7 @@ def test_policy_and_controller_run_without_mujoco(tmp_path, ros_context):
     from sensor_msgs.msg import JointState
     from std_msgs.msg import Float64MultiArray
 
-    from exo_bringup.graph import CONTROLLER_NODE, POLICY_NODE, REAL_ARGUMENTS
+    from exo_bringup.graph import CONTROLLER_NODE, POLICY_NODE, REAL_ARGUMENTS, TASK_TEXT_RELAY
     from exo_bringup.launcher import node_command
     from exo_bringup.send_task import publish_task_text
     from exo_contract.qos import (
@@ -140,7 +141,8 @@ def test_policy_and_controller_run_without_mujoco(tmp_path, ros_context):
     logs.mkdir()
     procs = {}
     files = []
-    for spec, blocked in ((POLICY_NODE, ('mujoco',)), (CONTROLLER_NODE, ('mujoco', 'torch'))):
+    for spec, blocked in ((POLICY_NODE, ('mujoco',)), (CONTROLLER_NODE, ('mujoco', 'torch')),
+                          (TASK_TEXT_RELAY, ('mujoco', 'torch'))):
         env = _blocker(tmp_path, *blocked)
         env['PYTHONUNBUFFERED'] = '1'
         log = open(logs / f'{spec.name}.log', 'w')  # noqa: SIM115 (closed below)
@@ -182,11 +184,11 @@ def test_policy_and_controller_run_without_mujoco(tmp_path, ros_context):
 
     try:
         deadline = time.monotonic() + 180.0
-        # policy_node reads /task_text once its policy is loaded (it publishes the compliant
-        # reference meanwhile).
-        while not (refs and commands and any(
+        # policy_node reads the relayed text once its policy is loaded (it publishes the
+        # compliant reference meanwhile); the relay reads /task_text.
+        while not (refs and commands and node.count_subscribers('/task_text') >= 2 and any(
                 info.node_name.startswith('policy_node')
-                for info in node.get_subscriptions_info_by_topic('/task_text'))):
+                for info in node.get_subscriptions_info_by_topic('/exo/task_text'))):
             assert time.monotonic() < deadline, 'nodes did not come up: ' + _read(logs)
             spin(0.2)
         publish_task_text(node, 'lift a heavy box')

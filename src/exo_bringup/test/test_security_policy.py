@@ -24,6 +24,7 @@ OPERATORS = {'exo_send_task', 'exo_demo', 'exo_bench', 'exo_trial'}
 #: once); a new topic in TOPIC_TYPES must be added here and to the policy.
 OWNERS = {
     '/task_text': OPERATORS,
+    '/exo/task_text': {'task_text_relay'},
     '/joint_states': {'sim_node', 'bridge_node', 'joint_state_broadcaster'},
     '/interaction_torque': {'sim_node', 'bridge_node', 'force_torque_sensor_broadcaster'},
     '/exo_effort_controller/commands': {'controller_node'},
@@ -120,11 +121,12 @@ def test_a_policy_missing_an_owner_fails(tmp_path):
 
 
 def test_running_nodes_stay_within_the_policy(ros_context):
-    """Every endpoint of the real sim_node, policy_node and controller_node is allowed."""
+    """Every endpoint of the real sim_node, policy_node, controller_node and relay is allowed."""
     pytest.importorskip('rclpy')
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
 
+    from exo_contract.task_text_relay import TaskTextRelay
     from exo_impedance_controller.controller_node import ControllerNode
     from exo_policy.policy_node import PolicyNode
     from exo_sim.sim_node import SimNode
@@ -141,14 +143,14 @@ def test_running_nodes_stay_within_the_policy(ros_context):
         nodes = [sim, PolicyNode(context=context, parameter_overrides=sim_time + [
             Parameter('mode', value='oracle'), lexical])]
         controller = ControllerNode(context=context, parameter_overrides=sim_time)
-        nodes.append(controller)
+        nodes += [controller, TaskTextRelay(context=context)]
         controller.trigger_configure()
         controller.trigger_activate()
         for node in nodes:
             executor.add_node(node)
         deadline = time.monotonic() + 60.0
         names = set()
-        while not {'sim_node', 'policy_node', 'controller_node'} <= names:
+        while not {'sim_node', 'policy_node', 'controller_node', 'task_text_relay'} <= names:
             assert time.monotonic() < deadline, names
             executor.spin_once(timeout_sec=0.05)
             names = {n for n, _ in sim.get_node_names_and_namespaces()}

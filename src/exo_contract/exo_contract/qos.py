@@ -12,6 +12,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from exo_contract.topics import (  # noqa: F401 (re-exported)
     CONTROLLER_STATE_TOPIC,
     EFFORT_COMMAND_TOPIC,
+    GRAPH_TASK_TEXT_TOPIC,
     HUMAN_STATE_TOPIC,
     IMPEDANCE_REFERENCE_TOPIC,
     INTERACTION_TORQUE_TOPIC,
@@ -29,6 +30,10 @@ def _keep_last(depth: int, reliability: ReliabilityPolicy,
 
 # /task_text: reliable, latched, depth 1.
 TASK_TEXT_QOS = _keep_last(1, ReliabilityPolicy.RELIABLE, DurabilityPolicy.TRANSIENT_LOCAL)
+
+# /exo/task_text (task_text_relay's copy of /task_text): reliable, latched, depth 10 (two
+# texts sent in quick succession, e.g. a stop word and the next instruction, both arrive).
+GRAPH_TASK_TEXT_QOS = _keep_last(10, ReliabilityPolicy.RELIABLE, DurabilityPolicy.TRANSIENT_LOCAL)
 
 # /exo/estop: reliable, latched, depth 1 (a node that starts late still sees a stop).
 ESTOP_QOS = _keep_last(1, ReliabilityPolicy.RELIABLE, DurabilityPolicy.TRANSIENT_LOCAL)

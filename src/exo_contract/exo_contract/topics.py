@@ -1,6 +1,10 @@
 """Topic names of the exo-vic graph (pure Python: usable without rclpy)."""
 
 TASK_TEXT_TOPIC = '/task_text'
+# The graph's copy of /task_text, latched, published by task_text_relay alone (the one
+# reader of /task_text, so that a `ros2 topic pub --once` reaches every node that acts on
+# the text: exo_contract.task_text_relay).
+GRAPH_TASK_TEXT_TOPIC = '/exo/task_text'
 JOINT_STATES_TOPIC = '/joint_states'
 INTERACTION_TORQUE_TOPIC = '/interaction_torque'
 EFFORT_COMMAND_TOPIC = '/exo_effort_controller/commands'
@@ -19,6 +23,7 @@ ESTOP_TOPIC = '/exo/estop'
 #: Message type of every topic of the exo-vic graph (what a recorder or bridge subscribes with).
 TOPIC_TYPES = {
     TASK_TEXT_TOPIC: 'std_msgs/msg/String',
+    GRAPH_TASK_TEXT_TOPIC: 'std_msgs/msg/String',
     JOINT_STATES_TOPIC: 'sensor_msgs/msg/JointState',
     INTERACTION_TORQUE_TOPIC: 'geometry_msgs/msg/WrenchStamped',
     EFFORT_COMMAND_TOPIC: 'std_msgs/msg/Float64MultiArray',

@@ -7,11 +7,13 @@ thread appends to the file, so a 1 kHz stream is not held up by chunk compressio
 
 Parameters: :class:`RecorderParams` (docs/parameters.md).
 
-QoS: ``/task_text`` is subscribed RELIABLE + TRANSIENT_LOCAL (the latched instruction
-arrives even when it was published before the recorder started); every other topic
-RELIABLE with ``queue_depth`` so that no message of a reliable publisher is dropped, unless
-all of its publishers present at subscription time offer BEST_EFFORT, in which case the
-subscription is BEST_EFFORT (a reliable subscription would not match them).
+QoS: ``/task_text``, ``/exo/task_text`` (task_text_relay's copy: every text the graph
+acted on, also those of volatile publishers, which the latched-only reader of /task_text
+does not match) and ``/exo/estop`` are subscribed RELIABLE + TRANSIENT_LOCAL, depth 10
+(a latched message arrives even when it was published before the recorder started); every
+other topic RELIABLE with ``queue_depth`` so that no message of a reliable publisher is
+dropped, unless all of its publishers present at subscription time offer BEST_EFFORT, in
+which case the subscription is BEST_EFFORT (a reliable subscription would not match them).
 
 Log times are the wall-clock receive times (as rosbag2 records by default); publish times
 are the publishers' source timestamps. On shutdown (Ctrl-C, SIGTERM, node destruction) the
@@ -45,7 +47,7 @@ from rclpy.qos import (
 from exo_contract.parameters import check_fields, param
 from exo_contract.ros_parameters import declare_or_raise
 from exo_contract.runtime import run_node
-from exo_contract.topics import ESTOP_TOPIC, TASK_TEXT_TOPIC, TOPIC_TYPES
+from exo_contract.topics import ESTOP_TOPIC, GRAPH_TASK_TEXT_TOPIC, TASK_TEXT_TOPIC, TOPIC_TYPES
 from exo_experiments.mcap_io import McapRos2Writer, normalize_type_name
 
 #: Message type of every topic of the exo-vic graph.
@@ -55,7 +57,7 @@ KNOWN_TOPIC_TYPES: Dict[str, str] = dict(TOPIC_TYPES)
 DEFAULT_TOPICS: Tuple[str, ...] = tuple(KNOWN_TOPIC_TYPES)
 
 #: Topics whose publishers are latched (TRANSIENT_LOCAL); the recorder asks for the history.
-LATCHED_TOPICS = frozenset({TASK_TEXT_TOPIC, ESTOP_TOPIC})
+LATCHED_TOPICS = frozenset({TASK_TEXT_TOPIC, GRAPH_TASK_TEXT_TOPIC, ESTOP_TOPIC})
 
 _COMPRESSIONS = ('zstd', 'lz4', 'none')
 _STOP = object()
@@ -178,7 +180,7 @@ class RecorderNode(Node):
 
     def _qos_for(self, topic: str) -> QoSProfile:
         if topic in LATCHED_TOPICS:
-            return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+            return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                               reliability=ReliabilityPolicy.RELIABLE,
                               durability=DurabilityPolicy.TRANSIENT_LOCAL)
         reliability = ReliabilityPolicy.RELIABLE

@@ -42,10 +42,10 @@ from exo_contract.parameters import ParamSpec, specs
 from exo_contract.qos import (
     COMMAND_QOS,
     EFFORT_COMMAND_TOPIC,
+    GRAPH_TASK_TEXT_TOPIC,
     INTERACTION_TORQUE_TOPIC,
     JOINT_STATES_TOPIC,
     SENSOR_PUB_QOS,
-    TASK_TEXT_TOPIC,
 )
 from exo_contract.ros_parameters import declare, refuse_while_configured, values
 from exo_contract.runtime import HARDWARE_PRIORITY, run_node
@@ -164,7 +164,7 @@ class BridgeNode(LifecycleNode):
         self._subs = [
             self._command_sub,
             *subscribe_input(self, Bool, ESTOP_TOPIC, self._on_estop),
-            *subscribe_input(self, String, TASK_TEXT_TOPIC, self._on_text),
+            *subscribe_input(self, String, GRAPH_TASK_TEXT_TOPIC, self._on_text),
         ]
         self._timers = [
             self.create_timer(1.0 / params.rate_hz, self._on_tick),

@@ -60,6 +60,7 @@ from exo_contract.qos import (
     COMMAND_QOS,
     CONTROLLER_STATE_TOPIC,
     EFFORT_COMMAND_TOPIC,
+    GRAPH_TASK_TEXT_TOPIC,
     IMPEDANCE_REFERENCE_TOPIC,
     INTERACTION_TORQUE_TOPIC,
     JOINT_STATES_TOPIC,
@@ -488,7 +489,7 @@ class ControllerNode(LifecycleNode):
         # also one latched before it started (exo_contract.inputs).
         self._input_subs = (
             (PolledInput(self._inputs, Bool, ESTOP_TOPIC, SAFETY_INPUT_DEPTH), self._on_estop),
-            (PolledInput(self._inputs, String, TASK_TEXT_TOPIC, SAFETY_INPUT_DEPTH),
+            (PolledInput(self._inputs, String, GRAPH_TASK_TEXT_TOPIC, SAFETY_INPUT_DEPTH),
              self._on_task_text),
         )
 

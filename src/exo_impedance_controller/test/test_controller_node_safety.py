@@ -39,6 +39,7 @@ from exo_contract.qos import (  # noqa: E402
     TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
+from exo_contract.task_text_relay import TaskTextRelay  # noqa: E402
 from exo_contract.topics import ESTOP_TOPIC  # noqa: E402
 from exo_impedance_controller.controller_node import (  # noqa: E402
     ControllerNode,
@@ -91,6 +92,8 @@ class Rig:
         self.executor = executor(context=context)
         self.executor.add_node(self.node)
         self.executor.add_node(peer)
+        self.relay = TaskTextRelay(context=context)  # the graph's reader of /task_text
+        self.executor.add_node(self.relay)
         self.extra_nodes = []
         assert self.node.trigger_configure() == TransitionCallbackReturn.SUCCESS
         assert self.node.trigger_activate() == TransitionCallbackReturn.SUCCESS
@@ -98,6 +101,7 @@ class Rig:
                                 and self.ref_pub.get_subscription_count()
                                 and self.estop_pub.get_subscription_count()
                                 and self.text_pub.get_subscription_count()
+                                and self.relay._publisher.get_subscription_count()
                                 and self.node._cmd_pub.get_subscription_count()
                                 and self.node._state_pub.get_subscription_count()
                                 and self.client.service_is_ready()),

@@ -61,11 +61,11 @@ from exo_contract.checks import plausible_joint_state
 from exo_contract.inputs import PolledInput
 from exo_contract.qos import (
     COMMAND_QOS,
+    GRAPH_TASK_TEXT_TOPIC,
     IMPEDANCE_REFERENCE_TOPIC,
     JOINT_STATES_TOPIC,
     SENSOR_SUB_QOS,
     STATE_QOS,
-    TASK_TEXT_TOPIC,
 )
 from exo_contract.ros_parameters import declare_or_raise
 from exo_contract.runtime import PolledInputs, run_node
@@ -178,7 +178,8 @@ class PolicyNode(Node):
         if inputs is None:
             return  # destroyed meanwhile
         self._resolver, self._source = resolver, source
-        self._text_reader = PolledInput(inputs, String, TASK_TEXT_TOPIC, TEXT_READER_DEPTH)
+        self._text_reader = PolledInput(inputs, String, GRAPH_TASK_TEXT_TOPIC,
+                                        TEXT_READER_DEPTH)
         self._load_state = LOADED
         self._load_detail = f'{time.monotonic() - self._load_started:.1f} s'
         self.get_logger().info(

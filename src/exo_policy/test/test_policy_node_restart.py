@@ -26,6 +26,7 @@ from exo_contract.qos import (  # noqa: E402
     TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
+from exo_contract.task_text_relay import TaskTextRelay  # noqa: E402
 from exo_interfaces.msg import ImpedanceReference  # noqa: E402
 from exo_policy.policy_node import PolicyNode  # noqa: E402
 
@@ -39,8 +40,17 @@ def test_restarted_policy_node_stays_compliant_until_a_new_text(ros_context, spi
     refs = []
     peer.create_subscription(ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC, refs.append,
                              COMMAND_QOS)
-    # The task that was running when the previous policy_node died, still latched.
+    # The task that was running when the previous policy_node died, still latched (by the
+    # graph's relay, which outlives policy_node).
+    relay = TaskTextRelay(context=ros_context)
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(relay)
+    executor.add_node(peer)
     text_pub.publish(String(data='lift a heavy box'))
+    deadline = time.monotonic() + DEADLINE
+    while relay.relayed < 1 and time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.01)
+    assert relay.relayed == 1
     time.sleep(0.01)
     node = PolicyNode(context=ros_context, parameter_overrides=[
         Parameter('mode', value='oracle'), Parameter('language_encoder', value='lexical')])
@@ -56,9 +66,7 @@ def test_restarted_policy_node_stays_compliant_until_a_new_text(ros_context, spi
             return real_logger.warning(text, *a, **k)
 
     node.get_logger = lambda: _Spy()
-    executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(node)
-    executor.add_node(peer)
 
     def publish_arm():
         js_pub.publish(JointState(name=['exo_elbow_joint'], position=[0.4], velocity=[0.0]))
@@ -99,6 +107,7 @@ def test_text_published_while_policy_node_loads_is_followed(ros_context):
     executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(node)
     executor.add_node(peer)
+    executor.add_node(TaskTextRelay(context=ros_context))  # the graph's reader of /task_text
     try:
         deadline = time.monotonic() + DEADLINE
         while time.monotonic() < deadline and not (refs and refs[-1].task_id == 'wave'):

@@ -31,6 +31,7 @@ from exo_contract.qos import (  # noqa: E402
     TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
+from exo_contract.task_text_relay import TaskTextRelay  # noqa: E402
 from exo_interfaces.msg import ImpedanceReference  # noqa: E402
 from exo_policy import policy_node as policy_module  # noqa: E402
 
@@ -73,6 +74,7 @@ def test_compliant_reference_comes_before_the_source_is_loaded(context, monkeypa
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     executor.add_node(peer)
+    executor.add_node(TaskTextRelay(context=context))  # the graph's reader of /task_text
 
     def spin_until(predicate, what):
         deadline = time.monotonic() + DEADLINE

@@ -67,6 +67,7 @@ from exo_contract.inputs import subscribe_input
 from exo_contract.qos import (
     COMMAND_QOS,
     EFFORT_COMMAND_TOPIC,
+    GRAPH_TASK_TEXT_TOPIC,
     HUMAN_STATE_TOPIC,
     IMPEDANCE_REFERENCE_TOPIC,
     INTERACTION_TORQUE_TOPIC,
@@ -74,7 +75,6 @@ from exo_contract.qos import (
     METABOLIC_POWER_TOPIC,
     SENSOR_PUB_QOS,
     STATE_QOS,
-    TASK_TEXT_TOPIC,
 )
 from exo_contract.ros_parameters import declare_or_raise
 from exo_contract.runtime import HARDWARE_PRIORITY, run_node, scheduling
@@ -211,8 +211,8 @@ class SimNode(Node):
             DiagnosticArray, DIAGNOSTICS_TOPIC, DIAGNOSTICS_QOS)
         self._clock_pub = (self.create_publisher(ClockMsg, CLOCK_TOPIC, CLOCK_QOS)
                            if self.lockstep else None)
-        # Live + latched readers: any publisher reaches it (exo_contract.inputs).
-        subscribe_input(self, String, TASK_TEXT_TOPIC, self._on_text)
+        # /task_text through task_text_relay's latched copy (exo_contract.task_text_relay).
+        subscribe_input(self, String, GRAPH_TASK_TEXT_TOPIC, self._on_text)
         self._command_sub = self.create_subscription(
             Float64MultiArray, EFFORT_COMMAND_TOPIC, self._on_command, COMMAND_QOS)
         if self._reference_period:

@@ -26,11 +26,14 @@ from std_msgs.msg import Float64MultiArray, String  # noqa: E402
 from exo_contract.qos import (  # noqa: E402
     COMMAND_QOS,
     EFFORT_COMMAND_TOPIC,
+    GRAPH_TASK_TEXT_QOS,
+    GRAPH_TASK_TEXT_TOPIC,
     IMPEDANCE_REFERENCE_TOPIC,
     JOINT_STATES_TOPIC,
     TASK_TEXT_QOS,
     TASK_TEXT_TOPIC,
 )
+from exo_contract.task_text_relay import TaskTextRelay  # noqa: E402
 from exo_interfaces.msg import ImpedanceReference  # noqa: E402
 from exo_sim.params import SimNodeParams  # noqa: E402
 from exo_sim.sim_node import command_value, SimNode  # noqa: E402
@@ -69,6 +72,13 @@ class Graph:
         self.executor.add_node(node)
         self.nodes.append(node)
         return node
+
+    def add_relay(self) -> TaskTextRelay:
+        """task_text_relay, the graph's reader of /task_text (sim_node reads its copy)."""
+        relay = TaskTextRelay(context=self.context)
+        self.executor.add_node(relay)
+        self.nodes.append(relay)
+        return relay
 
     def remove_node(self, node) -> None:
         self.executor.remove_node(node)
@@ -351,8 +361,8 @@ def test_lockstep_new_text_starts_at_the_policy_task_start(graph):
     pub = policy.create_publisher(ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC, COMMAND_QOS)
     text: list[str] = []
     taken: list[int] = []  # simulated time (ns) at which this stand-in took the text
-    policy.create_subscription(String, TASK_TEXT_TOPIC, lambda m: text.append(m.data),
-                               TASK_TEXT_QOS)
+    policy.create_subscription(String, GRAPH_TASK_TEXT_TOPIC, lambda m: text.append(m.data),
+                               GRAPH_TASK_TEXT_QOS)
 
     def on_state(msg: JointState) -> None:
         t = _ns(msg.header.stamp)
@@ -373,6 +383,7 @@ def test_lockstep_new_text_starts_at_the_policy_task_start(graph):
 
     policy.create_subscription(JointState, JOINT_STATES_TOPIC, on_state, PROBE_QOS)
     graph.spin_until(lambda: len(graph.states) >= 50, '50 states')
+    graph.add_relay()
     sender = graph.add_node('operator')
     sender.create_publisher(String, TASK_TEXT_TOPIC, TASK_TEXT_QOS).publish(
         String(data='wave hello'))
@@ -385,6 +396,7 @@ def test_lockstep_text_without_a_policy_starts_after_the_bounded_wait(graph):
     sim = graph.start_sim(clock_mode='lockstep', lockstep_timeout=0.2)
     _answering_controller(graph)
     graph.spin_until(lambda: len(graph.states) >= 20, '20 states')
+    graph.add_relay()
     sender = graph.add_node('operator')
     sender.create_publisher(String, TASK_TEXT_TOPIC, TASK_TEXT_QOS).publish(
         String(data='wave hello'))
