@@ -4,7 +4,6 @@
 the node's ``describe_parameters`` service; ``--ros-args -p name:=80`` gives an INTEGER.
 """
 
-import os
 import time
 
 import pytest
@@ -30,14 +29,6 @@ def test_duplicate_filter_pairs_copies_one_to_one():
     assert f.duplicates == 1
 
 
-@pytest.fixture
-def context():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=150 + os.getpid() % 50)
-    yield ctx
-    ctx.try_shutdown()
-
-
 def _spin_until(nodes, predicate, timeout=5.0):
     executor = rclpy.executors.SingleThreadedExecutor(context=nodes[0].context)
     for n in nodes:
@@ -49,12 +40,12 @@ def _spin_until(nodes, predicate, timeout=5.0):
     return predicate()
 
 
-def test_input_reaches_a_node_from_a_default_and_a_latched_publisher(context):
+def test_input_reaches_a_node_from_a_default_and_a_latched_publisher(ros_context):
     """A default-QoS (volatile) publisher and a latched one that published first: once each."""
-    peer = rclpy.create_node('peer', context=context)
+    peer = rclpy.create_node('peer', context=ros_context)
     latched = peer.create_publisher(String, '/task_text', TASK_TEXT_QOS)
     latched.publish(String(data='before the node'))
-    node = rclpy.create_node('reader', context=context)
+    node = rclpy.create_node('reader', context=ros_context)
     got = []
     subscribe_input(node, String, '/task_text', lambda m: got.append(m.data))
     cli = peer.create_publisher(String, '/task_text', 10)  # ros2 topic pub's default QoS
@@ -92,14 +83,14 @@ def _set(peer, node_name, name, value):
         parameters=[Parameter(name, value=value).to_parameter_msg()])).results[0]
 
 
-def test_integer_override_and_describe_like_the_cli(context):
+def test_integer_override_and_describe_like_the_cli(ros_context):
     """-p body_mass_kg:=80 is 80.0; describe shows description and range; set is refused."""
     from exo_sim.sim_node import SimNode
 
-    node = SimNode(context=context, parameter_overrides=[Parameter('body_mass_kg', value=80),
+    node = SimNode(context=ros_context, parameter_overrides=[Parameter('body_mass_kg', value=80),
                                                          Parameter('rate_hz', value=500)])
-    peer = rclpy.create_node('cli', context=context)
-    executor = rclpy.executors.SingleThreadedExecutor(context=context)
+    peer = rclpy.create_node('cli', context=ros_context)
+    executor = rclpy.executors.SingleThreadedExecutor(context=ros_context)
     executor.add_node(node)
     import threading
     thread = threading.Thread(target=executor.spin, daemon=True)
@@ -121,17 +112,17 @@ def test_integer_override_and_describe_like_the_cli(context):
         peer.destroy_node()
 
 
-def test_out_of_range_override_is_a_clear_error(context):
+def test_out_of_range_override_is_a_clear_error(ros_context):
     from exo_sim.sim_node import SimNode
 
     with pytest.raises(ValueError, match=r'torque_limit must be in \(0, 30\] N\*m, got 1000'):
-        SimNode(context=context, parameter_overrides=[Parameter('torque_limit', value=1000)])
+        SimNode(context=ros_context, parameter_overrides=[Parameter('torque_limit', value=1000)])
 
 
-def test_controller_refuses_a_change_while_configured(context):
+def test_controller_refuses_a_change_while_configured(ros_context):
     from exo_impedance_controller.controller_node import ControllerNode
 
-    node = ControllerNode(context=context,
+    node = ControllerNode(context=ros_context,
                           parameter_overrides=[Parameter('torque_limit', value=20)])
     try:
         assert node.get_parameter('torque_limit').value == 20.0

@@ -8,7 +8,6 @@ broken test; nothing here asserts timing.
 
 from itertools import pairwise
 import math
-import os
 import time
 
 import pytest
@@ -56,23 +55,15 @@ OWNERS = ControllerState.FLAG_MULTIPLE_PUBLISHERS
 FAULT = ControllerState.FLAG_INPUT_FAULT
 
 
-@pytest.fixture
-def context():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=100 + os.getpid() % 100)
-    yield ctx
-    ctx.try_shutdown()
-
-
 class Rig:
     """controller_node + a peer that plays the sensors, the policy and a lab e-stop device."""
 
-    def __init__(self, context, executor=SingleThreadedExecutor, **params):
+    def __init__(self, ros_context, executor=SingleThreadedExecutor, **params):
         params.setdefault('fault_recovery_samples', RECOVERY)
         params.setdefault('publisher_check_period', 0.1)
-        self.node = ControllerNode(context=context, parameter_overrides=[
+        self.node = ControllerNode(context=ros_context, parameter_overrides=[
             Parameter(k, value=v) for k, v in params.items()])
-        self.peer = rclpy.create_node('test_peer', context=context)
+        self.peer = rclpy.create_node('test_peer', context=ros_context)
         self.commands, self.states, self.diagnostics = [], [], []
         peer = self.peer
         peer.create_subscription(Float64MultiArray, EFFORT_COMMAND_TOPIC,
@@ -89,10 +80,10 @@ class Rig:
         self.estop_pub = peer.create_publisher(Bool, ESTOP_TOPIC, ESTOP_QOS)
         self.text_pub = peer.create_publisher(String, TASK_TEXT_TOPIC, TASK_TEXT_QOS)
         self.client = peer.create_client(SetBool, '/controller_node/estop')
-        self.executor = executor(context=context)
+        self.executor = executor(context=ros_context)
         self.executor.add_node(self.node)
         self.executor.add_node(peer)
-        self.relay = TaskTextRelay(context=context)  # the graph's reader of /task_text
+        self.relay = TaskTextRelay(context=ros_context)  # the graph's reader of /task_text
         self.executor.add_node(self.relay)
         self.extra_nodes = []
         assert self.node.trigger_configure() == TransitionCallbackReturn.SUCCESS
@@ -175,11 +166,11 @@ class Rig:
 
 
 @pytest.fixture
-def rig_factory(context):
+def rig_factory(ros_context):
     rigs = []
 
     def make(**params):
-        rig = Rig(context, **params)
+        rig = Rig(ros_context, **params)
         rigs.append(rig)
         return rig
 

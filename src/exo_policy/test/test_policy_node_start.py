@@ -7,7 +7,6 @@ compliant fallback that follows the arm, and the node reads /task_text only once
 Nothing here asserts timing.
 """
 
-import os
 import threading
 import time
 
@@ -38,15 +37,7 @@ from exo_policy import policy_node as policy_module  # noqa: E402
 DEADLINE = 30.0  # s, generous; not a timing requirement
 
 
-@pytest.fixture
-def context():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=150 + os.getpid() % 50)
-    yield ctx
-    ctx.try_shutdown()
-
-
-def test_compliant_reference_comes_before_the_source_is_loaded(context, monkeypatch):
+def test_compliant_reference_comes_before_the_source_is_loaded(ros_context, monkeypatch):
     gate = threading.Event()
     real_load = policy_module.load_source
 
@@ -56,7 +47,7 @@ def test_compliant_reference_comes_before_the_source_is_loaded(context, monkeypa
 
     monkeypatch.setattr(policy_module, 'load_source', held_load)
     events = []  # ('ref', msg) and ('status', message), in order of arrival
-    peer = rclpy.create_node('operator_gui', context=context)
+    peer = rclpy.create_node('operator_gui', context=ros_context)
     js_pub = peer.create_publisher(JointState, JOINT_STATES_TOPIC, SENSOR_PUB_QOS)
     text_pub = peer.create_publisher(String, TASK_TEXT_TOPIC, TASK_TEXT_QOS)
     peer.create_subscription(ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC,
@@ -69,12 +60,12 @@ def test_compliant_reference_comes_before_the_source_is_loaded(context, monkeypa
 
     peer.create_subscription(DiagnosticArray, policy_module.DIAGNOSTICS_TOPIC, on_diag,
                              STATE_QOS)
-    node = policy_module.PolicyNode(context=context, parameter_overrides=[
+    node = policy_module.PolicyNode(context=ros_context, parameter_overrides=[
         Parameter('mode', value='oracle'), Parameter('language_encoder', value='lexical')])
-    executor = SingleThreadedExecutor(context=context)
+    executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(node)
     executor.add_node(peer)
-    executor.add_node(TaskTextRelay(context=context))  # the graph's reader of /task_text
+    executor.add_node(TaskTextRelay(context=ros_context))  # the graph's reader of /task_text
 
     def spin_until(predicate, what):
         deadline = time.monotonic() + DEADLINE
