@@ -4,7 +4,7 @@
 from these specifications, and :mod:`exo_bringup.launcher` starts the very same graph as
 plain processes on machines without the ``launch`` package (pip-only ROS 2). Each
 argument maps onto one node parameter, so the launch files, the launcher's command line
-and the README all describe the same knobs.
+and the reference (docs/reference.md) all describe the same knobs.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class NodeSpec:
         param_files: (package, relative path) of parameter YAML files in share/.
         remappings: (from, to) topic remappings.
         respawn_delay: seconds after which a node that exited is started again; None: it
-            is never restarted, and its exit stops the whole graph (README "Supervision").
+            is never restarted, and its exit stops the whole graph (docs/safety.md, "Supervision").
         parameters: (name, value) parameters this graph sets on the node on top of its
             parameter files (e.g. ``autostart`` false on the real device).
 

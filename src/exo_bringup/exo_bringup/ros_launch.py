@@ -82,7 +82,7 @@ def graph_nodes(specs: tuple[NodeSpec, ...],
     SROS2 enclave ``/exo_vic/<node>``
     (security/policy.xml; ignored while ROS security is off). A node with a
     ``respawn_delay`` is restarted after it; the exit of any other node shuts the launch
-    down (README "Supervision").
+    down (docs/safety.md, "Supervision").
     """
     nodes = []
     for spec in specs:

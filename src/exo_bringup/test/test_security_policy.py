@@ -5,7 +5,7 @@ below (who alone may publish each topic of exo_contract.topics.TOPIC_TYPES, /dia
 /clock), against the graph definition (every node the launchers start has its enclave), and
 against the real sim_node, policy_node and controller_node, started in one process on a
 private ROS domain: every topic and service they actually use must be allowed to them.
-sros2 itself is not on PyPI, so the keystore tooling is not run here (README).
+sros2 itself is not on PyPI, so the keystore tooling is not run here (docs/lab_integration.md).
 """
 
 from pathlib import Path

@@ -13,7 +13,7 @@ bridge_node, the hardware side) ask for ``SCHED_FIFO`` before ``rclpy.init``, so
 threads they create inherit it, as ros2_control's controller_manager does for its update
 thread (``thread_priority`` 50). On 2 cores shared with policy_node and a recorder, the
 normal scheduler let a busy neighbour delay the controller by more than a tick (``make
-bench``, README). Where the process may not (no root, no ``CAP_SYS_NICE``, no ``rtprio``
+bench``, docs/testing.md). Where the process may not (no root, no ``CAP_SYS_NICE``, no ``rtprio``
 limit) it logs a warning and runs at normal priority; ``EXO_VIC_REALTIME=0`` turns the
 request off. Nothing these nodes run spins: every wait sleeps or blocks, and Linux keeps
 5 % of each second for normal tasks (``sched_rt_runtime_us``).
@@ -81,8 +81,8 @@ def request_realtime(priority: int) -> tuple[bool, str]:
     except (OSError, AttributeError) as err:
         return False, (f'could not get SCHED_FIFO priority {priority} ({err}): running at '
                        'normal priority, so a busy machine can delay ticks. Allow it with '
-                       'CAP_SYS_NICE or an rtprio limit (README, "Timing: what limits the '
-                       f'loop"), or set {REALTIME_ENV}=0 to silence this.')
+                       'CAP_SYS_NICE or an rtprio limit (docs/testing.md, "Timing: what '
+                       f'limits the loop"), or set {REALTIME_ENV}=0 to silence this.')
     return True, f'SCHED_FIFO priority {priority}'
 
 

@@ -376,7 +376,7 @@ def _task_summary(rec: Recording, seg: TaskWindow, index: int, torque_limit: flo
     if not name and len(rec.impedance_t):
         in_imp = _in(rec.impedance_t, seg.start_ns, seg.end_ns, inclusive=False)
         name = _most_common(_fresh(rec.impedance_task_id, in_imp))
-    # Text that resolved to no task keeps an empty name (README: summary.json schema).
+    # Text that resolved to no task keeps an empty name (docs/reference.md: summary.json).
     result: Dict[str, Any] = {
         'name': name, 'text': seg.text,
         'segment_start_s': float((seg.start_ns - rec.start_ns) * 1e-9),

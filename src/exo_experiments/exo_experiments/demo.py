@@ -5,7 +5,7 @@ Starts sim_node, policy_node and controller_node as separate processes (the grap
 /task_text in turn (and finally a text that names no task, which must leave the human at
 rest and the exo compliant), then stops the graph and writes into ``--out``:
 ``recording.mcap`` (every topic, ROS 2 MCAP with schemas), ``summary.json`` (schema in
-the README) and plots (``overview.png``, ``task_NN_<task>.png``), plus node logs.
+docs/reference.md) and plots (``overview.png``, ``task_NN_<task>.png``), plus node logs.
 
 The graph runs in lockstep (``lockstep:=true``): sim_node publishes /clock and steps only
 once the controller has answered, every other node runs on that simulated time, and the

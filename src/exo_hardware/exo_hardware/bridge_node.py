@@ -18,7 +18,7 @@ Python driver (opensourceleg: Dephy, T-Motor/CubeMars, Moteus) or no device at a
 A lifecycle node: configure opens the device and zeroes it (homing), activate enables
 torque mode, deactivate writes zero and idles the motor, cleanup closes the device. On
 SIGINT/SIGTERM the last act is zero torque, then disable (``run_node``'s ``on_stop``). A
-SIGKILL cannot be caught: the drive's own watchdog must stop the motor then (README).
+SIGKILL cannot be caught: the drive's own watchdog must stop the motor then (docs/safety.md).
 The zero comes from the loop, so it is late by as much as a tick is late: on the
 exoskeleton's computer give the bridge a real-time priority (``chrt -f 80 ...``) and a core
 of its own; ``exo_bench_bridge`` measures the latency.

@@ -80,7 +80,7 @@ LOGGER = logging.getLogger(__name__)
 #   minilm  532 right, 0 wrong task, 2 refused; 344/344 non-task refused.
 #   lexical 532 right, 0 wrong task, 2 refused; 344/344 non-task refused (threshold 0:
 #           'quench your thirst' shares no word or 3-gram with a drink reference).
-# The test set's numbers are in the README (Learning pipeline, Language).
+# The test sets' numbers are written by exo_calibrate_language (docs/learning.md, Language).
 CALIBRATION = {
     'hybrid': (0.232, 0.14),
     'minilm': (0.4242, 0.17),

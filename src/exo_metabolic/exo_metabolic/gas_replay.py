@@ -6,15 +6,16 @@
     exo_replay_gas cosmed_omnia.xlsx --check           # read, validate, print JSON; no ROS
 
 The file is read by :func:`exo_metabolic.analyser_files.read_analyser_file` (documented in
-the README): the exports of COSMED, CORTEX, MGC Diagnostics Breeze, Parvo Medics TrueOne
-and Vyntus (header below a metadata block, units row, per-kg columns, any delimiter and
-decimal mark, hh:mm:ss / mm:ss / seconds / minutes / Excel day fractions), exo-vic's own
-CSV, or a headerless time,VO2,VCO2 table. Units: ``--unit`` ('ml/s', 'ml/min', 'l/min'),
-else the units row, a unit in the VO2 header (``VO2 (mL/min)``, ``vo2_ml_per_s``), the
-vendor's documented unit, else mL/min. Garbage rows (empty cells, text, NaN, negative,
-implausible, time not increasing) are skipped with a warning naming their line (row in an
-.xlsx). A file whose medians do not look like a person breathing (VO2, VCO2, RER, interval
-between rows) is refused with the option that overrides what was assumed.
+docs/lab_integration.md): the exports of COSMED, CORTEX, MGC Diagnostics Breeze, Parvo
+Medics TrueOne and Vyntus (header below a metadata block, units row, per-kg columns, any
+delimiter and decimal mark, hh:mm:ss / mm:ss / seconds / minutes / Excel day fractions),
+exo-vic's own CSV, or a headerless time,VO2,VCO2 table. Units: ``--unit`` ('ml/s',
+'ml/min', 'l/min'), else the units row, a unit in the VO2 header (``VO2 (mL/min)``,
+``vo2_ml_per_s``), the vendor's documented unit, else mL/min. Garbage rows (empty cells,
+text, NaN, negative, implausible, time not increasing) are skipped with a warning naming
+their line (row in an .xlsx). A file whose medians do not look like a person breathing
+(VO2, VCO2, RER, interval between rows) is refused with the option that overrides what was
+assumed.
 
 ``--check`` reads and validates the file and prints one JSON object (``breaths``,
 ``duration_s``, ``vo2_ml_per_min_median``, ``vco2_ml_per_min_median``, ``rer_median``,

@@ -61,7 +61,7 @@ class PolicyConfig:
         reference_target: what the angle head learns. 'assist' (default): the virtual
             equilibrium ``q_v = q_exo + clip(-tau_ext / k_int, +-max_lead)`` of the recorded
             eq. 3 rollouts, the reference that makes the impedance with ``K = k_int``
-            reproduce the recorded assistance torque (README "The default policy").
+            reproduce the recorded assistance torque (docs/design.md, "The default policy").
             'human': the human's own reference ``q_ref``, the paper's literal formulation --
             with the impedance law (``tau_ext = K (q - q_d)`` at equilibrium) the exo then
             follows the human and gives no assistance; kept only as an ablation.

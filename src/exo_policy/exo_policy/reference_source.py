@@ -39,7 +39,7 @@ the ProMP baseline alike. Chosen on calibration seeds 100-102 as the largest bou
 worst per-mass (55 / 70 / 90 kg) median exo-angle RMSE on lift_heavy is <= 0.048 rad:
 7 N*m 0.054 (55 kg), 6 N*m 0.050, 5.5 N*m 0.048 (0.0484), 5 N*m 0.046; the energy saving
 against no exo on lift_heavy goes from -20 % (no bound) to -11..-12 %, the 2-minute
-repetitive session's from -21 % to -13 % (README, "Assistance against tracking"). A
+repetitive session's from -21 % to -13 % (docs/design.md, "The default policy"). A
 stiffer cuff allows a proportionally higher bound at the same tracking."""
 
 

@@ -8,8 +8,8 @@ Usage::
 The default target (``--reference-target assist``, what ``make train`` trains and the shipped
 default checkpoint is) is the bounded virtual equilibrium
 ``q_v = q_exo + clip(-tau_ext / k_int, +-max_lead)`` of the ``alpha = 0.5`` episodes: the
-reference with which the impedance law reproduces the recorded assistance (README "The
-default policy"). ``--reference-target human`` trains on the human's own reference (the
+reference with which the impedance law reproduces the recorded assistance (docs/design.md,
+"The default policy"). ``--reference-target human`` trains on the human's own reference (the
 paper's literal formulation, every alpha unless ``--alphas`` says otherwise): the
 evaluation's ablation.
 
