@@ -13,6 +13,10 @@ DATA ?= data/exo_vic_v2
 TRAIN_OUT ?= out/train
 EVAL_OUT ?= out/eval
 FAULTS_OUT ?= out/faults
+TRIAL_OUT ?= out/trial
+TRIAL_DURATION ?= 600
+TRIAL_CONDITIONS ?= natural promp learned
+TRIAL_SEED ?= 3
 SETUP_STAMP := $(VENV)/.exo-vic-setup
 BUILD_STAMP := install/.exo-vic-built
 # Sources the virtual environment and the colcon overlay; every recipe below uses it.
@@ -22,7 +26,7 @@ BUILD_INPUTS := $(wildcard src/*/package.xml src/*/setup.py src/*/setup.cfg \
 	src/exo_interfaces/CMakeLists.txt src/exo_interfaces/msg/*.msg \
 	src/*/launch/* src/*/config/* src/*/urdf/*)
 
-.PHONY: help setup build test lint demo bench faults data train eval clean distclean
+.PHONY: help setup build test lint demo bench faults trial data train eval clean distclean
 
 help:  ## List the targets.
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -65,6 +69,13 @@ bench: setup  ## 3 x 20 s closed loop with the full graph (median) + in-process 
 
 faults: setup  ## Inject sensor, command and input faults into the lockstep sim graph; table + faults.json/png.
 	$(ENV) && exo_faults --out $(FAULTS_OUT)
+
+trial: setup  ## The 10-minute metabolic protocol (Fig. 6): one lockstep sim trial per condition + compare.
+	@start=$$(date +%s); $(ENV) && for condition in $(TRIAL_CONDITIONS); do \
+	  exo_trial run --condition $$condition --duration $(TRIAL_DURATION) --seed $(TRIAL_SEED) \
+	    --out $(TRIAL_OUT)/$$condition || exit 1; \
+	done && exo_trial compare $(addprefix $(TRIAL_OUT)/,$(TRIAL_CONDITIONS)) --out $(TRIAL_OUT) && \
+	  echo "[trial] make trial wall time: $$(( $$(date +%s) - start )) s ($(TRIAL_OUT))"
 
 data: setup  ## Generate the simulated dataset (9 tasks x alpha x mass x repetitions) + report.
 	@start=$$(date +%s); $(ENV) && exo_datagen --out $(DATA) && \
