@@ -123,7 +123,7 @@ class OnnxPolicy:
         self.meta: dict[str, Any] = json.loads(meta_path.read_text())
         self.tokenizer = WordTokenizer.from_dict(self.meta['tokenizer'])
         self.history_steps = int(self.meta['config']['history_steps'])
-        # Checkpoints written before the bound existed get the default one.
+        # A checkpoint whose configuration names no max_lead gets the default one.
         self.max_lead = float(self.meta['config'].get('max_lead', PolicyConfig.max_lead))
         if not (math.isfinite(self.max_lead) and self.max_lead > 0):
             raise ValueError(f'policy checkpoint max_lead must be > 0 rad, got '
