@@ -169,7 +169,7 @@ def _problems(package: str) -> list[str]:
             if name in FIRST_PARTY:
                 if name not in allowed[scope]:
                     tag = 'test_depend' if scope == 'test' else 'exec_depend'
-                    problems.append(f'{where}: imports {name}, not an {tag} of {package}')
+                    problems.append(f'{where}: imports {name}, not a {tag} of {package}')
             elif name in IMPORT_TO_PIP:
                 if IMPORT_TO_PIP[name] not in pips:
                     problems.append(f'{where}: imports {name}; add '
