@@ -4,8 +4,8 @@ Starts sim_node, policy_node and controller_node as separate processes (the grap
 ``sim.launch.py``) plus the MCAP recorder, sends every task's canonical text on
 /task_text in turn (and finally a text that names no task, which must leave the human at
 rest and the exo compliant), then stops the graph and writes into ``--out``:
-``recording.mcap`` (every topic, ROS 2 MCAP with schemas), ``summary.json`` (schema in
-docs/reference.md) and plots (``overview.png``, ``task_NN_<task>.png``), plus node logs.
+``recording/`` (every topic: a rosbag2 bag folder, MCAP storage), ``summary.json`` (schema
+in docs/reference.md) and plots (``overview.png``, ``task_NN_<task>.png``), plus node logs.
 
 The graph runs in lockstep (``lockstep:=true``): sim_node publishes /clock and steps only
 once the controller has answered, every other node runs on that simulated time, and the
@@ -27,6 +27,7 @@ import argparse
 import json
 import multiprocessing as mp
 from pathlib import Path
+import shutil
 import sys
 
 from tqdm import tqdm
@@ -92,8 +93,9 @@ def run_demo(out: Path, body_mass_kg: float, settle_s: float, ready_timeout: flo
     if practice:
         values['human_memory'] = str(practise(out / 'human_memory.json', policy_mode,
                                               body_mass_kg).resolve())
-    recording = out / 'recording.mcap'
-    recording.unlink(missing_ok=True)
+    recording = out / 'recording'
+    (out / 'recording.mcap').unlink(missing_ok=True)
+    shutil.rmtree(recording, ignore_errors=True)
     topics = ', '.join(f"'{t}'" for t in DEFAULT_TOPICS + (DIAGNOSTICS_TOPIC,))
     recorder = ('recorder', [sys.executable, '-m', 'exo_experiments.recorder', '--ros-args',
                              '-p', f'output:={recording}', '-p', f'topics:=[{topics}]'])

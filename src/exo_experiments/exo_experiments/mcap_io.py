@@ -225,8 +225,12 @@ class McapRos2Writer:
             self._schemas[type_name] = schema_id
         return schema_id
 
-    def register_channel(self, topic: str, type_name: str) -> int:
-        """Register (once) the channel of ``topic`` with type ``type_name``; return its id."""
+    def register_channel(self, topic: str, type_name: str,
+                         metadata: Optional[Dict[str, str]] = None) -> int:
+        """Register (once) the channel of ``topic`` with type ``type_name``; return its id.
+
+        ``metadata``: the channel's key-value metadata (rosbag2: ``offered_qos_profiles``).
+        """
         type_name = normalize_type_name(type_name)
         known = self._channels.get(topic)
         if known is not None:
@@ -236,7 +240,8 @@ class McapRos2Writer:
             return known[0]
         schema_id = self.register_schema(type_name)
         channel_id = self._writer.register_channel(
-            topic=topic, message_encoding='cdr', schema_id=schema_id)
+            topic=topic, message_encoding='cdr', schema_id=schema_id,
+            metadata=dict(metadata or {}))
         self._channels[topic] = (channel_id, type_name)
         return channel_id
 
@@ -278,9 +283,14 @@ def iter_decoded(path: PathLike, topics: Optional[Iterable[str]] = None
     """Yield ``(topic, log_time_ns, decoded_message)`` of an MCAP file in log time order.
 
     Decoded messages are the dynamic objects of ``mcap_ros2`` (fields as attributes, arrays
-    as lists). ``topics`` restricts the topics read.
+    as lists). ``topics`` restricts the topics read. ``path`` is an MCAP file or a rosbag2
+    bag folder.
     """
     from mcap_ros2.decoder import DecoderFactory
+
+    from exo_experiments.bag import storage_file
+
+    path = storage_file(path)
 
     topic_list = list(topics) if topics is not None else None
     with open(path, 'rb') as stream:
@@ -292,6 +302,9 @@ def iter_decoded(path: PathLike, topics: Optional[Iterable[str]] = None
 
 def channel_message_counts(path: PathLike) -> Dict[str, int]:
     """Return the message count per topic from the summary section of an MCAP file."""
+    from exo_experiments.bag import storage_file
+
+    path = storage_file(path)
     with open(path, 'rb') as stream:
         summary = make_reader(stream).get_summary()
     if summary is None or summary.statistics is None:

@@ -1,8 +1,12 @@
-"""MCAP recorder of the exo-vic graph (``exo_record``), for machines without rosbag2.
+"""Recorder of the exo-vic graph (``exo_record``), for machines without rosbag2.
 
 Subscribes to a list of topics with ``raw=True`` (the CDR bytes are written as they came
-off the wire, no deserialization) and writes them to an MCAP file readable by ``ros2 bag``,
-Foxglove and :mod:`exo_experiments.mcap_io`. Callbacks only time-stamp and enqueue; a writer
+off the wire, no deserialization) and writes a rosbag2 bag folder with MCAP storage
+(``<output>/<name>_0.mcap`` + ``metadata.yaml``, :mod:`exo_experiments.bag`) that
+``ros2 bag info/play``, ``rosbags``, Foxglove and :mod:`exo_experiments.mcap_io` read. Each
+topic's offered QoS profiles are those of its publishers when its first message arrives
+(the recorder's own profile when they are already gone): ``ros2 bag play`` offers a
+latched topic latched again. Callbacks only time-stamp and enqueue; a writer
 thread appends to the file, so a 1 kHz stream is not held up by chunk compression.
 
 Parameters: :class:`RecorderParams` (docs/parameters.md).
@@ -48,7 +52,8 @@ from exo_contract.parameters import check_fields, param
 from exo_contract.ros_parameters import declare_or_raise
 from exo_contract.runtime import run_node
 from exo_contract.topics import ESTOP_TOPIC, GRAPH_TASK_TEXT_TOPIC, TASK_TEXT_TOPIC, TOPIC_TYPES
-from exo_experiments.mcap_io import McapRos2Writer, normalize_type_name
+from exo_experiments.bag import BagWriter
+from exo_experiments.mcap_io import normalize_type_name
 
 #: Message type of every topic of the exo-vic graph.
 KNOWN_TOPIC_TYPES: Dict[str, str] = dict(TOPIC_TYPES)
@@ -71,8 +76,9 @@ class RecorderParams:
         default_factory=lambda: list(DEFAULT_TOPICS),
         description="Topics to record: '/name' or '/name:pkg/msg/Type' (the types of the "
         'exo-vic topics are known; others are looked up in the graph).')
-    output: str = param('recording.mcap', 'Path of the MCAP file (its folder is created).',
-                        may_be_empty=False)
+    output: str = param('recording', 'Bag folder of the recording (rosbag2 layout: '
+                        '<name>/<name>_0.mcap + metadata.yaml); created, and must not exist '
+                        'or be empty.', may_be_empty=False)
     queue_depth: int = param(200, 'Subscription history depth of the streams.', 'messages',
                              low=1, high=100000)
     compression: str = param('zstd', 'Chunk compression of the MCAP file.',
@@ -141,7 +147,7 @@ class RecorderNode(Node):
         super().__init__(node_name, **kwargs)
         values = declare_or_raise(self, RecorderParams)
         self.config = RecorderConfig.from_values(**values)
-        self._writer = McapRos2Writer(self.config.output, compression=self.config.compression)
+        self._writer = BagWriter(self.config.output, compression=self.config.compression)
         self._queue: 'queue.SimpleQueue[Any]' = queue.SimpleQueue()
         self._write_error: Optional[BaseException] = None
         self._closed = False
@@ -168,7 +174,7 @@ class RecorderNode(Node):
 
     @property
     def output(self) -> Path:
-        """Path of the MCAP file being written."""
+        """The bag folder being written."""
         return self.config.output
 
     @property
@@ -193,7 +199,7 @@ class RecorderNode(Node):
 
     def _subscribe(self, topic: str, type_name: str) -> None:
         msg_type = import_message_type(type_name)
-        self._writer.register_channel(topic, type_name)  # schema errors surface now
+        self._writer.register_schema(type_name)  # schema errors surface now
         qos = self._qos_for(topic)
         events = SubscriptionEventCallbacks(
             incompatible_qos=lambda event, t=topic: self.get_logger().warning(
@@ -201,19 +207,29 @@ class RecorderNode(Node):
                 f'(policy {event.last_policy_kind}); its messages are not recorded'))
 
         self._subscriptions_by_topic[topic] = self.create_subscription(
-            msg_type, topic, self._make_callback(topic, type_name), qos, raw=True,
+            msg_type, topic, self._make_callback(topic, type_name, qos), qos, raw=True,
             event_callbacks=events)
         self.get_logger().debug(
             f"subscribed to '{topic}' ({type_name}, {qos.reliability.name.lower()})")
 
-    def _make_callback(self, topic: str, type_name: str) -> Any:
+    def _offered_qos(self, topic: str, own: QoSProfile) -> List[Any]:
+        """QoS profiles of the publishers of ``topic`` now; ``[own]`` when there are none."""
+        profiles = [info.qos_profile for info in self.get_publishers_info_by_topic(topic)]
+        return profiles or [own]
+
+    def _make_callback(self, topic: str, type_name: str, qos: QoSProfile) -> Any:
         put = self._queue.put
+        first = [True]
 
         def callback(data: bytes, info: Any) -> None:
             # Time-stamp and enqueue only; the writer thread does the file work.
             log_ns = time.time_ns()
             source_ns = info.get('source_timestamp') if isinstance(info, dict) else None
-            put((topic, type_name, data, log_ns, source_ns or log_ns))
+            offered = None
+            if first[0]:
+                first[0] = False
+                offered = self._offered_qos(topic, qos)
+            put((topic, type_name, data, log_ns, source_ns or log_ns, offered))
 
         return callback
 
@@ -244,14 +260,16 @@ class RecorderNode(Node):
                 return
             if self._write_error is not None:
                 continue
-            topic, type_name, data, log_ns, publish_ns = item
+            topic, type_name, data, log_ns, publish_ns, offered = item
             try:
+                if offered is not None:
+                    self._writer.add_topic(topic, type_name, offered)
                 self._writer.write(topic, type_name, data, log_ns, publish_ns)
             except Exception as error:  # noqa: BLE001 - reported by close()
                 self._write_error = error
 
     def close(self) -> Dict[str, int]:
-        """Stop recording, drain the queue, finish the MCAP file; return counts per topic.
+        """Stop recording, drain the queue, finish the bag; return counts per topic.
 
         Idempotent; called by :meth:`destroy_node`.
         """

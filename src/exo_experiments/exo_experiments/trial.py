@@ -26,7 +26,7 @@ After the graph is up and ``--settle`` seconds have passed, the trial starts: th
 node's ``~/restart`` service is called and the task text (default 'lift a heavy box', the
 paper's repetitive 10 kg lift) is sent at the start of every cycle (task duration plus a
 seeded 2-4 s pause, about 67 cycles in 10 minutes, as in the paper) for ``--duration``
-seconds. Then the graph is stopped and ``--out`` gets ``recording.mcap``, ``trial.json``
+seconds. Then the graph is stopped and ``--out`` gets ``recording/`` (a bag), ``trial.json``
 (the settings, the node's own EC report, and the analysis recomputed from the recording:
 :func:`exo_experiments.trial_analysis.analyse`), ``trial.png`` and ``logs/``.
 
@@ -41,6 +41,7 @@ import argparse
 import json
 import os
 from pathlib import Path
+import shutil
 import sys
 import time
 
@@ -125,7 +126,7 @@ def build_graph(opts: argparse.Namespace, out: Path) -> GraphProcesses:
     window = opts.steady_window or trial_analysis.default_window(opts.duration)
     graph.commands.append(('recorder', [
         sys.executable, '-m', 'exo_experiments.recorder', '--ros-args',
-        '-p', f'output:={out / "recording.mcap"}']))
+        '-p', f'output:={out / "recording"}']))
     graph.commands.append((METABOLIC_NODE, _node_command(
         'exo_metabolic.metabolic_node', METABOLIC_NODE, {
             'body_mass_kg': float(opts.body_mass_kg), 'steady_start_s': float(window[0]),
@@ -274,6 +275,7 @@ def run_trial(opts: argparse.Namespace) -> dict:
     out: Path = opts.out
     out.mkdir(parents=True, exist_ok=True)
     (out / 'recording.mcap').unlink(missing_ok=True)
+    shutil.rmtree(out / 'recording', ignore_errors=True)
     task = find_task(opts.task_text)
     if opts.cycle_period is None and task is None:
         raise ValueError(f'{opts.task_text!r} is not the text of a task: give --cycle-period')
@@ -320,8 +322,8 @@ def run_trial(opts: argparse.Namespace) -> dict:
         codes = graph.stop()
         observer.close()
     print(f'[trial] graph stopped: {codes}', flush=True)
-    recording = out / 'recording.mcap'
-    if not recording.exists():
+    recording = out / 'recording'
+    if not (recording / 'metadata.yaml').exists():
         raise RuntimeError(f'the recorder wrote no {recording}; see {out / "logs"}')
     streams = trial_analysis.load_streams(recording, start_ns, cycle_starts_s=sent)
     trial = {
@@ -331,7 +333,7 @@ def run_trial(opts: argparse.Namespace) -> dict:
         'task_text': opts.task_text, 'duration_s': opts.duration,
         'body_mass_kg': opts.body_mass_kg, 'seed': opts.seed,
         'clock': 'simulated (lockstep)' if sim_time else 'system', 'start_ns': start_ns,
-        'recording': 'recording.mcap', 'cycle_starts_s': sent,
+        'recording': 'recording', 'cycle_starts_s': sent,
         'node_report': node_report,
         'analysis': trial_analysis.analyse(streams, opts.body_mass_kg, window,
                                            opts.smoothing_s, opts.duration),

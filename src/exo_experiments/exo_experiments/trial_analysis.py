@@ -177,14 +177,14 @@ def analyse(streams: TrialStreams, body_mass_kg: float, window: tuple[float, flo
 
 
 def load_trial(trial_dir: str | Path, window: tuple[float, float] | None = None) -> dict:
-    """``trial.json`` of ``trial_dir`` with its analysis recomputed from ``recording.mcap``.
+    """``trial.json`` of ``trial_dir`` with its analysis recomputed from its recording.
 
     ``window`` overrides the trial's eq. 16 window.
     """
     trial_dir = Path(trial_dir)
     meta_path = trial_dir / 'trial.json' if trial_dir.is_dir() else trial_dir
     meta = json.loads(meta_path.read_text())
-    recording = meta_path.parent / meta.get('recording', 'recording.mcap')
+    recording = meta_path.parent / meta.get('recording', 'recording')
     win = tuple(window) if window is not None else tuple(meta['analysis']['window_s'])
     streams = load_streams(recording, meta.get('start_ns'), meta.get('cycle_starts_s'))
     meta['analysis'] = analyse(streams, meta['body_mass_kg'], win,

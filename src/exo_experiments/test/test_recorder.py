@@ -105,7 +105,7 @@ def _spin_until(executor, predicate):
 
 
 def test_recorder_node_writes_messages(tmp_path):
-    output = tmp_path / 'sub' / 'recording.mcap'
+    output = tmp_path / 'sub' / 'recording'
     context = Context()
     rclpy.init(context=context, domain_id=random.randint(100, 200))
     executor = SingleThreadedExecutor(context=context)

@@ -77,7 +77,7 @@ def test_conditions_compose_the_graph(tmp_path, condition, mode):
     assert f'use_sim_time:={sim_time}' in commands['metabolic_node']
     realtime = dict(build_graph(_opts(condition, realtime=True), tmp_path).commands)
     assert 'use_sim_time:=false' in realtime['metabolic_node']
-    assert f'output:={tmp_path / "recording.mcap"}' in commands['recorder']
+    assert f'output:={tmp_path / "recording"}' in commands['recorder']
 
 
 def test_graph_options_are_checked(tmp_path):
