@@ -26,10 +26,10 @@ BUILD_INPUTS := $(wildcard src/*/package.xml src/*/setup.py src/*/setup.cfg \
 	src/exo_interfaces/CMakeLists.txt src/exo_interfaces/msg/*.msg \
 	src/*/launch/* src/*/config/* src/*/urdf/*)
 
-.PHONY: help setup build test lint demo bench faults trial data train eval clean distclean
+.PHONY: help setup build test lint demo bench faults trial data train eval eval-grid clean distclean
 
 help:  ## List the targets.
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
 
 setup: $(BUILD_STAMP)  ## Create .venv, install ROS 2 Kilted wheels + deps, colcon build.
 
@@ -85,8 +85,13 @@ data: setup  ## Generate the simulated dataset (9 tasks x alpha x mass x repetit
 train: setup  ## Train the bimodal policy on $(DATA); checkpoint + ONNX in $(TRAIN_OUT).
 	$(ENV) && exo_train --data $(DATA) --out $(TRAIN_OUT)
 
-eval: setup  ## Closed-loop evaluation (paper section V), 5 seeds; eval.json + plots (~25 min).
-	$(ENV) && exo_eval --out $(EVAL_OUT) \
+eval: setup  ## Population study: 20 subjects x 8 conditions x 9 tasks + 5 safety scenarios; study.json + results.md.
+	@start=$$(date +%s); $(ENV) && exo_eval --out $(EVAL_OUT) --subjects 20 \
+	  --calibration-subjects 5 && \
+	  echo "[eval] make eval wall time: $$(( $$(date +%s) - start )) s ($(EVAL_OUT))"
+
+eval-grid: setup  ## The per-mass grid (paper section V), 5 seeds; eval.json + plots (~25 min).
+	$(ENV) && exo_eval --out $(EVAL_OUT)/grid \
 	  --conditions no_exo,promp,learned,ablation_human_reference \
 	  --repetitive-conditions no_exo,promp,learned --masses 55,65,70,75,90 --seeds 5
 

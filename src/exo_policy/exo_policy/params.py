@@ -6,9 +6,10 @@ from dataclasses import asdict, dataclass
 
 from exo_contract.parameters import check_fields, param
 from exo_contract.parameters import defaults as param_defaults
+from exo_policy.baselines import GRAVITY_SHARE
 from exo_policy.reference_source import check_assist_bound, MAX_ASSIST_TORQUE_NM
 
-POLICY_MODES = ('learned', 'promp', 'oracle')
+POLICY_MODES = ('learned', 'promp', 'oracle', 'gravity_share', 'constant_assist')
 #: Testing only (exo_policy.fault_injection): a policy that asks for K = 300, q_d = q + 1.
 FAULT_INJECTION_MODES = ('fault_injection_pull',)
 LANGUAGE_ENCODERS = ('auto', 'hybrid', 'minilm', 'lexical')
@@ -21,7 +22,9 @@ class PolicyNodeParams:
     mode: str = param(
         'learned', "Reference source: 'learned' (the default bimodal policy: follows the task "
         "and assists), 'promp' (the ProMP baseline, same targets) or 'oracle' (task library "
-        "reference + fitted stiffness); 'fault_injection_pull' only tests the controller's "
+        "reference + fitted stiffness), 'gravity_share' / 'constant_assist' (physics baselines "
+        "of exo_policy.baselines: a share of the arm + payload gravity torque, a constant "
+        "torque on loaded tasks); 'fault_injection_pull' only tests the controller's "
         'bounds (a deliberately wrong policy, exo_policy.fault_injection).',
         choices=POLICY_MODES + FAULT_INJECTION_MODES)
     rate_hz: float = param(100.0, 'Publication rate of /exo/impedance_reference.', 'Hz',
@@ -43,6 +46,12 @@ class PolicyNodeParams:
         MAX_ASSIST_TORQUE_NM, 'Bound on the assistance |K (q_d - q)| the learned policy and '
         "ProMP ask for (the cuff's deflection against tracking).", 'N*m',
         low=0.0, high=100.0, low_open=True)
+    wearer_body_mass_kg: float = param(
+        70.0, "The wearer's body mass (mode gravity_share: forearm + hand gravity).", 'kg',
+        low=40.0, high=150.0)
+    gravity_share: float = param(
+        GRAVITY_SHARE, 'Share of the arm + payload gravity torque asked for (mode '
+        'gravity_share).', '', low=0.0, high=1.0, low_open=True)
 
     def __post_init__(self) -> None:
         """Reject invalid values, quoting them."""

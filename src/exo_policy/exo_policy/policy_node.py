@@ -102,7 +102,8 @@ def load_source(params: PolicyNodeParams):
     source = make_source(
         params.mode, resolver=resolver, compliant_stiffness=params.compliant_stiffness,
         checkpoint=params.checkpoint, promp_model=params.promp_model,
-        stiffness_table=params.stiffness_table, max_assist_torque=params.max_assist_torque)
+        stiffness_table=params.stiffness_table, max_assist_torque=params.max_assist_torque,
+        body_mass_kg=params.wearer_body_mass_kg, gravity_share=params.gravity_share)
     return resolver, source
 
 

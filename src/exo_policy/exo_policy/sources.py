@@ -3,7 +3,8 @@
 Modes: ``learned`` (the bimodal policy, default: trained on the bounded virtual equilibrium
 of eq. 3 rollouts, it follows the task and assists; :mod:`exo_policy.configuration`),
 ``promp`` (the paper's baseline, fitted on the same targets and episodes), ``oracle`` (task
-library reference + fitted stiffness). The paper's literal formulation (the policy trained
+library reference + fitted stiffness), ``gravity_share`` and ``constant_assist`` (physics
+baselines, :mod:`exo_policy.baselines`). The paper's literal formulation (the policy trained
 on the human's own reference) is not a mode: it is an ablation of the evaluation
 (:func:`exo_policy.runtime.ablation_checkpoint_dir`, loaded through an explicit
 ``checkpoint``).
@@ -17,10 +18,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from exo_policy.baselines import (
+    ConstantAssistReferenceSource,
+    GRAVITY_SHARE,
+    GravityShareReferenceSource,
+)
 from exo_policy.oracle import OracleReferenceSource, StiffnessTable
 from exo_policy.reference_source import MAX_ASSIST_TORQUE_NM, ReferenceSource, Resolver
 
-SOURCE_MODES = ('learned', 'promp', 'oracle')
+SOURCE_MODES = ('learned', 'promp', 'oracle', 'gravity_share', 'constant_assist')
 #: Modes that exist to test the controller's bounds (never a shipped configuration).
 FAULT_INJECTION_MODES = ('fault_injection_pull',)
 
@@ -28,7 +34,8 @@ FAULT_INJECTION_MODES = ('fault_injection_pull',)
 def make_source(mode: str, *, resolver: Resolver | None = None,
                 compliant_stiffness: float = 2.0, checkpoint: str = '', promp_model: str = '',
                 stiffness_table: str = '',
-                max_assist_torque: float = MAX_ASSIST_TORQUE_NM) -> ReferenceSource:
+                max_assist_torque: float = MAX_ASSIST_TORQUE_NM, body_mass_kg: float = 70.0,
+                gravity_share: float = GRAVITY_SHARE) -> ReferenceSource:
     """Return the reference source for ``mode`` ('' paths = the shipped files).
 
     Args:
@@ -41,7 +48,9 @@ def make_source(mode: str, *, resolver: Resolver | None = None,
         promp_model: ProMP model file (.npz).
         stiffness_table: oracle stiffness table (.npz).
         max_assist_torque: bound on ``|K (q_d - q)|`` of the learned policy and ProMP, N*m
-            (:data:`exo_policy.reference_source.MAX_ASSIST_TORQUE_NM`).
+            (:data:`exo_policy.reference_source.MAX_ASSIST_TORQUE_NM`), and of the baselines.
+        body_mass_kg: the wearer's body mass (gravity_share), kg.
+        gravity_share: share of the arm + payload gravity torque (gravity_share).
 
     Raises:
         ValueError: unknown mode or invalid files/values (message quotes them).
@@ -59,6 +68,14 @@ def make_source(mode: str, *, resolver: Resolver | None = None,
     if mode == 'oracle':
         table = StiffnessTable.load(Path(stiffness_table) if stiffness_table else None)
         return OracleReferenceSource(table, compliant_stiffness, resolver=resolver)
+    if mode == 'gravity_share':
+        return GravityShareReferenceSource(gravity_share, body_mass_kg, resolver=resolver,
+                                           compliant_stiffness=compliant_stiffness,
+                                           max_assist_torque=max_assist_torque)
+    if mode == 'constant_assist':
+        return ConstantAssistReferenceSource(resolver=resolver,
+                                             compliant_stiffness=compliant_stiffness,
+                                             max_assist_torque=max_assist_torque)
     if mode == 'fault_injection_pull':
         from exo_policy.fault_injection import FaultInjectionPullSource
         return FaultInjectionPullSource(resolver, compliant_stiffness)

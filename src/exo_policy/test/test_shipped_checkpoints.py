@@ -76,11 +76,12 @@ def test_ablation_checkpoint_metadata_and_size():
 
 
 def test_no_mode_runs_the_ablation_by_accident(resolver):
-    """policy_node's modes are the default policy, ProMP and the oracle.
+    """policy_node's modes: the default policy, ProMP, the oracle and two physics baselines.
 
     The paper's literal formulation is reachable only through an explicit checkpoint path.
     """
-    assert POLICY_MODES == SOURCE_MODES == ('learned', 'promp', 'oracle')
+    assert POLICY_MODES == SOURCE_MODES == ('learned', 'promp', 'oracle', 'gravity_share',
+                                            'constant_assist')
     with pytest.raises(ValueError, match="'assist'"):
         PolicyNodeParams(mode='assist')
     with pytest.raises(ValueError, match="'assist'"):

@@ -92,6 +92,10 @@ class ExoArmConfig:
         exo_torque_limit: hardware motor torque limit in N*m, > 0.
         timestep: simulation timestep in s, in (0, 0.01].
         attach_exo: False gives the "no exo" condition (no exo body, no cuff, no motor).
+        strength_factor: the subject's muscle strength relative to the body-mass scaling
+            (:func:`strength_scale`), in [0.5, 2].
+        forearm_mass_fraction: forearm + hand mass / body mass, in [0.015, 0.03] (default
+            de Leva's 2.23 %, :data:`FOREARM_HAND_MASS_FRACTION`).
 
     """
 
@@ -104,6 +108,8 @@ class ExoArmConfig:
     exo_torque_limit: float = 30.0
     timestep: float = 0.001
     attach_exo: bool = True
+    strength_factor: float = 1.0
+    forearm_mass_fraction: float = FOREARM_HAND_MASS_FRACTION
 
     def __post_init__(self) -> None:
         """Reject invalid values with a message that quotes them."""
@@ -115,6 +121,8 @@ class ExoArmConfig:
         check_range('exo_link_com', self.exo_link_com, 1e-3, 0.5, 'm')
         check_range('exo_torque_limit', self.exo_torque_limit, 1e-3, 500.0, 'N*m')
         check_range('timestep', self.timestep, 1e-5, 0.01, 's')
+        check_range('strength_factor', self.strength_factor, 0.5, 2.0, '')
+        check_range('forearm_mass_fraction', self.forearm_mass_fraction, 0.015, 0.03, '')
         if not isinstance(self.attach_exo, bool):
             raise ValueError(f'attach_exo must be a bool, got {self.attach_exo!r}')
 
@@ -158,13 +166,13 @@ def build_model(config: ExoArmConfig = ExoArmConfig()) -> mujoco.MjModel:
     spec.option.timestep = config.timestep
 
     forearm = spec.body(FOREARM_BODY)
-    _scale_body(forearm, FOREARM_HAND_MASS_FRACTION * config.body_mass_kg)
+    _scale_body(forearm, config.forearm_mass_fraction * config.body_mass_kg)
     _scale_body(spec.body(UPPER_ARM_BODY), UPPER_ARM_MASS_FRACTION * config.body_mass_kg)
 
     # Muscles: force computed with the activation at the end of the step ("actearly"), so a
     # commanded excitation acts without a one-step delay; maximal isometric force (gainprm[2],
     # and biasprm[2] of the passive force) scaled with body mass.
-    strength = strength_scale(config.body_mass_kg)
+    strength = strength_scale(config.body_mass_kg) * config.strength_factor
     for name in MUSCLES:
         muscle = spec.actuator(name)
         muscle.actearly = True

@@ -6,6 +6,7 @@ Examples::
     exo_eval --quick --out out/eval_quick   # 3 tasks, 70 kg, 1 simulated minute
     exo_eval --task-text 'make an ok gesture' --mass 72 --policy promp --json
     exo_eval --quick --controller-params my_params.yaml --policy-params my_policy.yaml
+    exo_eval --subjects 20 --calibration-subjects 5 --out out/eval   # population study
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from exo_experiments.evaluation.figures import make_plots
 from exo_experiments.evaluation.grid import run_evaluation
 from exo_experiments.evaluation.page import evaluation_sections
 from exo_experiments.evaluation.single import single_rollout
+from exo_experiments.evaluation.study_cli import add_arguments as add_study_arguments
+from exo_experiments.evaluation.study_cli import run_study
 from exo_experiments.results_page import write_results_page
 
 DESCRIPTION = ('Closed-loop evaluation (paper section V, Fig. 4-7): every task x condition x '
@@ -93,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "period, language_encoder the task resolver; default: the launch "
                         "files' share/exo_bringup/config/policy.yaml with the launch argument "
                         'defaults on top)')
+    add_study_arguments(p)
     return p
 
 
@@ -104,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         node_config = load_node_config(opts.controller_params, opts.policy_params)
     except ValueError as exc:
         parser.error(str(exc))
+    if opts.subjects is not None:
+        return run_study(opts, parser, argv, node_config)
     if opts.task_text is not None:
         try:
             res = single_rollout(opts.task_text, opts.mass, opts.policy, node_config,

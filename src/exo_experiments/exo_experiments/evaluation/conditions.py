@@ -6,7 +6,9 @@ the assisted ``promp``, ``learned`` (the default policy), ``oracle`` (a referenc
 :class:`exo_experiments.harness.ImpedanceAssist`) and ``ablation_human_reference``: the paper's
 literal formulation (the learned policy trained on the human's own reference,
 :func:`exo_policy.runtime.ablation_checkpoint_dir`), an ablation and not a mode of
-policy_node.
+policy_node; the physics baselines ``gravity_share`` and ``constant_assist`` (modes of
+policy_node, :mod:`exo_policy.baselines`) and ``learned_constant_stiffness`` (the stiffness
+ablation: the learned policy's assistance at a constant stiffness).
 
 One language front end: every condition and the simulated human resolve task text with
 the same :class:`exo_language.resolver.TaskResolver`, built once per process (lazily, with
@@ -24,8 +26,11 @@ from exo_experiments.harness import ImpedanceAssist
 from exo_language.resolver import TaskResolver
 
 ABLATION = 'ablation_human_reference'
-CONDITIONS = ('no_exo', 'transparent', 'promp', 'learned', 'oracle', ABLATION)
-ASSISTED = ('promp', 'learned', 'oracle', ABLATION)
+STIFFNESS_ABLATION = 'learned_constant_stiffness'
+BASELINES = ('gravity_share', 'constant_assist')
+CONDITIONS = ('no_exo', 'transparent', 'promp', 'learned', 'oracle', ABLATION, *BASELINES,
+              STIFFNESS_ABLATION)
+ASSISTED = ('promp', 'learned', 'oracle', ABLATION, *BASELINES, STIFFNESS_ABLATION)
 TRAINING_MASSES = (60.0, 70.0, 80.0)
 UNSEEN_MASSES = (55.0, 65.0, 75.0, 90.0)
 #: The answer to text that names no task, the same in every mode.
@@ -54,8 +59,17 @@ def resolve_task(text: str, node_config: NodeConfig | None = None) -> Task | Non
     return language_resolver(config.policy.language_encoder).resolve(text).task
 
 
-def make_source(condition: str, node_config: NodeConfig | None = None):
+def make_source(condition: str, node_config: NodeConfig | None = None,
+                body_mass_kg: float | None = None, gravity_share: float | None = None):
     """Reference source of an assisted ``condition``; None for no_exo / transparent.
+
+    The physics baselines ``gravity_share`` and ``constant_assist``
+    (:mod:`exo_policy.baselines`) run at the policy's ``max_assist_torque``; the gravity
+    share knows the wearer's ``body_mass_kg`` (default: policy.yaml's
+    ``wearer_body_mass_kg``) and its ``gravity_share`` (default: policy.yaml's).
+    ``learned_constant_stiffness`` is the learned policy's reference at the baselines'
+    constant stiffness with the same assistance torque (the stiffness ablation,
+    :class:`exo_policy.baselines.ConstantStiffnessSource`).
 
     The source is built as policy_node builds it (:func:`exo_policy.sources.make_source`)
     from ``node_config.policy`` (default: the launch files' policy.yaml): the shared
@@ -82,11 +96,21 @@ def make_source(condition: str, node_config: NodeConfig | None = None):
               'checkpoint': policy.checkpoint if condition == 'learned' else ''}
     if condition in ('oracle', 'promp'):
         return make_reference_source(condition, **kwargs)
+    if condition in BASELINES:
+        kwargs['body_mass_kg'] = (policy.wearer_body_mass_kg if body_mass_kg is None
+                                  else float(body_mass_kg))
+        kwargs['gravity_share'] = (policy.gravity_share if gravity_share is None
+                                   else float(gravity_share))
+        return make_reference_source(condition, **kwargs)
     try:
         if condition == ABLATION:
             from exo_policy.runtime import ablation_checkpoint_dir  # noqa: PLC0415
             kwargs['checkpoint'] = str(ablation_checkpoint_dir())
             return make_reference_source('learned', **kwargs)
+        if condition == STIFFNESS_ABLATION:
+            from exo_policy.baselines import ConstantStiffnessSource  # noqa: PLC0415
+            kwargs['checkpoint'] = policy.checkpoint
+            return ConstantStiffnessSource(make_reference_source('learned', **kwargs))
         return make_reference_source(condition, **kwargs)
     except Exception as exc:  # noqa: BLE001 -- any failure skips the condition
         raise SourceUnavailableError(f'the {condition} policy is unavailable: '

@@ -81,9 +81,10 @@ def timing_variation(seed: int, task_id: str, body_mass_kg: float,
         baseline_offset_rad=drawn.baseline_offset_rad)
 
 
-def _controller(condition: str, text: str, node_config: NodeConfig | None):
+def _controller(condition: str, text: str, node_config: NodeConfig | None,
+                body_mass_kg: float | None = None):
     """(controller, assist or None, recording source or None) of one rollout."""
-    source = make_source(condition, node_config)
+    source = make_source(condition, node_config, body_mass_kg)
     if source is None:
         return ZeroTorque(), None, None
     recorder = RecordingSource(source)
@@ -99,7 +100,7 @@ def _practised(task_id: str, condition: str, body_mass_kg: float, text: str,
     task = TASKS_BY_ID[task_id]
     for _ in range(repetitions):
         config = ExoArmConfig(body_mass_kg=body_mass_kg, attach_exo=condition != 'no_exo')
-        controller, _, _ = _controller(condition, text, node_config)
+        controller, _, _ = _controller(condition, text, node_config, body_mass_kg)
         res = run_rollout(task, config=config, controller=controller,
                           rest_before=REST_BEFORE_S, rest_after=REST_AFTER_S,
                           seed=PRACTICE_SEED, memory=memory)
@@ -153,7 +154,7 @@ def evaluate_rollout(task: Task, condition: str, body_mass_kg: float,
     memory = practised_memory(task, condition, float(body_mass_kg), text, node_config,
                               practice)
     config = ExoArmConfig(body_mass_kg=float(body_mass_kg), attach_exo=condition != 'no_exo')
-    controller, assist, recorder = _controller(condition, text, node_config)
+    controller, assist, recorder = _controller(condition, text, node_config, body_mass_kg)
     noise = episode_seed(EVAL_BASE_SEED + 1, task.task_id, body_mass_kg, int(seed))
     res = run_rollout(task, config=config, controller=controller, rest_before=REST_BEFORE_S,
                       rest_after=REST_AFTER_S, params=variation.params, seed=noise,

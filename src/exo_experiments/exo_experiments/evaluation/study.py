@@ -1,0 +1,303 @@
+"""The population study: subjects x conditions x (tasks + interaction-safety scenarios).
+
+Every subject (:mod:`~exo_experiments.evaluation.population`) does every task and scenario
+(:mod:`~exo_experiments.evaluation.scenarios`) under every condition, after
+:data:`exo_sim.episodes.PRACTICE_REPETITIONS` nominal practice repetitions of the task it
+performs under that condition; its timing (onset, speed, amplitude) is drawn per subject and
+task, the same in every condition. The assisted conditions run the reference source and
+the stability-bounded controller core of the nodes (:class:`exo_experiments.harness.
+ImpedanceAssist`) with the same ``max_assist_torque`` for every source. Statistics
+(:mod:`~exo_experiments.evaluation.stats`) pair conditions per subject.
+
+Per nominal task: exo-angle RMSE (``rmse_rad``) and the arm's own RMSE (``rmse_arm_rad``)
+against the wearer's reference over the active phase, muscle energy over the active phase
+and its change against no exo (``energy_change_pct``, paired per subject), and the
+interaction metrics of :func:`~exo_experiments.evaluation.scenarios.interaction_metrics`
+(smoothness included). Per scenario: the interaction metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+import datetime
+import math
+import multiprocessing as mp
+import os
+import sys
+import time
+
+import numpy as np
+from scipy.integrate import trapezoid
+
+from exo_bringup.node_config import NodeConfig
+from exo_contract.metrics import active_mask, rmse
+from exo_contract.tasks import TASKS_BY_ID
+from exo_experiments.evaluation import stats
+from exo_experiments.evaluation.conditions import (
+    assist_kwargs,
+    check_condition,
+    default_node_config,
+    make_source,
+)
+from exo_experiments.evaluation.population import draw_subject
+from exo_experiments.evaluation.scenarios import (
+    interaction_metrics,
+    scenario_tasks,
+    SCENARIOS,
+    simulate,
+)
+from exo_experiments.evaluation.single import draw_timing
+from exo_experiments.harness import ImpedanceAssist
+from exo_sim.datagen.config import episode_seed
+from exo_sim.episodes import PRACTICE_REPETITIONS, PRACTICE_SEED
+
+SCHEMA = 'exo_vic.study/1'
+REST_S = 0.5
+DEFAULT_CONDITION = 'learned'
+BASELINE_CONDITIONS = ('gravity_share', 'constant_assist', 'promp')
+LOADED_TASKS = ('lift_light', 'shelf', 'lift_heavy', 'carry_bimanual')
+TRACKING_TARGET_RAD = 0.05
+TASK_METRICS = ('rmse_rad', 'rmse_arm_rad', 'energy_change_pct', 'command_hf_rms_nm',
+                'peak_interaction_nm', 'rms_interaction_nm')
+SCENARIO_METRICS = ('peak_interaction_nm', 'rms_interaction_nm', 'time_above_comfort_s',
+                    'muscle_energy_j', 'exo_deviation_rad', 'command_hf_rms_nm')
+
+
+def _controller(condition: str, text: str, mass: float, node_config: NodeConfig,
+                gravity_share: float | None):
+    source = make_source(condition, node_config, mass, gravity_share)
+    if source is None:
+        return None
+    return ImpedanceAssist(source, text, REST_S, **assist_kwargs(node_config))
+
+
+def run_subject(subject_id: int, condition: str, items: list[str], node_config: NodeConfig,
+                gravity_share: float | None = None) -> list[dict]:
+    """Every task / scenario of ``items`` for one subject under one condition."""
+    subject = draw_subject(subject_id)
+    arm = replace(subject.arm, attach_exo=condition != 'no_exo')
+    mass = subject.body_mass_kg
+    practised: dict[str, dict] = {}
+
+    def practice(task) -> dict:
+        if task.task_id not in practised:
+            memory = None
+            for _ in range(PRACTICE_REPETITIONS):
+                ctrl = _controller(condition, task.text, mass, node_config, gravity_share)
+                memory = simulate(task, arm, subject.human, ctrl, seed=PRACTICE_SEED,
+                                  memory=memory, rest_before=REST_S).memory
+            practised[task.task_id] = memory or {}
+        return practised[task.task_id]
+
+    out = []
+    for item in items:
+        start = time.perf_counter()
+        scenario = SCENARIOS.get(item)
+        if scenario is not None:
+            text_task, task = scenario_tasks(scenario)
+        else:
+            text_task = task = TASKS_BY_ID[item]
+        timing = draw_timing(subject_id, task.task_id, 70.0)
+        noise = episode_seed(stats.BOOTSTRAP_SEED + 30_000, task.task_id, 70.0, subject_id)
+        try:
+            memory = practice(task)
+            ctrl = _controller(condition, text_task.text, mass, node_config, gravity_share)
+            tr = simulate(task, arm, subject.human, ctrl, params=timing.params,
+                          onset_s=timing.onset_s, seed=noise, memory=memory,
+                          scenario=scenario, rest_before=REST_S)
+        except Exception as exc:  # noqa: BLE001 -- one failed rollout is reported
+            out.append({'item': item, 'condition': condition, 'subject_id': subject_id,
+                        'error': f'{type(exc).__name__}: {exc}'})
+            continue
+        res = {'item': item, 'kind': 'scenario' if scenario else 'task',
+               'condition': condition, 'subject_id': subject_id,
+               'body_mass_kg': mass, **interaction_metrics(tr, mass, condition != 'no_exo')}
+        if scenario is None:
+            act = active_mask(tr.phase)
+            q = tr.q_exo if condition != 'no_exo' else tr.q_human
+            res['rmse_rad'] = rmse(q, tr.q_ref, act)
+            res['rmse_arm_rad'] = rmse(tr.q_human, tr.q_ref, act)
+            res['active_energy_j'] = float(trapezoid(tr.power[act], tr.t[act]))
+        if ctrl is not None:
+            c = ctrl.counters
+            res['safety_ok'] = (c.nonfinite_commands == 0 and c.torque_limit_violations == 0
+                                and c.stiffness_rate_violations == 0)
+            res['k_mean'] = float(np.mean(c.stiffness)) if c.stiffness else None
+        else:
+            res['safety_ok'] = True
+        res['wall_s'] = time.perf_counter() - start
+        out.append(res)
+    return out
+
+
+def _job(job: tuple) -> list[dict]:
+    subject_id, condition, items, node_config, share = job
+    try:
+        return run_subject(subject_id, condition, items, node_config, share)
+    except Exception as exc:  # noqa: BLE001 -- reported, not fatal
+        return [{'item': i, 'condition': condition, 'subject_id': subject_id,
+                 'error': f'{type(exc).__name__}: {exc}'} for i in items]
+
+
+def run_population(conditions: list[str], tasks: list[str], scenarios: list[str],
+                   subjects: list[int], workers: int | None = None,
+                   node_config: NodeConfig | None = None, gravity_share: float | None = None,
+                   progress: bool = True) -> dict:
+    """Run the study; return the study dict (rows + summary + comparisons)."""
+    start = time.perf_counter()
+    node_config = node_config if node_config is not None else default_node_config()
+    skipped = {}
+    runnable = []
+    for c in conditions:
+        reason = check_condition(c, node_config)
+        if reason is None:
+            runnable.append(c)
+        else:
+            skipped[c] = reason
+            print(f'[exo_eval] skipping condition {c!r}: {reason}', file=sys.stderr)
+    if 'no_exo' not in runnable:
+        runnable.insert(0, 'no_exo')
+    items = list(tasks) + list(scenarios)
+    jobs = [(s, c, items, node_config, gravity_share) for s in subjects for c in runnable]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    rows: list[dict] = []
+    from tqdm import tqdm  # noqa: PLC0415
+    bar = tqdm(total=len(jobs), desc='subjects x conditions', disable=not progress,
+               file=sys.stderr)
+    if workers == 1:
+        for job in jobs:
+            rows += _job(job)
+            bar.update()
+    else:
+        with mp.get_context('spawn').Pool(workers) as pool:
+            for res in pool.imap_unordered(_job, jobs):
+                rows += res
+                bar.update()
+    bar.close()
+    add_energy_change(rows)
+    return {'schema': SCHEMA,
+            'created': datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            'wall_s': time.perf_counter() - start,
+            'config': {'conditions': runnable, 'tasks': list(tasks),
+                       'scenarios': list(scenarios), 'subjects': list(subjects),
+                       'gravity_share': (gravity_share if gravity_share is not None
+                                         else node_config.policy.gravity_share),
+                       'max_assist_torque': node_config.policy.max_assist_torque,
+                       'practice_repetitions': PRACTICE_REPETITIONS, 'workers': workers},
+            'subjects': [draw_subject(s).to_json() for s in subjects],
+            'skipped_conditions': skipped, 'rows': rows,
+            'summary': summarize(rows), 'comparisons': compare(rows, runnable, tasks,
+                                                               scenarios),
+            'errors': sum(1 for r in rows if 'error' in r),
+            'safety_ok': all(r.get('safety_ok', False) for r in rows)}
+
+
+def add_energy_change(rows: list[dict]) -> None:
+    """``energy_change_pct`` of every task row against no exo (same subject and task), %."""
+    ref = {(r['item'], r['subject_id']): r['active_energy_j'] for r in rows
+           if r.get('condition') == 'no_exo' and 'active_energy_j' in r}
+    for r in rows:
+        if 'active_energy_j' in r:
+            base = ref.get((r['item'], r['subject_id']))
+            r['energy_change_pct'] = 100.0 * (r['active_energy_j'] / base - 1.0) if base \
+                else None
+
+
+def _by(rows: list[dict], item: str, cond: str, metric: str) -> dict:
+    return {r['subject_id']: r[metric] for r in rows if r['item'] == item
+            and r['condition'] == cond and r.get(metric) is not None}
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Item -> condition -> metric -> {mean, ci95 (bootstrap over subjects), n}."""
+    out: dict = {}
+    ok = [r for r in rows if 'error' not in r]
+    for item in dict.fromkeys(r['item'] for r in ok):
+        for cond in dict.fromkeys(r['condition'] for r in ok):
+            metrics = TASK_METRICS if item not in SCENARIOS else SCENARIO_METRICS
+            cell = {}
+            for m in metrics:
+                vals = list(_by(ok, item, cond, m).values())
+                if vals:
+                    cell[m] = {'mean': float(np.mean(vals)), 'ci95': stats.bootstrap_ci(vals),
+                               'n': len(vals)}
+            if cell:
+                out.setdefault(item, {})[cond] = cell
+    return out
+
+
+def best_baseline(summary: dict, item: str, baselines=BASELINE_CONDITIONS) -> str | None:
+    """The best baseline of a task or scenario (None without one).
+
+    Task: the largest energy saving within the tracking target (else the best tracking);
+    scenario: the lowest RMS interaction torque.
+    """
+    cells = {c: summary.get(item, {}).get(c) for c in baselines}
+    cells = {c: v for c, v in cells.items() if v}
+    if not cells:
+        return None
+    if item in SCENARIOS:
+        return min(cells, key=lambda c: cells[c]['rms_interaction_nm']['mean'])
+    within = {c: v for c, v in cells.items() if v['rmse_rad']['mean'] <= TRACKING_TARGET_RAD
+              and 'energy_change_pct' in v}
+    if within:
+        return min(within, key=lambda c: within[c]['energy_change_pct']['mean'])
+    return min(cells, key=lambda c: cells[c]['rmse_rad']['mean'])
+
+
+def compare(rows: list[dict], conditions: list[str], tasks: list[str],
+            scenarios: list[str]) -> dict:
+    """Paired comparisons of the default against every other condition, Holm over items.
+
+    ``default_vs``: condition -> metric -> item -> paired difference (default - other) with
+    bootstrap interval, d_z, Wilcoxon p and Holm-adjusted p (family: the items of that
+    metric); ``tost_arm_tracking``: condition -> task -> TOST of the arm's RMSE against no
+    exo (margin :data:`stats.TOST_MARGIN_RAD`); ``best_baseline``: item -> the best
+    baseline and the default's paired difference to it.
+    """
+    ok = [r for r in rows if 'error' not in r]
+    out: dict = {'default': DEFAULT_CONDITION, 'default_vs': {}, 'tost_arm_tracking': {},
+                 'best_baseline': {}}
+    summary = summarize(ok)
+    if DEFAULT_CONDITION in conditions:
+        for other in conditions:
+            if other == DEFAULT_CONDITION:
+                continue
+            per_metric: dict = {}
+            for metrics, items in ((TASK_METRICS, tasks), (SCENARIO_METRICS, scenarios)):
+                for m in metrics:
+                    res = {i: stats.paired(_by(ok, i, DEFAULT_CONDITION, m),
+                                           _by(ok, i, other, m)) for i in items}
+                    res = {i: v for i, v in res.items() if v is not None}
+                    adj = stats.holm([v['p'] for v in res.values()])
+                    for v, p in zip(res.values(), adj, strict=True):
+                        v['p_holm'] = p
+                    if res:
+                        per_metric.setdefault(m, {}).update(res)
+            out['default_vs'][other] = per_metric
+    for cond in conditions:
+        if cond == 'no_exo':
+            continue
+        out['tost_arm_tracking'][cond] = {}
+        for t in tasks:
+            d = stats.paired(_by(ok, t, cond, 'rmse_arm_rad'), _by(ok, t, 'no_exo',
+                                                                   'rmse_arm_rad'))
+            if d is not None:
+                out['tost_arm_tracking'][cond][t] = stats.tost_paired(d['diffs'])
+    for item in list(tasks) + list(scenarios):
+        best = best_baseline(summary, item)
+        if best is None or DEFAULT_CONDITION not in summary.get(item, {}):
+            continue
+        key = 'rms_interaction_nm' if item in SCENARIOS else 'energy_change_pct'
+        d = out['default_vs'].get(best, {})
+        out['best_baseline'][item] = {
+            'baseline': best, 'metric': key,
+            'default_minus_baseline': d.get(key, {}).get(item),
+            'rmse_default_minus_baseline': (d.get('rmse_rad', {}).get(item)
+                                            if item not in SCENARIOS else None)}
+    return out
+
+
+def rounded(value: float | None, digits: int = 4) -> float | None:
+    """``value`` rounded (None and non-finite stay None)."""
+    return round(value, digits) if value is not None and math.isfinite(value) else None
