@@ -19,7 +19,7 @@ pytest.importorskip('rclpy')
 pytest.importorskip('exo_interfaces.msg')
 pytest.importorskip('std_srvs.srv')
 
-from test_controller_node_safety import context, rig_factory  # noqa: E402, F401
+from test_controller_node_safety import rig_factory  # noqa: E402, F401
 
 #: ros2topic's publisher() with --once and its defaults: argv[1] 'true' or 'false'.
 PUB_ONCE = """
