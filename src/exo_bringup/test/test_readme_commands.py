@@ -30,8 +30,10 @@ EXERCISED = {
     'exo_arm': ('exo_arm', ('src/exo_bringup/test/test_arming.py',)),
     'exo_arm --disarm': ('exo_arm', ('src/exo_bringup/test/test_arming.py',)),
     'exo_prewear_check': ('exo_prewear_check', ('src/exo_bringup/test/test_arming.py',)),
+    'exo_bench_bridge --runs 3': ('exo_bench_bridge', (
+        'src/exo_hardware/test/test_bench_bridge.py',)),
 }
-NOT_EXERCISED = {'make demo', 'exo_bench_bridge --runs 3'}
+NOT_EXERCISED = {'make demo'}
 
 
 def readme_commands() -> list[str]:
