@@ -205,9 +205,16 @@ def main(argv: list[str] | None = None) -> int:
                              'practised each task twice with it, as in the evaluation)')
     parser.add_argument('--strict', action='store_true',
                         help='exit 1 when a task misses the RMSE target or has violations')
+    parser.add_argument('--tasks', default=','.join(task.task_id for task in TASKS),
+                        help='comma-separated task ids, in order (default: all nine)')
     opts = parser.parse_args(argv)
+    chosen = [name.strip() for name in opts.tasks.split(',') if name.strip()]
+    unknown = [name for name in chosen if name not in TASKS_BY_ID]
+    if unknown or not chosen:
+        parser.error(f'--tasks: unknown task ids {unknown}; choose from {list(TASKS_BY_ID)}')
     stop_on_sigterm()
-    texts = [(task.text, task.duration_s + opts.gap) for task in TASKS]
+    texts = [(TASKS_BY_ID[name].text, TASKS_BY_ID[name].duration_s + opts.gap)
+             for name in chosen]
     texts.append((UNKNOWN_TEXT, 2.0))
     try:
         summary = run_demo(opts.out, opts.body_mass_kg, opts.settle, opts.ready_timeout,
