@@ -2,14 +2,18 @@
 
 Every test that talks over DDS runs on a domain of its own, never on 0 (the ROS default) nor
 on 42 (the project's default domain, where a user's graph may be running): see
-:func:`allocate_domain`. Nodes started as processes inherit it through ``ROS_DOMAIN_ID``.
+:func:`allocate_domain`, which also keeps two test runs on one machine apart. Nodes started
+as processes inherit it through ``ROS_DOMAIN_ID``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+import fcntl
 import itertools
 import os
+from pathlib import Path
+import tempfile
 import time
 
 import pytest
@@ -19,23 +23,40 @@ TEST_DOMAINS = tuple(d for d in range(100, 233) if d != 42)
 _SEQUENCE = itertools.count()
 
 
-def allocate_domain() -> int:
-    """A ROS domain for one test.
+#: Held domains: one lock file per domain, so that test runs side by side on one machine (two
+#: checkouts, a developer's and CI's) never share a domain while a test holds it.
+LOCK_DIR = Path(tempfile.gettempdir()) / 'exo-vic-test-domains'
 
-    Spread by the process id, so that test runs side by side on one machine use different
-    domains, and by a counter, so that consecutive tests of one run never share one (a node of
-    the previous test can linger in discovery).
+
+def allocate_domain() -> tuple[int, object]:
+    """A ROS domain for one test and the open lock file that holds it (close to release).
+
+    Tried from an offset spread by the process id and a per-process counter (consecutive tests
+    of one run take different domains: a node of the previous test can linger in discovery);
+    a domain another process holds is skipped.
     """
-    return TEST_DOMAINS[(os.getpid() * 37 + next(_SEQUENCE)) % len(TEST_DOMAINS)]
+    LOCK_DIR.mkdir(exist_ok=True)
+    start = os.getpid() * 37 + next(_SEQUENCE)
+    for i in range(len(TEST_DOMAINS)):
+        domain = TEST_DOMAINS[(start + i) % len(TEST_DOMAINS)]
+        handle = open(LOCK_DIR / f'{domain}.lock', 'w')  # noqa: SIM115 (held by the caller)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        return domain, handle
+    raise RuntimeError(f'every test domain in {TEST_DOMAINS[0]}-{TEST_DOMAINS[-1]} is held')
 
 
 @pytest.fixture
-def ros_domain(monkeypatch) -> int:
+def ros_domain(monkeypatch):
     """A private domain, also exported as ROS_DOMAIN_ID (localhost discovery) for processes."""
-    domain = allocate_domain()
+    domain, lock = allocate_domain()
     monkeypatch.setenv('ROS_DOMAIN_ID', str(domain))
     monkeypatch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-    return domain
+    yield domain
+    lock.close()
 
 
 @pytest.fixture

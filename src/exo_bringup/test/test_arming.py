@@ -18,7 +18,6 @@ without ROS below.
 import json
 import math
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -132,7 +131,7 @@ def _run(module, *args, env, timeout=240.0):
 
 @pytest.mark.integration
 def test_nothing_moves_before_the_operator_arms_then_the_prewear_check(tmp_path,
-                                                                       monkeypatch):
+                                                                       monkeypatch, ros_domain):
     from std_msgs.msg import Bool
 
     from exo_bringup.device import BRIDGE, CONTROLLER, DeviceObserver, LifecycleClient
@@ -140,8 +139,7 @@ def test_nothing_moves_before_the_operator_arms_then_the_prewear_check(tmp_path,
     from exo_contract.qos import ESTOP_QOS
     from exo_contract.topics import ESTOP_TOPIC
 
-    domain = random.randint(120, 200)
-    monkeypatch.setenv('ROS_DOMAIN_ID', str(domain))
+    domain = ros_domain
     monkeypatch.setenv('ROS_LOG_DIR', str(tmp_path / 'ros_log'))
     env = dict(os.environ)
     graph = GraphProcesses('real', {'hardware': 'bridge', 'policy_mode': 'oracle'},

@@ -13,7 +13,6 @@ zero torque, and killing controller_node gives zero torque at the actuator (the 
 
 import math
 import os
-import random
 import signal
 import time
 
@@ -121,9 +120,8 @@ class _Observer:
 
 
 @pytest.fixture
-def bridge_graph(tmp_path, monkeypatch):
-    domain = random.randint(120, 200)
-    monkeypatch.setenv('ROS_DOMAIN_ID', str(domain))
+def bridge_graph(tmp_path, monkeypatch, ros_domain):
+    domain = ros_domain
     monkeypatch.setenv('ROS_LOG_DIR', str(tmp_path / 'ros_log'))  # opensourceleg log too
     graph = GraphProcesses('real', {'hardware': 'bridge', 'policy_mode': 'oracle'},
                            log_dir=tmp_path / 'logs')

@@ -43,11 +43,12 @@ def test_lockstep_argument_sets_the_clock_of_every_node():
     assert lockstep.lockstep
     commands = dict(lockstep.commands)
     assert 'clock_mode:=lockstep' in commands['sim_node']
-    for name in ('policy_node', 'controller_node'):
+    for name in ('policy_node', 'controller_node', 'task_text_relay'):
         assert 'use_sim_time:=true' in commands[name]
     # Nodes on simulated time use the SingleThreadedExecutor (graph.SIM_TIME_EXECUTOR).
-    assert lockstep._node_env == {'sim_node': {}, 'policy_node': {'EXO_VIC_EXECUTOR': 'single'},
-                                  'controller_node': {'EXO_VIC_EXECUTOR': 'single'}}
+    single = {'EXO_VIC_EXECUTOR': 'single'}
+    assert lockstep._node_env == {'sim_node': {}, 'policy_node': single,
+                                  'controller_node': single, 'task_text_relay': single}
     assert not any(GraphProcesses('sim')._node_env.values())
     realtime = dict(GraphProcesses('sim').commands)
     assert 'clock_mode:=realtime' in realtime['sim_node']

@@ -9,7 +9,6 @@ policy_node, controller_node) run in this process on a private ROS domain.
 """
 
 import os
-import random
 import subprocess
 import sys
 import threading
@@ -63,13 +62,13 @@ def _pub_once(domain: int, text: str) -> str:
 
 
 @pytest.fixture
-def graph():
+def graph(ros_domain):
     """Relay, sim_node, policy_node (oracle) and an active controller_node, spinning."""
     from exo_impedance_controller.controller_node import ControllerNode
     from exo_policy.policy_node import LOADED, PolicyNode
     from exo_sim.sim_node import SimNode
 
-    domain = random.randint(100, 200)
+    domain = ros_domain
     context = Context()
     rclpy.init(context=context, domain_id=domain)
     lexical = Parameter('language_encoder', value='lexical')

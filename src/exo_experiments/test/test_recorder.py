@@ -1,6 +1,5 @@
 """Tests of exo_experiments.mcap_io and exo_experiments.recorder."""
 
-import random
 import time
 
 from mcap.reader import make_reader
@@ -104,10 +103,10 @@ def _spin_until(executor, predicate):
         executor.spin_once(timeout_sec=0.05)
 
 
-def test_recorder_node_writes_messages(tmp_path):
+def test_recorder_node_writes_messages(tmp_path, ros_domain):
     output = tmp_path / 'sub' / 'recording'
     context = Context()
-    rclpy.init(context=context, domain_id=random.randint(100, 200))
+    rclpy.init(context=context, domain_id=ros_domain)
     executor = SingleThreadedExecutor(context=context)
     try:
         source = rclpy.create_node('recorder_test_source', context=context)

@@ -5,7 +5,6 @@ only while active; deactivate and the stop hook leave zero torque and an idle, c
 actuator. Deadlines are generous; nothing asserts on timing.
 """
 
-import random
 import time
 
 import pytest
@@ -33,9 +32,9 @@ SPIN_TIMEOUT = 0.002  # s, the same for every spin_once (see test_controller_nod
 
 
 @pytest.fixture
-def ros(tmp_path):
+def ros(tmp_path, ros_domain):
     context = rclpy.Context()
-    rclpy.init(context=context, domain_id=random.randint(1, 100))
+    rclpy.init(context=context, domain_id=ros_domain)
     executor = SingleThreadedExecutor(context=context)
     nodes = []
 
