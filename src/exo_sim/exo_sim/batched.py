@@ -40,21 +40,23 @@ class MuscleCurves:
         self.n = len(self.acc0)
 
 
-def muscle_gain(curves: list[MuscleCurves], length: np.ndarray, vel: np.ndarray
-                ) -> np.ndarray:
+def muscle_gain(curves: list[MuscleCurves], length: np.ndarray, vel: np.ndarray,
+                where: np.ndarray | None = None) -> np.ndarray:
     """Active force per unit activation (MuJoCo's ``mju_muscleGain``), (N, n), N.
 
     Negative: a pull. Rows of fibre lengths (m) and velocities (m/s), row ``i`` with the
-    muscles ``curves[i]``.
+    muscles ``curves[i]``; ``where`` (N, n) bools: evaluate only there (0 elsewhere).
     """
-    out = np.empty(length.shape)
+    out = np.zeros(length.shape)
     gain = mujoco.mju_muscleGain
+    todo = None if where is None else where.tolist()
     for row, (cv, ls, vs) in enumerate(zip(curves, length.tolist(), vel.tolist(),
                                            strict=True)):
         o = out[row]
         lr, acc0, prm = cv.lengthrange, cv.acc0, cv.gainprm
         for k in range(cv.n):
-            o[k] = gain(ls[k], vs[k], lr[k], acc0[k], prm[k])
+            if todo is None or todo[row][k]:
+                o[k] = gain(ls[k], vs[k], lr[k], acc0[k], prm[k])
     return out
 
 

@@ -131,15 +131,17 @@ class MetabolicRows:
         ``length`` / ``vel``: actuator length (m) and velocity (m/s); ``act``: activation;
         ``ctrl``: excitation, each in ``ExoArm.MUSCLES`` order.
         """
+        l_norm = self.range0 + (length - self.lr0) * self.inv_l_opt
+        long = l_norm > 1.0
         gv = muscle_gain(self.curves, length, vel)
-        g0 = muscle_gain(self.curves, length, np.zeros_like(vel))
+        # the isometric gain only scales fibres longer than optimal
+        g0 = muscle_gain(self.curves, length, np.zeros_like(vel), where=long)
         a = np.clip(act, 0.0, 1.0)
         u = np.clip(ctrl, 0.0, 1.0)
         big_a = np.where(u > a, u, 0.5 * (u + a))
         v = vel * self.inv_l_opt  # fibre velocity, l_opt/s, shortening negative
-        l_norm = self.range0 + (length - self.lr0) * self.inv_l_opt
         h_am = self.h_am_s * big_a**0.6
-        h_am = np.where(l_norm > 1.0, (0.4 - 0.6 / self.f_max * g0) * h_am, h_am)
+        h_am = np.where(long, (0.4 - 0.6 / self.f_max * g0) * h_am, h_am)
         h_sl = np.where(v <= 0.0, self.k_short * v * big_a * big_a, self.k_long * v * big_a)
         # contractile-element work: -F_CE v_CE per kg, F_CE = -gain * a (>= 0)
         w = gv * a * v * self.l_opt_per_mass
