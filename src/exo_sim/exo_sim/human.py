@@ -588,23 +588,13 @@ def compute_batch(humans: list[SimulatedHuman], refs: list[tuple[float, float, f
     n = len(humans)
     sensed = [hm._sense(ref[0], ref[1], ref[2], ah, learn)
               for hm, ref, ah in zip(humans, refs, aheads, strict=True)]
-    length = np.empty((n, len(humans[0]._ids)))
-    vel = np.empty_like(length)
-    mom = np.empty_like(length)
-    tau_ff = np.empty(n)
-    tau_fb = np.empty(n)
-    floor = np.empty(n)
-    u_min = np.empty_like(length)
-    u_max = np.empty_like(length)
-    for i, (hm, (ff, fb, fl, r)) in enumerate(zip(humans, sensed, strict=True)):
-        length[i] = hm._buf_len[r]
-        vel[i] = hm._buf_vel[r]
-        mom[i] = hm._buf_mom[r]
-        tau_ff[i] = ff
-        tau_fb[i] = fb
-        floor[i] = fl
-        u_min[i] = hm._u_min
-        u_max[i] = hm._u_max
+    slots = [r for _, _, _, r in sensed]
+    length = np.array([hm._buf_len[r] for hm, r in zip(humans, slots, strict=True)])
+    vel = np.array([hm._buf_vel[r] for hm, r in zip(humans, slots, strict=True)])
+    mom = np.array([hm._buf_mom[r] for hm, r in zip(humans, slots, strict=True)])
+    tau_ff, tau_fb, floor = (np.array(col) for col in list(zip(*sensed, strict=True))[:3])
+    u_min = np.array([hm._u_min for hm in humans])
+    u_max = np.array([hm._u_max for hm in humans])
     c, passive = muscle_coefficients([hm.curves for hm in humans], length, vel, mom)
     tau_req = tau_ff + tau_fb
     tau_act = tau_req - passive

@@ -136,8 +136,8 @@ class MetabolicRows:
         gv = muscle_gain(self.curves, length, vel)
         # the isometric gain only scales fibres longer than optimal
         g0 = muscle_gain(self.curves, length, np.zeros_like(vel), where=long)
-        a = np.clip(act, 0.0, 1.0)
-        u = np.clip(ctrl, 0.0, 1.0)
+        a = np.minimum(np.maximum(act, 0.0), 1.0)
+        u = np.minimum(np.maximum(ctrl, 0.0), 1.0)
         big_a = np.where(u > a, u, 0.5 * (u + a))
         v = vel * self.inv_l_opt  # fibre velocity, l_opt/s, shortening negative
         h_am = self.h_am_s * big_a**0.6
@@ -152,16 +152,9 @@ class MetabolicRows:
 
     def power(self, arms: list[ExoArm]) -> np.ndarray:
         """Total metabolic power (N,), W, of each episode's arm (as MetabolicModel.power)."""
-        n = len(arms)
-        ids = self.models[0]._ids
-        length = np.empty((n, len(ids)))
-        vel = np.empty_like(length)
-        act = np.empty_like(length)
-        ctrl = np.empty_like(length)
-        for i, (mm, arm) in enumerate(zip(self.models, arms, strict=True)):
-            d = arm.data
-            length[i] = d.actuator_length[mm._ids]
-            vel[i] = d.actuator_velocity[mm._ids]
-            act[i] = d.act[mm._actadr]
-            ctrl[i] = d.ctrl[mm._ids]
+        pairs = list(zip(self.models, [arm.data for arm in arms], strict=True))
+        length = np.array([d.actuator_length[mm._ids] for mm, d in pairs])
+        vel = np.array([d.actuator_velocity[mm._ids] for mm, d in pairs])
+        act = np.array([d.act[mm._actadr] for mm, d in pairs])
+        ctrl = np.array([d.ctrl[mm._ids] for mm, d in pairs])
         return self.muscle_power(length, vel, act, ctrl).sum(axis=1) + self.basal_w

@@ -93,6 +93,8 @@ class RolloutResult:
         cocontraction: co-contraction index of the human's command of each step, [0, 1].
         seed: the human's noise seed. onset_s: movement onset after the instruction, s.
         memory: the human's adapted internal models at the end (per task).
+        stepping_cpu_s: CPU time of this process spent stepping the rollout's batch
+            (:func:`run_rollouts`; shared by its episodes), s.
 
     """
 
@@ -117,6 +119,7 @@ class RolloutResult:
     seed: int = 0
     onset_s: float = 0.0
     memory: dict | None = None
+    stepping_cpu_s: float = 0.0
 
     def _mask(self, active_only: bool) -> np.ndarray | None:
         return metrics.active_mask(self.phase) if active_only else None
@@ -246,13 +249,14 @@ class _Episode:
         self.power = 0.0
         self.ref = None
 
-    def result(self, elapsed: float) -> RolloutResult:
+    def result(self, elapsed: float, cpu: float) -> RolloutResult:
         spec, loop = self.spec, self.loop
         rate = self.n / elapsed if elapsed > 0 else float('inf')
         return RolloutResult(t=np.arange(self.n) * loop.h, activations=self.acts,
                              task_id=spec.task.task_id, config=loop.arm.config,
                              steps_per_second=rate, seed=int(spec.seed),
-                             onset_s=float(spec.onset_s), memory=loop.human.memory, **self.rec)
+                             onset_s=float(spec.onset_s), memory=loop.human.memory,
+                             stepping_cpu_s=cpu, **self.rec)
 
 
 def run_rollouts(specs: Sequence[RolloutSpec]) -> list[RolloutResult]:
@@ -277,6 +281,7 @@ def run_rollouts(specs: Sequence[RolloutSpec]) -> list[RolloutResult]:
 
     n_max = max((ep.n for ep in episodes), default=0)
     start = time.perf_counter()
+    cpu_start = time.process_time()
     active = list(range(len(episodes)))
     for k in range(n_max):
         if any(episodes[i].n <= k for i in active):
@@ -318,4 +323,5 @@ def run_rollouts(specs: Sequence[RolloutSpec]) -> list[RolloutResult]:
             ep.rec['q_intent'][k] = ep.loop.intent
             ep.rec['cocontraction'][k] = ep.loop.co_contraction_index()
     elapsed = time.perf_counter() - start
-    return [ep.result(elapsed) for ep in episodes]
+    cpu = time.process_time() - cpu_start
+    return [ep.result(elapsed, cpu) for ep in episodes]

@@ -20,7 +20,7 @@ from exo_sim.rollout import (
 
 ARRAYS = [f.name for f in fields(RolloutResult)
           if f.name not in ('task_id', 'config', 'steps_per_second', 'seed', 'onset_s',
-                            'memory')]
+                            'memory', 'stepping_cpu_s')]
 
 
 def _specs() -> list[RolloutSpec]:
