@@ -8,8 +8,11 @@ from /exo/controller_state and /diagnostics: controller rate, state-to-command l
 p50/p99 (command publication stamp minus the stamp of the joint state that triggered it),
 the fraction of ticks later than 2 ms (latency) and of tick intervals (between the
 publication stamps of consecutive joint-state ticks) longer than 2 ms, and
-the simulator's real-time factor. Then times one in-process closed-loop rollout (sim +
-human + oracle + controller cores) as a multiple of real time, the learned policy's
+the simulator's real-time factor. Then times the in-process closed loop (sim + human +
+metabolics + oracle + controller cores): its setup apart, and its steady-state speed in
+simulated seconds per wall second per core, one episode at a time and a batch of ``--batch``
+episodes in lock step (``rollout_real_time_multiple_per_core``; ``--rollout-only`` measures
+only this), the learned policy's
 inference latency per call on one core (ONNX Runtime, one intra-op thread), and reports the
 wall times of the last data generation (``data/exo_vic_v2/manifest.json``) and of the
 shipped policy's training (its ``policy_metrics.json``), when present. Prints a table,
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 import sys
 import time
@@ -35,7 +39,7 @@ from exo_bringup.send_task import publish_task_text
 from exo_contract.qos import CONTROLLER_STATE_TOPIC, STATE_QOS
 from exo_contract.runtime import make_executor
 from exo_contract.tasks import TASKS, TASKS_BY_ID
-from exo_experiments.harness import rollout_with_oracle
+from exo_experiments.harness import rollout_with_oracle, rollouts_with_oracle
 from exo_experiments.results_page import markdown_table, write_results_page
 from exo_interfaces.msg import ControllerState
 
@@ -195,15 +199,49 @@ def median_of_runs(runs: list[dict]) -> dict:
     return out
 
 
-def measure_rollout(task_id: str = 'lift_heavy') -> dict:
-    """Time one in-process closed-loop rollout; speed as a multiple of real time."""
+def measure_rollout(task_id: str = 'lift_heavy', batch: int = 16, repeats: int = 3) -> dict:
+    """Speed of the in-process closed loop (sim + human + metabolics + oracle + controller).
+
+    Setup (building the arm, the human, the controller, the first rollout's one-time work)
+    is timed apart from the steady-state stepping. Steady state, as simulated seconds per
+    wall second on one core (this process is single-threaded), the median of ``repeats``:
+    ``rollout_real_time_multiple_single`` for one episode at a time and
+    ``rollout_real_time_multiple_per_core`` for ``batch`` episodes (seeds 0..batch-1) in
+    lock step (:func:`exo_experiments.harness.rollouts_with_oracle`). The ``_per_cpu_s``
+    figures divide by this process's CPU time instead of the wall time (on a shared,
+    loaded machine the wall time also counts the time other processes held the core).
+    """
     task = TASKS_BY_ID[task_id]
     start = time.perf_counter()
     result, _ = rollout_with_oracle(task)
     wall = time.perf_counter() - start
-    sim_s = float(result.t[-1] - result.t[0])
-    return {'rollout_task': task_id, 'rollout_sim_s': sim_s, 'rollout_wall_s': wall,
-            'rollout_real_time_multiple': sim_s / wall}
+    n = len(result.t)
+    h = float(result.config.timestep)
+    stepping = n / result.steps_per_second
+    single = [result.steps_per_second * h]
+    single_cpu = [n * h / result.stepping_cpu_s]
+    for _ in range(repeats - 1):
+        res = rollout_with_oracle(task)[0]
+        single.append(res.steps_per_second * h)
+        single_cpu.append(n * h / res.stepping_cpu_s)
+    batched = []
+    batched_cpu = []
+    for _ in range(repeats):
+        out = rollouts_with_oracle([task] * batch, list(range(batch)))
+        stepping_s = len(out[0][0].t) / out[0][0].steps_per_second
+        sim_s = sum(len(r.t) for r, _ in out) * h
+        batched.append(sim_s / stepping_s)
+        batched_cpu.append(sim_s / out[0][0].stepping_cpu_s)
+    return {'rollout_task': task_id, 'rollout_sim_s': n * h,
+            'rollout_setup_s': wall - stepping,
+            'rollout_real_time_multiple_single': float(np.median(single)),
+            'rollout_real_time_multiple_single_runs': single,
+            'rollout_batch_size': batch,
+            'rollout_real_time_multiple_per_core': float(np.median(batched)),
+            'rollout_real_time_multiple_per_core_runs': batched,
+            'rollout_real_time_multiple_single_per_cpu_s': float(np.median(single_cpu)),
+            'rollout_real_time_multiple_per_cpu_s': float(np.median(batched_cpu)),
+            'rollout_load_average': list(os.getloadavg())}
 
 
 def measure_policy(calls: int = 5000) -> dict:
@@ -265,11 +303,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--results-page', type=Path, action='append', default=[],
                         metavar='PATH', help='also write the results page (results.md) to '
                         'PATH, e.g. docs/results/bench.md (repeatable)')
+    parser.add_argument('--batch', type=int, default=16,
+                        help='episodes of the batched in-process rollout (default: 16)')
+    parser.add_argument('--rollout-only', action='store_true',
+                        help='only the in-process rollout speed (no ROS graph, no policy)')
     opts = parser.parse_args(argv)
     if not 1 <= opts.runs <= 20:
         parser.error(f'--runs must be in [1, 20], got {opts.runs!r}')
+    if not 1 <= opts.batch <= 1024:
+        parser.error(f'--batch must be in [1, 1024], got {opts.batch!r}')
     stop_on_sigterm()
     opts.out.mkdir(parents=True, exist_ok=True)
+    if opts.rollout_only:
+        return _rollout_only(opts, argv)
     runs = []
     for i in range(opts.runs):
         print(f'[bench] closed-loop run {i + 1}/{opts.runs}', flush=True)
@@ -282,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     write_plot(runs[0], opts.out / 'latency.png')
     graph = median_of_runs(runs)
     print('[bench] in-process rollout ...', flush=True)
-    rollout = measure_rollout()
+    rollout = measure_rollout(batch=opts.batch, repeats=opts.runs)
     print('[bench] policy inference ...', flush=True)
     policy = measure_policy()
     results = ({k: v for k, v in graph.items() if not k.startswith('_')} | rollout | policy
@@ -304,8 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         (f'ticks with latency > {LATE_MS} ms', f'{100 * results["late_tick_fraction"]:.2f} %'),
         (f'tick intervals > {LATE_MS} ms', f'{100 * results["long_interval_fraction"]:.2f} %'),
         ('sim real-time factor', f'{results["sim_real_time_factor"]:.3f}'),
-        ('in-process rollout speed',
-         f'{results["rollout_real_time_multiple"]:.1f}x real time'),
+        *_rollout_rows(results),
         ('policy inference p50 (1 core)', f'{results["policy_inference_us_p50"]:.0f} us'),
         ('policy inference p99 (1 core)', f'{results["policy_inference_us_p99"]:.0f} us'),
         ('data generation (make data)', seconds(results['datagen_wall_s'])),
@@ -329,6 +374,41 @@ def main(argv: list[str] | None = None) -> int:
           markdown_table(['measure', 'value'], rows) + '\n\n' + per_run)], argv)
     print(f'[bench] wrote {opts.out / "bench.json"}, {opts.out / "latency.png"}, '
           + ', '.join(str(p) for p in pages))
+    return 0
+
+
+def _rollout_rows(results: dict) -> list[tuple[str, str]]:
+    load = ' / '.join(f'{v:.1f}' for v in results['rollout_load_average'])
+    return [
+        ('in-process rollout setup', f'{results["rollout_setup_s"]:.2f} s'),
+        ('in-process rollout, one episode (steady state, per core)',
+         f'{results["rollout_real_time_multiple_single"]:.1f}x real time'),
+        (f'in-process rollout, batch of {results["rollout_batch_size"]} (steady state, '
+         'per core)', f'{results["rollout_real_time_multiple_per_core"]:.1f}x real time'),
+        ('same, per CPU second: one episode / batch',
+         f'{results["rollout_real_time_multiple_single_per_cpu_s"]:.1f}x / '
+         f'{results["rollout_real_time_multiple_per_cpu_s"]:.1f}x real time'),
+        ('load average during the rollouts (1 / 5 / 15 min)', load),
+    ]
+
+
+def _rollout_only(opts: argparse.Namespace, argv: list[str] | None) -> int:
+    """``--rollout-only``: the in-process rollout speed alone (bench.json, results page)."""
+    results = measure_rollout(batch=opts.batch, repeats=opts.runs)
+    rows = _rollout_rows(results)
+    for name, value in rows:
+        print(f'  {name:<58} {value}')
+    single = results['rollout_real_time_multiple_single_runs']
+    batched = results['rollout_real_time_multiple_per_core_runs']
+    per_run = ('per run: one episode ' + ' / '.join(f'{v:.1f}' for v in single) + 'x, batch '
+               + ' / '.join(f'{v:.1f}' for v in batched) + 'x real time.')
+    print('  ' + per_run)
+    (opts.out / 'bench.json').write_text(json.dumps(results, indent=2) + '\n')
+    pages = write_results_page(
+        [opts.out / 'results.md', *opts.results_page], 'Benchmark',
+        [(f'In-process closed loop ({results["rollout_task"]}), median of {opts.runs} runs',
+          markdown_table(['measure', 'value'], rows) + '\n\n' + per_run)], argv)
+    print(f'[bench] wrote {opts.out / "bench.json"}, ' + ', '.join(str(p) for p in pages))
     return 0
 
 

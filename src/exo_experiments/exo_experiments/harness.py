@@ -18,7 +18,7 @@ from exo_impedance_controller.core import ControlOutput, ImpedanceControllerCore
 from exo_impedance_controller.params import ControllerParams
 from exo_impedance_controller.stability import stiffness_rate_violated
 from exo_policy.oracle import OracleReferenceSource
-from exo_sim.rollout import RolloutResult, run_rollout
+from exo_sim.rollout import RolloutResult, RolloutSpec, run_rollout, run_rollouts
 from exo_sim.step_loop import ExoObservation
 
 
@@ -103,6 +103,20 @@ def rollout_with_oracle(task: Task, rest_before: float = 0.5, **kwargs
     controller = ImpedanceAssist(OracleReferenceSource(), task.text, rest_before)
     result = run_rollout(task, controller=controller, rest_before=rest_before, **kwargs)
     return result, controller
+
+
+def rollouts_with_oracle(tasks: list[Task], seeds: list[int], rest_before: float = 0.5,
+                         **kwargs) -> list[tuple[RolloutResult, ImpedanceAssist]]:
+    """A batch of :func:`rollout_with_oracle` (task ``i`` with noise seed ``i``), in lock step.
+
+    Each result is the one :func:`rollout_with_oracle` gives alone
+    (:func:`exo_sim.rollout.run_rollouts`); ``kwargs`` go to every rollout.
+    """
+    controllers = [ImpedanceAssist(OracleReferenceSource(), task.text, rest_before)
+                   for task in tasks]
+    specs = [RolloutSpec(task, controller=ctrl, rest_before=rest_before, seed=seed, **kwargs)
+             for task, seed, ctrl in zip(tasks, seeds, controllers, strict=True)]
+    return list(zip(run_rollouts(specs), controllers, strict=True))
 
 
 def tracking_rmse(result: RolloutResult) -> float:

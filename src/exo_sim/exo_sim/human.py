@@ -77,6 +77,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
+from exo_sim import batched
 from exo_sim.model import ExoArm
 
 N_BASIS = 2
@@ -230,6 +231,10 @@ def solve_static_optimization(c: np.ndarray, tau: float, a_min: np.ndarray | flo
         cm, lom, him = c[mask], lo[mask], hi[mask]
     else:
         cm, lom, him = c, lo, hi
+    if mask.all():
+        a, feasible = batched.static_optimization(c[None], np.array([float(tau)]), lo[None],
+                                                  hi[None])
+        return a[0], bool(feasible[0])
     breaks = np.concatenate((lom / cm, him / cm))
     breaks.sort()
     f = np.minimum(np.maximum(breaks[:, None] * c, lo), hi) @ c
@@ -311,17 +316,12 @@ class SimulatedHuman:
         ids = arm.muscle_ids
         self._ids = ids
         self._actadr = m.actuator_actadr[ids].copy()
-        self._lengthrange = [np.ascontiguousarray(m.actuator_lengthrange[i]) for i in ids]
-        self._acc0 = [float(m.actuator_acc0[i]) for i in ids]
-        self._gainprm = [np.ascontiguousarray(m.actuator_gainprm[i, :9]) for i in ids]
-        self._biasprm = [np.ascontiguousarray(m.actuator_biasprm[i, :9]) for i in ids]
+        self.curves = batched.MuscleCurves(m, ids)
         self._u_min = m.actuator_ctrlrange[ids, 0].copy()
         self._u_max = m.actuator_ctrlrange[ids, 1].copy()
         self.h = float(m.opt.timestep)
         self._hd = arm.human_dof
         self._hq = arm.human_qpos
-        self._gain = np.zeros(len(ids))
-        self._bias = np.zeros(len(ids))
         # Delay line: D + 1 slots; slot k % (D + 1) is written at step k, the oldest is read.
         self.delay_steps = int(round(config.feedback_delay_s / self.h))
         self.lead_steps = int(round(config.feedforward_lead_s / self.h))
@@ -440,12 +440,8 @@ class SimulatedHuman:
     # ------------------------------------------------------------------ muscles
     def _coefficients(self, length: np.ndarray, vel: np.ndarray, moments: np.ndarray
                       ) -> tuple[np.ndarray, float]:
-        for k in range(len(self._ids)):
-            self._gain[k] = mujoco.mju_muscleGain(length[k], vel[k], self._lengthrange[k],
-                                                  self._acc0[k], self._gainprm[k])
-            self._bias[k] = mujoco.mju_muscleBias(length[k], self._lengthrange[k],
-                                                  self._acc0[k], self._biasprm[k])
-        return moments * self._gain, float(moments @ self._bias)
+        c, passive = muscle_coefficients([self.curves], length[None], vel[None], moments[None])
+        return c[0], float(passive[0])
 
     def _coefficients_now(self) -> tuple[np.ndarray, float]:
         d = self.arm.data
@@ -482,6 +478,18 @@ class SimulatedHuman:
             ahead: the reference ``feedforward_lead_s`` ahead, ``(q, qd, qdd)``; None: now.
             learn: adapt the internal model in this step (feedback-error learning).
 
+        One human is a batch of one: :func:`compute_batch`.
+
+        """
+        return compute_batch([self], [(q_ref, qd_ref, qdd_ref)], [ahead], learn)[0]
+
+    def _sense(self, q_ref: float, qd_ref: float, qdd_ref: float,
+               ahead: tuple[float, float, float] | None, learn: bool
+               ) -> tuple[float, float, float, int]:
+        """Per-episode part before the muscle plan: delay line, feedforward, feedback, learning.
+
+        Returns ``(tau_ff, tau_fb, floor, r)``: the feedforward and delayed feedback
+        torques, the co-contraction floor and the delay-line slot of the sensed state.
         """
         cfg = self.config
         d = self.arm.data
@@ -508,14 +516,17 @@ class SimulatedHuman:
         tau_fb = self._kp * (qr_d - q_d) + self._kd * (qdr_d - qd_d)
         if learn and self.config.adaptation_time_s < math.inf:
             self._adapt(qr_d, qdr_d, qddr_d, tau_fb)
-        c, passive = self._coefficients(self._buf_len[r], self._buf_vel[r], self._buf_mom[r])
-        tau_req = tau_ff + tau_fb
-        tau_act = tau_req - passive
         capacity = self._capacity_flex if tau_ff >= 0.0 else self._capacity_ext
         floor = min(cfg.cocontraction_base + cfg.cocontraction_gain * abs(tau_ff) / capacity,
                     MAX_FLOOR)
-        a_min = np.maximum(self._u_min, floor)
-        a_target, feasible = solve_static_optimization(c, tau_act, a_min, self._u_max)
+        return tau_ff, tau_fb, floor, r
+
+    def _act(self, a_target: np.ndarray) -> np.ndarray:
+        """Per-episode part after the muscle plan: motor noise, electromechanical delay.
+
+        Writes the delayed excitations into ``data.ctrl`` and returns them.
+        """
+        cfg = self.config
         u = a_target
         if cfg.noise_cv > 0.0:
             u = a_target * (1.0 + cfg.noise_cv * self._noise())
@@ -526,13 +537,8 @@ class SimulatedHuman:
             self._buf_u[:] = u
         self._buf_u[(self._k - 1) % ne] = u
         u = self._buf_u[self._k % ne].copy()
-        d.ctrl[self._ids] = u
-        cmd = HumanCommand(activations=a_target, excitations=u, tau_required=tau_req,
-                           tau_active=tau_act, achieved=feasible, tau_feedforward=tau_ff,
-                           tau_feedback=tau_fb,
-                           cocontraction_index=cocontraction_index(c, a_target))
-        self.last = cmd
-        return cmd
+        self.arm.data.ctrl[self._ids] = u
+        return u
 
     def _adapt(self, q: float, qd: float, qdd: float, tau_fb: float) -> None:
         arm = self._arm_model
@@ -554,6 +560,65 @@ class SimulatedHuman:
         if q_hold is None:
             q_hold = self._hold if self._hold is not None else self.arm.human_state()[0]
         return self.compute(q_hold, 0.0, 0.0)
+
+
+def muscle_coefficients(curves: list[batched.MuscleCurves], length: np.ndarray,
+                        vel: np.ndarray, moments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Active torque per unit activation ``c`` (N, 6) and passive torque (N,), N*m.
+
+    Rows of fibre lengths (m), velocities (m/s) and moment arms (m) about the elbow, row
+    ``i`` with the muscles ``curves[i]`` (a batch of episodes; one episode is a batch of
+    one).
+    """
+    c = moments * batched.muscle_gain(curves, length, vel)
+    passive = (moments * batched.muscle_bias(curves, length)).sum(axis=-1)
+    return c, passive
+
+
+def compute_batch(humans: list[SimulatedHuman], refs: list[tuple[float, float, float]],
+                  aheads: list[tuple[float, float, float] | None], learn: bool = True
+                  ) -> list[HumanCommand]:
+    """One step of :meth:`SimulatedHuman.compute` for a batch of independent humans.
+
+    Each human keeps its own state (delay lines, noise generator, internal models); the
+    muscle plan (muscle coefficients at the sensed fibre state, eq. 2's static
+    optimisation) runs on arrays with a leading batch axis; each row keeps its own muscle
+    parameters (body mass, configuration).
+    """
+    n = len(humans)
+    sensed = [hm._sense(ref[0], ref[1], ref[2], ah, learn)
+              for hm, ref, ah in zip(humans, refs, aheads, strict=True)]
+    slots = [r for _, _, _, r in sensed]
+    length = np.array([hm._buf_len[r] for hm, r in zip(humans, slots, strict=True)])
+    vel = np.array([hm._buf_vel[r] for hm, r in zip(humans, slots, strict=True)])
+    mom = np.array([hm._buf_mom[r] for hm, r in zip(humans, slots, strict=True)])
+    tau_ff, tau_fb, floor = (np.array(col) for col in list(zip(*sensed, strict=True))[:3])
+    u_min = np.array([hm._u_min for hm in humans])
+    u_max = np.array([hm._u_max for hm in humans])
+    c, passive = muscle_coefficients([hm.curves for hm in humans], length, vel, mom)
+    tau_req = tau_ff + tau_fb
+    tau_act = tau_req - passive
+    a_min = np.maximum(u_min, floor[:, None])
+    regular = (np.abs(c) > 1e-12).all(axis=1)
+    if regular.all():
+        a_target, feasible = batched.static_optimization(c, tau_act, a_min, u_max)
+    else:
+        a_target = np.empty_like(c)
+        feasible = np.empty(n, dtype=bool)
+        for i in range(n):
+            a_target[i], feasible[i] = solve_static_optimization(c[i], tau_act[i], a_min[i],
+                                                                 u_max[i])
+    out = []
+    for i, hm in enumerate(humans):
+        u = hm._act(a_target[i])
+        cmd = HumanCommand(activations=a_target[i], excitations=u,
+                           tau_required=float(tau_req[i]), tau_active=float(tau_act[i]),
+                           achieved=bool(feasible[i]), tau_feedforward=float(tau_ff[i]),
+                           tau_feedback=float(tau_fb[i]),
+                           cocontraction_index=cocontraction_index(c[i], a_target[i]))
+        hm.last = cmd
+        out.append(cmd)
+    return out
 
 
 def save_memory(path: str | Path, memory: dict[str, np.ndarray]) -> None:

@@ -26,11 +26,11 @@ basal term adds a constant resting power.
 
 from __future__ import annotations
 
-import mujoco
 import numpy as np
 
 # eq. 15-16 live in the contract; re-exported here for existing callers.
 from exo_contract.metabolics import brockway_power, steady_state_energy  # noqa: F401
+from exo_sim.batched import muscle_gain, MuscleCurves
 from exo_sim.model import ExoArm
 
 SPECIFIC_TENSION_PA = 0.25e6
@@ -72,11 +72,7 @@ class MetabolicModel:
         self.muscle_mass = self.f_max / SPECIFIC_TENSION_PA * MUSCLE_DENSITY_KG_M3 * self.l_opt
         self.fast_twitch = np.array([FAST_TWITCH_PERCENT[n] for n in arm.MUSCLES])
         self._h_am = 1.28 * self.fast_twitch + 25.0
-        self._lengthrange = [np.ascontiguousarray(m.actuator_lengthrange[i]) for i in ids]
-        self._acc0 = [float(m.actuator_acc0[i]) for i in ids]
-        self._gainprm = [np.ascontiguousarray(m.actuator_gainprm[i, :9]) for i in ids]
-        self._gv = np.zeros(len(ids))
-        self._g0 = np.zeros(len(ids))
+        self._curves = MuscleCurves(m, ids)
         self.basal_w = BASAL_W_PER_KG * arm.config.body_mass_kg if include_basal else 0.0
         # Per-muscle constants of the expressions below (folded once).
         ft = self.fast_twitch / 100.0
@@ -85,33 +81,80 @@ class MetabolicModel:
         self._k_short = -(ALPHA_S_ST * (1.0 - ft) + ALPHA_S_FT * ft) * APPROX_S
         self._k_long = ALPHA_L * APPROX_S
         self._l_opt_per_mass = self.l_opt / self.muscle_mass
+        self._rows = MetabolicRows([self])
 
     def muscle_power(self, arm: ExoArm) -> np.ndarray:
         """Metabolic power of each muscle (6,) in W, >= 0, in the current state of ``arm``."""
         d = arm.data
-        length = d.actuator_length
-        vel = d.actuator_velocity
-        for k, i in enumerate(self._ids):
-            self._gv[k] = mujoco.mju_muscleGain(length[i], vel[i], self._lengthrange[k],
-                                                self._acc0[k], self._gainprm[k])
-            self._g0[k] = mujoco.mju_muscleGain(length[i], 0.0, self._lengthrange[k],
-                                                self._acc0[k], self._gainprm[k])
-        a = np.clip(d.act[self._actadr], 0.0, 1.0)
-        u = np.clip(d.ctrl[self._ids], 0.0, 1.0)
-        big_a = np.where(u > a, u, 0.5 * (u + a))
-        v = vel[self._ids] * self._inv_l_opt  # fibre velocity, l_opt/s, shortening negative
-        l_norm = self._range0 + (length[self._ids] - self._lr0) * self._inv_l_opt
-        h_am = self._h_am_s * big_a**0.6
-        h_am = np.where(l_norm > 1.0, (0.4 - 0.6 / self.f_max * self._g0) * h_am, h_am)
-        h_sl = np.where(v <= 0.0, self._k_short * v * big_a * big_a, self._k_long * v * big_a)
-        # contractile-element work: -F_CE v_CE per kg, F_CE = -gain * a (>= 0)
-        w = self._gv * a * v * self._l_opt_per_mass
-        total = (h_am + h_sl + w) * self.muscle_mass
-        if not np.all(np.isfinite(total)):
-            total = np.nan_to_num(total, nan=0.0, posinf=0.0, neginf=0.0)
-        return np.maximum(total, 0.0)
+        ids = self._ids
+        return self._rows.muscle_power(d.actuator_length[ids][None],
+                                       d.actuator_velocity[ids][None],
+                                       d.act[self._actadr][None], d.ctrl[ids][None])[0]
 
     def power(self, arm: ExoArm) -> float:
         """Total metabolic power in W (>= 0, finite): muscles plus the optional basal term."""
         return float(self.muscle_power(arm).sum()) + self.basal_w
 
+
+class MetabolicRows:
+    """The muscle energetics of a batch of episodes, each with its own :class:`MetabolicModel`.
+
+    Row ``i`` of every array is episode ``i``; one episode is a batch of one (that is how
+    :meth:`MetabolicModel.muscle_power` evaluates itself).
+
+    Args:
+        models: one model per episode (its muscle constants are stacked once).
+
+    """
+
+    def __init__(self, models: list[MetabolicModel]) -> None:
+        self.models = list(models)
+        self.curves = [mm._curves for mm in self.models]
+
+        def stack(name: str) -> np.ndarray:
+            return np.stack([getattr(mm, name) for mm in self.models])
+        self.inv_l_opt = stack('_inv_l_opt')
+        self.range0 = stack('_range0')
+        self.lr0 = stack('_lr0')
+        self.h_am_s = stack('_h_am_s')
+        self.f_max = stack('f_max')
+        self.k_short = stack('_k_short')
+        self.k_long = np.array([mm._k_long for mm in self.models])[:, None]
+        self.l_opt_per_mass = stack('_l_opt_per_mass')
+        self.muscle_mass = stack('muscle_mass')
+        self.basal_w = np.array([mm.basal_w for mm in self.models])
+
+    def muscle_power(self, length: np.ndarray, vel: np.ndarray, act: np.ndarray,
+                     ctrl: np.ndarray) -> np.ndarray:
+        """Metabolic power (N, 6), W, >= 0, of the muscle states given as (N, 6) arrays.
+
+        ``length`` / ``vel``: actuator length (m) and velocity (m/s); ``act``: activation;
+        ``ctrl``: excitation, each in ``ExoArm.MUSCLES`` order.
+        """
+        l_norm = self.range0 + (length - self.lr0) * self.inv_l_opt
+        long = l_norm > 1.0
+        gv = muscle_gain(self.curves, length, vel)
+        # the isometric gain only scales fibres longer than optimal
+        g0 = muscle_gain(self.curves, length, np.zeros_like(vel), where=long)
+        a = np.minimum(np.maximum(act, 0.0), 1.0)
+        u = np.minimum(np.maximum(ctrl, 0.0), 1.0)
+        big_a = np.where(u > a, u, 0.5 * (u + a))
+        v = vel * self.inv_l_opt  # fibre velocity, l_opt/s, shortening negative
+        h_am = self.h_am_s * big_a**0.6
+        h_am = np.where(long, (0.4 - 0.6 / self.f_max * g0) * h_am, h_am)
+        h_sl = np.where(v <= 0.0, self.k_short * v * big_a * big_a, self.k_long * v * big_a)
+        # contractile-element work: -F_CE v_CE per kg, F_CE = -gain * a (>= 0)
+        w = gv * a * v * self.l_opt_per_mass
+        total = (h_am + h_sl + w) * self.muscle_mass
+        if not np.all(np.isfinite(total)):
+            total = np.nan_to_num(total, nan=0.0, posinf=0.0, neginf=0.0)
+        return np.maximum(total, 0.0)
+
+    def power(self, arms: list[ExoArm]) -> np.ndarray:
+        """Total metabolic power (N,), W, of each episode's arm (as MetabolicModel.power)."""
+        pairs = list(zip(self.models, [arm.data for arm in arms], strict=True))
+        length = np.array([d.actuator_length[mm._ids] for mm, d in pairs])
+        vel = np.array([d.actuator_velocity[mm._ids] for mm, d in pairs])
+        act = np.array([d.act[mm._actadr] for mm, d in pairs])
+        ctrl = np.array([d.ctrl[mm._ids] for mm, d in pairs])
+        return self.muscle_power(length, vel, act, ctrl).sum(axis=1) + self.basal_w

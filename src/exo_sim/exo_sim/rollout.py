@@ -10,6 +10,10 @@ step::
     obs = loop.observe(ref)                # state before the step -> the controller
     tau = controller(obs)                  # every control_period (held in between)
     loop.step(tau, ref)                    # human -> exo torque -> physics
+
+:func:`run_rollouts` runs a batch of such rollouts in lock step (the humans' muscle plans
+and the muscle energetics on arrays with a leading batch axis); :func:`run_rollout` is a
+batch of one.
 """
 
 from __future__ import annotations
@@ -17,15 +21,16 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 import math
 import time
-from typing import Protocol
+from typing import Protocol, Sequence
 
 import numpy as np
 
 from exo_contract import metrics
 from exo_contract.tasks import ReferenceTrajectory, Task, TrajectoryParams
 from exo_sim.human import HumanConfig
+from exo_sim.metabolic import MetabolicRows
 from exo_sim.model import ExoArmConfig
-from exo_sim.step_loop import ExoObservation, StepLoop
+from exo_sim.step_loop import ExoObservation, step_batch, StepLoop
 
 DEFAULT_CONFIG = ExoArmConfig()
 DEFAULT_PARAMS = TrajectoryParams()
@@ -88,6 +93,8 @@ class RolloutResult:
         cocontraction: co-contraction index of the human's command of each step, [0, 1].
         seed: the human's noise seed. onset_s: movement onset after the instruction, s.
         memory: the human's adapted internal models at the end (per task).
+        stepping_cpu_s: CPU time of this process spent stepping the rollout's batch
+            (:func:`run_rollouts`; shared by its episodes), s.
 
     """
 
@@ -112,6 +119,7 @@ class RolloutResult:
     seed: int = 0
     onset_s: float = 0.0
     memory: dict | None = None
+    stepping_cpu_s: float = 0.0
 
     def _mask(self, active_only: bool) -> np.ndarray | None:
         return metrics.active_mask(self.phase) if active_only else None
@@ -144,7 +152,8 @@ def run_rollout(task: Task, *, config: ExoArmConfig = DEFAULT_CONFIG,
 
     The instruction is given after ``rest_before`` s; the movement starts ``onset_s`` later
     and ``rest_after`` s of rest follow the task, so the rollout lasts
-    ``rest_before + onset_s + duration + rest_after``.
+    ``rest_before + onset_s + duration + rest_after``. A batch of one
+    (:func:`run_rollouts`).
 
     Args:
         task: the mission (its payload is put in the hand; half of it for bimanual tasks).
@@ -164,62 +173,155 @@ def run_rollout(task: Task, *, config: ExoArmConfig = DEFAULT_CONFIG,
             and hold it in between (data generation keeps every 10th step only); >= 1.
 
     """
-    for name, value in (('rest_before', rest_before), ('rest_after', rest_after)):
-        if not (math.isfinite(value) and value >= 0):
-            raise ValueError(f'{name} must be >= 0, got {value!r}')
-    if not (math.isfinite(control_period) and control_period > 0):
-        raise ValueError(f'control_period must be > 0, got {control_period!r}')
-    if duration is not None and not (math.isfinite(duration) and duration > 0):
-        raise ValueError(f'duration must be > 0, got {duration!r}')
-    if not (math.isfinite(onset_s) and 0 <= onset_s <= 10.0):
-        raise ValueError(f'onset_s must be in [0, 10] s, got {onset_s!r}')
-    if not (isinstance(metabolic_every, int) and metabolic_every >= 1):
-        raise ValueError(f'metabolic_every must be an integer >= 1, got {metabolic_every!r}')
-    ref = ReferenceTrajectory(task, params)
-    loop = StepLoop(replace(config, payload_kg=task.payload_per_arm_kg), ref.baseline,
-                    human=human, seed=seed, memory=memory)
-    controller = controller if controller is not None else ZeroTorque()
-    h = loop.h
-    task_time = ref.duration if duration is None else float(duration)
-    n = int(round((rest_before + onset_s + task_time + rest_after) / h))
-    k_start = int(round(rest_before / h))
-    every = max(1, int(round(control_period / h)))
-    cols = ('q_exo', 'qd_exo', 'q_human', 'qd_human', 'q_ref', 'qd_ref', 'tau_ext', 'tau_cmd',
-            'tau_bio', 'metabolic_power', 'phase', 'q_intent', 'cocontraction')
-    rec = {k: np.empty(n) for k in cols}
-    acts = np.empty((n, len(loop.arm.MUSCLES)))
-    controller.reset(ref.baseline)
-    tau_cmd = 0.0
-    power = 0.0
-    start = time.perf_counter()
-    for k in range(n):
-        if k == k_start:
-            loop.start_task(task, params, onset_s)
-        r = loop.reference()
-        obs = loop.observe(r)
-        if k % every == 0:
-            tau_cmd = loop.arm.apply_exo_torque(controller(obs))
-        rec['q_exo'][k] = obs.q
-        rec['qd_exo'][k] = obs.qd
-        rec['q_human'][k] = obs.q_human
-        rec['qd_human'][k] = obs.qd_human
-        rec['q_ref'][k] = r.q
-        rec['qd_ref'][k] = r.qd
-        rec['tau_ext'][k] = obs.tau_ext
-        rec['tau_cmd'][k] = tau_cmd
-        rec['tau_bio'][k] = obs.tau_bio
-        if k % metabolic_every == 0:
-            power = loop.metabolic_power()
-        rec['metabolic_power'][k] = power
-        rec['phase'][k] = r.phase
-        acts[k] = loop.activations()
-        loop.step(tau_cmd, r)
-        rec['q_intent'][k] = loop.intent
-        rec['cocontraction'][k] = loop.co_contraction_index()
-    elapsed = time.perf_counter() - start
-    rate = n / elapsed if elapsed > 0 else float('inf')
+    spec = RolloutSpec(task, config=config, controller=controller, params=params,
+                       duration=duration, control_period=control_period,
+                       rest_before=rest_before, rest_after=rest_after, human=human, seed=seed,
+                       onset_s=onset_s, memory=memory, metabolic_every=metabolic_every)
+    result = run_rollouts([spec])[0]
     if progress:
-        print(f'{task.task_id}: {n} steps, {rate:.0f} steps/s ({rate * h:.1f}x real time)')
-    return RolloutResult(t=np.arange(n) * h, activations=acts, task_id=task.task_id,
-                         config=loop.arm.config, steps_per_second=rate, seed=int(seed),
-                         onset_s=float(onset_s), memory=loop.human.memory, **rec)
+        rate = result.steps_per_second
+        h = result.config.timestep
+        print(f'{task.task_id}: {len(result.t)} steps, {rate:.0f} steps/s '
+              f'({rate * h:.1f}x real time)')
+    return result
+
+
+@dataclass
+class RolloutSpec:
+    """The arguments of one rollout of :func:`run_rollouts` (those of :func:`run_rollout`)."""
+
+    task: Task
+    config: ExoArmConfig = DEFAULT_CONFIG
+    controller: ExoTorqueController | None = None
+    params: TrajectoryParams = DEFAULT_PARAMS
+    duration: float | None = None
+    control_period: float = 0.001
+    rest_before: float = 0.5
+    rest_after: float = 0.5
+    human: HumanConfig | None = None
+    seed: int = 0
+    onset_s: float = 0.0
+    memory: dict | None = None
+    metabolic_every: int = 1
+
+    def validate(self) -> None:
+        """ValueError quoting the first invalid argument."""
+        for name, value in (('rest_before', self.rest_before),
+                            ('rest_after', self.rest_after)):
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f'{name} must be >= 0, got {value!r}')
+        if not (math.isfinite(self.control_period) and self.control_period > 0):
+            raise ValueError(f'control_period must be > 0, got {self.control_period!r}')
+        if self.duration is not None and not (math.isfinite(self.duration)
+                                              and self.duration > 0):
+            raise ValueError(f'duration must be > 0, got {self.duration!r}')
+        if not (math.isfinite(self.onset_s) and 0 <= self.onset_s <= 10.0):
+            raise ValueError(f'onset_s must be in [0, 10] s, got {self.onset_s!r}')
+        if not (isinstance(self.metabolic_every, int) and self.metabolic_every >= 1):
+            raise ValueError(f'metabolic_every must be an integer >= 1, got '
+                             f'{self.metabolic_every!r}')
+
+
+_COLS = ('q_exo', 'qd_exo', 'q_human', 'qd_human', 'q_ref', 'qd_ref', 'tau_ext', 'tau_cmd',
+         'tau_bio', 'metabolic_power', 'phase', 'q_intent', 'cocontraction')
+
+
+class _Episode:
+    """One rollout of a batch: its loop, controller, schedule and record."""
+
+    def __init__(self, spec: RolloutSpec) -> None:
+        spec.validate()
+        self.spec = spec
+        ref = ReferenceTrajectory(spec.task, spec.params)
+        self.loop = StepLoop(replace(spec.config, payload_kg=spec.task.payload_per_arm_kg),
+                             ref.baseline, human=spec.human, seed=spec.seed,
+                             memory=spec.memory)
+        self.controller = spec.controller if spec.controller is not None else ZeroTorque()
+        h = self.loop.h
+        task_time = ref.duration if spec.duration is None else float(spec.duration)
+        self.n = int(round((spec.rest_before + spec.onset_s + task_time + spec.rest_after) / h))
+        self.k_start = int(round(spec.rest_before / h))
+        self.every = max(1, int(round(spec.control_period / h)))
+        self.rec = {k: np.empty(self.n) for k in _COLS}
+        self.acts = np.empty((self.n, len(self.loop.arm.MUSCLES)))
+        self.controller.reset(ref.baseline)
+        self.tau_cmd = 0.0
+        self.power = 0.0
+        self.ref = None
+
+    def result(self, elapsed: float, cpu: float) -> RolloutResult:
+        spec, loop = self.spec, self.loop
+        rate = self.n / elapsed if elapsed > 0 else float('inf')
+        return RolloutResult(t=np.arange(self.n) * loop.h, activations=self.acts,
+                             task_id=spec.task.task_id, config=loop.arm.config,
+                             steps_per_second=rate, seed=int(spec.seed),
+                             onset_s=float(spec.onset_s), memory=loop.human.memory,
+                             stepping_cpu_s=cpu, **self.rec)
+
+
+def run_rollouts(specs: Sequence[RolloutSpec]) -> list[RolloutResult]:
+    """Simulate a batch of independent rollouts in lock step; one result per spec, in order.
+
+    Each episode keeps its own arm, human (noise generator, adapted internal models),
+    controller and schedule; per physics step the humans' muscle plans
+    (:func:`exo_sim.step_loop.step_batch`) and the muscle energetics
+    (:class:`exo_sim.metabolic.MetabolicRows`) run on arrays with a leading batch axis.
+    Each episode's result is, bit for bit, the one it has alone (:func:`run_rollout` is
+    a batch of one); ``steps_per_second`` is the episode's steps over the batch's wall
+    time. Episodes of different lengths leave the batch when they end.
+    """
+    episodes = [_Episode(spec) for spec in specs]
+    rows_cache: dict[tuple[int, ...], MetabolicRows] = {}
+
+    def rows_of(members: list[int]) -> MetabolicRows:
+        key = tuple(members)
+        if key not in rows_cache:
+            rows_cache[key] = MetabolicRows([episodes[i].loop.metabolic for i in members])
+        return rows_cache[key]
+
+    n_max = max((ep.n for ep in episodes), default=0)
+    start = time.perf_counter()
+    cpu_start = time.process_time()
+    active = list(range(len(episodes)))
+    for k in range(n_max):
+        if any(episodes[i].n <= k for i in active):
+            active = [i for i in active if episodes[i].n > k]
+        for i in active:
+            ep = episodes[i]
+            loop, rec = ep.loop, ep.rec
+            if k == ep.k_start:
+                loop.start_task(ep.spec.task, ep.spec.params, ep.spec.onset_s)
+            r = loop.reference()
+            obs = loop.observe(r)
+            if k % ep.every == 0:
+                ep.tau_cmd = loop.arm.apply_exo_torque(ep.controller(obs))
+            rec['q_exo'][k] = obs.q
+            rec['qd_exo'][k] = obs.qd
+            rec['q_human'][k] = obs.q_human
+            rec['qd_human'][k] = obs.qd_human
+            rec['q_ref'][k] = r.q
+            rec['qd_ref'][k] = r.qd
+            rec['tau_ext'][k] = obs.tau_ext
+            rec['tau_cmd'][k] = ep.tau_cmd
+            rec['tau_bio'][k] = obs.tau_bio
+            rec['phase'][k] = r.phase
+            ep.ref = r
+        due = [i for i in active if k % episodes[i].spec.metabolic_every == 0]
+        if due:
+            power = rows_of(due).power([episodes[i].loop.arm for i in due])
+            for i, p in zip(due, power.tolist(), strict=True):
+                episodes[i].power = p
+        for i in active:
+            ep = episodes[i]
+            ep.rec['metabolic_power'][k] = ep.power
+            ep.acts[k] = ep.loop.activations()
+        loops = [episodes[i].loop for i in active]
+        step_batch(loops, [episodes[i].tau_cmd for i in active],
+                   [episodes[i].ref for i in active])
+        for i in active:
+            ep = episodes[i]
+            ep.rec['q_intent'][k] = ep.loop.intent
+            ep.rec['cocontraction'][k] = ep.loop.co_contraction_index()
+    elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
+    return [ep.result(elapsed, cpu) for ep in episodes]

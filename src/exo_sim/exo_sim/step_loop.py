@@ -43,7 +43,13 @@ import math
 import numpy as np
 
 from exo_contract.tasks import ReferenceTrajectory, Task, TrajectoryParams
-from exo_sim.human import DEFAULT_HUMAN, HumanCommand, HumanConfig, SimulatedHuman
+from exo_sim.human import (
+    compute_batch,
+    DEFAULT_HUMAN,
+    HumanCommand,
+    HumanConfig,
+    SimulatedHuman,
+)
 from exo_sim.metabolic import MetabolicModel
 from exo_sim.model import ExoArm, ExoArmConfig, MIN_PAYLOAD_MASS_KG
 
@@ -232,13 +238,7 @@ class StepLoop:
         ``reference`` is the one :meth:`reference` gave for this step (computed when None).
         """
         ref = reference if reference is not None else self.reference()
-        ahead = self._reference_ahead(self.human.lead_steps)
-        self.intent = ahead[0]
-        self.human.compute(ref.q, ref.qd, ref.qdd, ahead=ahead)
-        applied = self.arm.apply_exo_torque(exo_command)
-        self.arm.step()
-        self.steps += 1
-        return applied
+        return step_batch([self], [exo_command], [ref])[0]
 
     def metabolic_power(self) -> float:
         """Instantaneous metabolic power of the modelled muscles, W."""
@@ -257,3 +257,26 @@ class StepLoop:
         """Co-contraction index of the human's last command, in [0, 1] (0 before a step)."""
         last = self.human.last
         return float(last.cocontraction_index) if last is not None else 0.0
+
+
+def step_batch(loops: list[StepLoop], exo_commands: list[float],
+               references: list[HumanReference]) -> list[float]:
+    """One physics step of each of a batch of independent loops (:meth:`StepLoop.step`).
+
+    The humans' muscle plans run as one batch (:func:`exo_sim.human.compute_batch`), then
+    each loop applies its motor command and steps its own MuJoCo data. Returns the applied
+    torques. One loop is a batch of one.
+    """
+    aheads = []
+    for loop in loops:
+        ahead = loop._reference_ahead(loop.human.lead_steps)
+        loop.intent = ahead[0]
+        aheads.append(ahead)
+    compute_batch([loop.human for loop in loops], [(r.q, r.qd, r.qdd) for r in references],
+                  aheads)
+    applied = []
+    for loop, command in zip(loops, exo_commands, strict=True):
+        applied.append(loop.arm.apply_exo_torque(command))
+        loop.arm.step()
+        loop.steps += 1
+    return applied

@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help='comma-separated conditions of the repetitive session (default: '
                         "--conditions; no_exo is always run, the reduction's reference)")
     p.add_argument('--workers', type=int, default=None, help='processes (default: all CPUs)')
+    p.add_argument('--ray-address', default=None, metavar='ADDRESS',
+                   help="run the rollouts on a Ray cluster ('auto', 'ray://host:10001' or "
+                        "'local'; docs/cluster.md); default: --workers local processes")
     p.add_argument('--seed', type=int, default=0,
                    help="first evaluation seed (the human's timing, noise and the repetitive "
                         'schedule); with --task-text the seed of that rollout')
@@ -158,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f'--repetitive-conditions {bad} are not among --conditions')
     report = run_evaluation(conditions, tasks, masses, minutes, opts.workers, opts.seed,
                             opts.basal_w_per_kg, quick=opts.quick, node_config=node_config,
-                            seeds=seeds, repetitive_conditions=rep_conditions)
+                            seeds=seeds, repetitive_conditions=rep_conditions,
+                            ray_address=opts.ray_address)
     opts.out.mkdir(parents=True, exist_ok=True)
     report['plots'] = [] if opts.no_plots else make_plots(report, opts.out)
     (opts.out / 'eval.json').write_text(json.dumps(report, indent=1, allow_nan=True))

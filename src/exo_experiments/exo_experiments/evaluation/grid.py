@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import math
-import multiprocessing as mp
 import os
 import sys
 import time
@@ -32,6 +31,7 @@ from exo_experiments.evaluation.repetitive import (
     steady_window,
 )
 from exo_experiments.evaluation.single import evaluate_rollout
+from exo_sim.parallel import map_jobs
 
 SCHEMA = 'exo_vic.eval/1'
 METABOLIC_MODEL = ('Umberger, Gerritsen & Martin (2003), "A model of human muscle energy '
@@ -54,23 +54,16 @@ def _run_job(job: tuple) -> tuple[tuple, dict]:
 
 
 def _run_jobs(jobs: list[tuple], workers: int, progress: bool = True,
-              chunksize: int = 1) -> list[tuple]:
+              chunksize: int = 1, ray_address: str | None = None) -> list[tuple]:
     from tqdm import tqdm  # noqa: PLC0415
     bar = tqdm(total=len(jobs), desc='eval rollouts', unit='rollout', disable=not progress,
                file=sys.stderr)
     results = []
-    if workers <= 1:
-        for job in jobs:
-            results.append(_run_job(job))
-            bar.update()
-    else:
-        ctx = mp.get_context('spawn')
-        with ctx.Pool(processes=workers) as pool:
-            # Jobs come grouped by (task, mass, condition), seeds innermost: a chunk shares
-            # one practice run (cached per worker, exo_experiments.evaluation.single).
-            for item in pool.imap_unordered(_run_job, jobs, chunksize=chunksize):
-                results.append(item)
-                bar.update()
+    # Jobs come grouped by (task, mass, condition), seeds innermost: a chunk shares one
+    # practice run (cached per worker, exo_experiments.evaluation.single).
+    for item in map_jobs(_run_job, jobs, workers, ray_address, chunksize):
+        results.append(item)
+        bar.update()
     bar.close()
     return results
 
@@ -142,7 +135,8 @@ def run_evaluation(conditions: list[str], tasks: list[str], masses: list[float],
                    repetitive_minutes: float, workers: int | None = None, seed: int = 0,
                    basal_w_per_kg: float = 0.0, progress: bool = True,
                    quick: bool = False, node_config: NodeConfig | None = None,
-                   seeds: int = 1, repetitive_conditions: list[str] | None = None) -> dict:
+                   seeds: int = 1, repetitive_conditions: list[str] | None = None,
+                   ray_address: str | None = None) -> dict:
     """Run the grid and the repetitive session; return the eval.json dict (no plots).
 
     Seeds ``seed .. seed + seeds - 1``: each draws the human's timing and noise of every
@@ -151,7 +145,9 @@ def run_evaluation(conditions: list[str], tasks: list[str], masses: list[float],
     added, it is the reference of the reduction).
 
     ``node_config`` is the nodes' configuration every assisted rollout runs (default: the
-    launch files' YAML, :func:`exo_bringup.node_config.load_node_config`).
+    launch files' YAML, :func:`exo_bringup.node_config.load_node_config`). ``ray_address``:
+    run the rollouts on that Ray cluster (:func:`exo_sim.parallel.map_jobs`) instead of
+    ``workers`` local processes; the results are the same.
     """
     start = time.perf_counter()
     skipped = {}
@@ -175,7 +171,8 @@ def run_evaluation(conditions: list[str], tasks: list[str], masses: list[float],
     jobs += [('single', t, c, m, s, node_config, m == REPETITIVE_MASS_KG and s == seed)
              for t in tasks for m in masses for c in runnable for s in seed_list]
     workers = workers or os.cpu_count() or 1
-    results = _run_jobs(jobs, min(workers, max(len(jobs), 1)), progress, chunksize=seeds)
+    results = _run_jobs(jobs, min(workers, max(len(jobs), 1)), progress, chunksize=seeds,
+                        ray_address=ray_address)
     order = {job: i for i, job in enumerate(jobs)}
     results.sort(key=lambda item: order[item[0]])
     rollouts = []

@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
                         help='tiny config: ok_gesture + lift_heavy, alphas 0,1, 70 kg, 1 rep')
     parser.add_argument('--repetitions', type=int, help='repetitions per combination')
     parser.add_argument('--workers', type=int, help='worker processes (default: cpu count)')
+    parser.add_argument('--ray-address', default=None, metavar='ADDRESS',
+                        help="simulate on a Ray cluster ('auto', 'ray://host:10001' or "
+                             "'local'; docs/cluster.md); default: --workers local processes")
     parser.add_argument('--tasks', type=_strings, help='task ids (default: all nine)')
     parser.add_argument('--masses', type=_floats, help='body masses, kg')
     parser.add_argument('--alphas', type=_floats, help='assistance ratios of eq. 3')
@@ -67,12 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     start = time.perf_counter()
-    out = generate(config, opts.out, progress=not opts.no_progress)
+    out = generate(config, opts.out, progress=not opts.no_progress,
+                   ray_address=opts.ray_address)
     wall = time.perf_counter() - start
     n_ep = len(episode_specs(config))
     size = (out / STEPS_FILE).stat().st_size
     print(f'wrote {out / STEPS_FILE} ({n_ep} episodes, {size / 1e6:.1f} MB) and '
-          f'{out / MANIFEST_FILE} on {config.workers} workers in {wall:.1f} s wall time')
+          f'{out / MANIFEST_FILE} on '
+          f'{opts.ray_address and "Ray " + opts.ray_address or f"{config.workers} workers"} '
+          f'in {wall:.1f} s wall time')
     return 0
 
 

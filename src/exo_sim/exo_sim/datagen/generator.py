@@ -4,10 +4,11 @@ Each episode is one :func:`exo_sim.episodes.simulate_assisted_episode` (the prac
 human, eq. 3 assistance, eq. 4 stiffness fitted at the 1 kHz simulation rate) with its
 group's :class:`~exo_sim.datagen.config.RepetitionVariation` and its own noise seed; every
 signal is then decimated to ``sample_rate_hz`` by taking every n-th 1 kHz sample (no
-filtering; the values of a row belong to one simulation instant). Episodes run in a
-``multiprocessing`` pool (spawn) with a progress bar, the repetitions of one task x mass x
-condition in one chunk (they share one practice, cached per worker); the result does not
-depend on the number of workers or their scheduling. The step table and the manifest
+filtering; the values of a row belong to one simulation instant). Episodes run on local
+worker processes (spawn) or a Ray cluster (:func:`exo_sim.parallel.map_jobs`) with a
+progress bar, the repetitions of one task x mass x condition in one chunk (they share one
+practice, cached per worker); the result does not depend on the number of workers, where
+they run or their scheduling. The step table and the manifest
 follow :mod:`exo_contract.dataset` (format version 2), with the recommended group-wise
 split.
 """
@@ -20,7 +21,6 @@ import hashlib
 import importlib.metadata
 import json
 import math
-import multiprocessing
 from pathlib import Path
 import platform
 import subprocess
@@ -46,6 +46,7 @@ from exo_contract.tasks import TASKS_BY_ID
 from exo_sim.datagen.config import DatagenConfig, episode_specs, EpisodeSpec, sample_variation
 from exo_sim.episodes import AssistedEpisode, simulate_assisted_episode
 from exo_sim.model import MUSCLES as MODEL_MUSCLES
+from exo_sim.parallel import map_jobs
 
 SOFTWARE_PACKAGES = ('numpy', 'scipy', 'mujoco', 'myo-sim', 'pyarrow')
 VAL_FRACTION = 0.15
@@ -172,13 +173,15 @@ def build_table(specs: list[EpisodeSpec], results: dict[int, tuple[dict, dict]])
     return pa.Table.from_arrays([arrays[f.name] for f in SCHEMA], schema=SCHEMA)
 
 
-def generate(config: DatagenConfig, out_dir: str | Path, progress: bool = True) -> Path:
+def generate(config: DatagenConfig, out_dir: str | Path, progress: bool = True,
+             ray_address: str | None = None) -> Path:
     """Simulate every episode of ``config`` and write the dataset to ``out_dir``.
 
     Writes ``out_dir/steps.parquet`` and ``out_dir/manifest.json`` (format:
     :mod:`exo_contract.dataset`) and returns ``out_dir``. Episodes run on
-    ``config.workers`` processes (spawn); the files' content does not depend on the number
-    of workers.
+    ``config.workers`` processes (spawn), or on the Ray cluster at ``ray_address``
+    (:func:`exo_sim.parallel.map_jobs`); the files' content does not depend on the number
+    of workers nor on where they run.
     """
     if not isinstance(config, DatagenConfig):
         raise TypeError(f'config must be a DatagenConfig, got {type(config).__name__}')
@@ -195,18 +198,10 @@ def generate(config: DatagenConfig, out_dir: str | Path, progress: bool = True) 
     results: dict[int, tuple[dict, dict]] = {}
     bar = tqdm(total=len(jobs), desc='exo_datagen', unit='episode', disable=not progress)
     try:
-        if workers == 1:
-            for job in jobs:
-                episode, columns, info = _worker(job)
-                results[episode] = (columns, info)
-                bar.update()
-        else:
-            ctx = multiprocessing.get_context('spawn')
-            with ctx.Pool(workers) as pool:
-                for episode, columns, info in pool.imap_unordered(
-                        _worker, jobs, chunksize=config.repetitions):
-                    results[episode] = (columns, info)
-                    bar.update()
+        for episode, columns, info in map_jobs(_worker, jobs, workers, ray_address,
+                                               chunksize=config.repetitions):
+            results[episode] = (columns, info)
+            bar.update()
     finally:
         bar.close()
     table = build_table(specs, results)

@@ -1,0 +1,128 @@
+"""The batched step loop gives every episode the trajectory it has alone, bit for bit."""
+
+from dataclasses import fields
+
+import numpy as np
+import pytest
+
+from exo_contract.tasks import TASKS_BY_ID, TrajectoryParams
+from exo_sim.batched import static_optimization
+from exo_sim.human import solve_static_optimization
+from exo_sim.model import ExoArmConfig
+from exo_sim.parallel import map_jobs
+from exo_sim.rollout import (
+    ProportionalAssist,
+    RolloutResult,
+    RolloutSpec,
+    run_rollout,
+    run_rollouts,
+)
+
+ARRAYS = [f.name for f in fields(RolloutResult)
+          if f.name not in ('task_id', 'config', 'steps_per_second', 'seed', 'onset_s',
+                            'memory', 'stepping_cpu_s')]
+
+
+def _specs() -> list[RolloutSpec]:
+    """Episodes that differ in everything a batch must keep apart."""
+    return [
+        RolloutSpec(TASKS_BY_ID['lift_heavy'], controller=ProportionalAssist(0.5), seed=3,
+                    duration=0.6, rest_before=0.2, rest_after=0.1, onset_s=0.1),
+        RolloutSpec(TASKS_BY_ID['drink'], config=ExoArmConfig(body_mass_kg=60.0),
+                    controller=ProportionalAssist(1.0), seed=11, duration=0.9,
+                    rest_before=0.1, rest_after=0.2, metabolic_every=10,
+                    params=TrajectoryParams(duration_scale=1.1, amplitude_scale=0.9)),
+        RolloutSpec(TASKS_BY_ID['wave'], config=ExoArmConfig(attach_exo=False), seed=0,
+                    duration=0.4, rest_before=0.3, rest_after=0.0,
+                    memory={'wave': np.array([1.2, 0.9])}),
+    ]
+
+
+def _same(a: RolloutResult, b: RolloutResult) -> None:
+    for name in ARRAYS:
+        x, y = getattr(a, name), getattr(b, name)
+        assert np.array_equal(x, y), name
+    assert a.memory.keys() == b.memory.keys()
+    for key in a.memory:
+        assert np.array_equal(a.memory[key], b.memory[key])
+
+
+def test_batch_equals_each_episode_alone():
+    """A batch of three (other tasks, masses, seeds, lengths, exo or not) = three alone."""
+    alone = [run_rollouts([spec])[0] for spec in _specs()]
+    batch = run_rollouts(_specs())
+    assert [len(r.t) for r in batch] == [len(r.t) for r in alone]
+    assert len({len(r.t) for r in batch}) == 3  # episodes leave the batch at their end
+    for a, b in zip(alone, batch, strict=True):
+        _same(a, b)
+
+
+def test_batch_order_does_not_matter():
+    """Reversing the batch reverses the results and changes no number."""
+    forward = run_rollouts(_specs())
+    backward = run_rollouts(_specs()[::-1])
+    for a, b in zip(forward, backward[::-1], strict=True):
+        _same(a, b)
+
+
+def test_run_rollout_is_a_batch_of_one():
+    """run_rollout (what sim_node's session and the evaluation call) = run_rollouts([.])."""
+    spec = _specs()[0]
+    single = run_rollout(spec.task, controller=ProportionalAssist(0.5), seed=3, duration=0.6,
+                         rest_before=0.2, rest_after=0.1, onset_s=0.1)
+    _same(single, run_rollouts([spec])[0])
+
+
+def test_batch_rejects_invalid_specs():
+    with pytest.raises(ValueError, match='metabolic_every'):
+        run_rollouts([RolloutSpec(TASKS_BY_ID['drink'], metabolic_every=0)])
+    assert run_rollouts([]) == []
+
+
+def _interp_solution(c, tau, lo, hi):
+    """The static optimisation through numpy.interp (the reference of the row kernel)."""
+    breaks = np.sort(np.concatenate((lo / c, hi / c)))
+    f = (np.minimum(np.maximum(breaks[:, None] * c, lo), hi) * c).sum(axis=1)
+    lam = float(np.interp(tau, f, breaks))
+    return np.minimum(np.maximum(lam * c, lo), hi)
+
+
+def test_static_optimization_rows_match_numpy_interp_bit_for_bit():
+    """Every row of the vectorised solver = numpy.interp's solution, incl. ends and knots."""
+    rng = np.random.default_rng(7)
+    n = 400
+    c = rng.normal(0.0, 20.0, (n, 6))
+    c[np.abs(c) < 1e-3] = 1e-3
+    lo = np.repeat(rng.uniform(0.0, 0.3, (n, 1)), 6, axis=1)
+    hi = np.ones((n, 6))
+    tau = rng.normal(0.0, 30.0, n)
+    tau[:20] = 1e4   # beyond reach: the bound solution
+    tau[20:40] = -1e4
+    a, feasible = static_optimization(c, tau, lo, hi)
+    assert not feasible[:40].any() and feasible[40:].any()
+    for i in range(n):
+        ref = _interp_solution(c[i], tau[i], lo[i], hi[i])
+        assert np.array_equal(a[i], ref), i
+        one, ok = solve_static_optimization(c[i], tau[i], lo[i], hi[i])
+        assert np.array_equal(one, a[i]) and ok == feasible[i]
+    # On a knot: tau exactly equal to f at a breakpoint.
+    i = 50
+    breaks = np.sort(np.concatenate((lo[i] / c[i], hi[i] / c[i])))
+    f = (np.minimum(np.maximum(breaks[:, None] * c[i], lo[i]), hi[i]) * c[i]).sum(axis=1)
+    knot, _ = static_optimization(c[i:i + 1], f[3:4], lo[i:i + 1], hi[i:i + 1])
+    assert np.array_equal(knot[0], _interp_solution(c[i], f[3], lo[i], hi[i]))
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_map_jobs_same_results_in_process_and_on_workers():
+    """map_jobs: the same results in this process and on 2 spawned workers (any order)."""
+    jobs = list(range(7))
+    assert sorted(map_jobs(_square, jobs, workers=1)) == [j * j for j in jobs]
+    assert sorted(map_jobs(_square, jobs, workers=2, chunksize=3)) == [j * j for j in jobs]
+    with pytest.raises(ValueError, match='workers'):
+        list(map_jobs(_square, jobs, workers=0))
+    with pytest.raises(ValueError, match='ray_address'):
+        list(map_jobs(_square, jobs, ray_address=' '))
