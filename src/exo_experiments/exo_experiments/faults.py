@@ -128,7 +128,7 @@ ROUTINE_FLAGS = int(SafetyFlags.STIFFNESS_RATE_LIMITED | SafetyFlags.TORQUE_RATE
                     | SafetyFlags.REFERENCE_RATE_LIMITED)
 #: The end of the window after the fault without these flags: the controller runs again.
 BLOCKING_FLAGS = int(SafetyFlags.INPUT_FAULT | SafetyFlags.ESTOP
-                     | SafetyFlags.MULTIPLE_PUBLISHERS)
+                     | SafetyFlags.MULTIPLE_PUBLISHERS | SafetyFlags.REFERENCE_REFUSED)
 INJECTOR_NODE = 'exo_fault_injector'
 DIAGNOSTICS_TOPIC = '/diagnostics'
 SIM_COMMAND_STATUS = 'exo_sim: effort command'
@@ -448,7 +448,7 @@ _JOINT = ControllerParams().joint_name
 _INPUT = int(SafetyFlags.INPUT_FAULT | SafetyFlags.NONFINITE_INPUT
              | SafetyFlags.MULTIPLE_PUBLISHERS)
 _REFERENCE = int(SafetyFlags.MULTIPLE_PUBLISHERS | SafetyFlags.ASSISTANCE_BOUNDED
-                 | SafetyFlags.REFERENCE_STALE)
+                 | SafetyFlags.REFERENCE_STALE | SafetyFlags.REFERENCE_REFUSED)
 
 
 def _rogue_reference(rate_hz: float) -> Callable[[], Injection]:

@@ -562,8 +562,10 @@ def _bounded(**kw):
 
 
 def _bound_only():
-    """The shipped bound with far references taken: the refusal rule, which refuses them
-    before the bound sees them (its own tests below), open so the bound is what is tested.
+    """The shipped bound, with far references taken.
+
+    The refusal rule refuses them before the bound sees them (its own tests below); it is
+    open here so that the bound is what is tested.
     """
     return _bounded(reference_lead_tolerance=math.pi)
 
