@@ -776,7 +776,7 @@ def run_faults(faults: tuple[Fault, ...] = FAULTS, policy_mode: str = 'learned',
             observer = FaultObserver(graph, realtime=True)
             progress(f'[faults] started {", ".join(graph.processes)} on ROS_DOMAIN_ID '
                      f'{domain_id} (lockstep, policy {policy_mode})')
-            observer.wait_ready(graph, ready_timeout, subscribers=3)
+            observer.wait_ready(graph, ready_timeout, subscribers=1)  # the relay reads it
             observer.record()
             sim_start = observer.graph_time
             for fault in faults:
