@@ -219,8 +219,8 @@ class ImpedanceControllerCore:
         # max_lead + reference_lead_tolerance) arrived less than fault_recovery_samples
         # valid ticks ago.
         self.lead_latch = FaultLatch(p.fault_recovery_samples)
-        self._q_meas = None  # last plausible measured angle: judges a reference's lead
-        self._ref_unjudged = False  # a reference taken before any measured angle
+        self._q_meas = None  # last valid tick's measured angle: judges a reference's lead
+        self._ref_unjudged = False  # a reference taken without a valid angle to judge it
         self.torque_limiter = TorqueRateLimiter(p.max_torque_rate, p.torque_limit)
         self._joint_timer = StalenessTimer(p.joint_state_timeout)
         self._interaction_timer = StalenessTimer(p.interaction_timeout)
@@ -313,13 +313,16 @@ class ImpedanceControllerCore:
             return False
         if self.reference_latch.latched:
             return False  # more than one publisher (set_reference_conflict): refused
-        if self._q_meas is not None and not self._is_assistance(float(q_d), self._q_meas):
+        judge = self._q_meas is not None and not self.fault.latched
+        if judge and not self._is_assistance(float(q_d), self._q_meas):
             self._refuse_reference()
             return False
         if self.lead_latch.latched:
             return False  # a reference that was not assistance, recently: refused
         self.reference.accept(t, float(q_d), float(qd_d), float(k_raw))
-        self._ref_unjudged = self._q_meas is None
+        # No valid measured angle to judge it by (none yet, or an input fault): judged on
+        # the first valid tick's.
+        self._ref_unjudged = not judge
         return True
 
     def _is_assistance(self, q_d: float, q: float) -> bool:
@@ -412,7 +415,7 @@ class ImpedanceControllerCore:
         self._interaction_invalid = False
         if valid and not self._reference_conflict and self.reference_latch.latched:
             self.reference_latch.valid()
-        if joint_ok:
+        if valid:  # a measurement in doubt (input fault) never judges a reference
             self._q_meas = float(q)
         if valid and self.lead_latch.latched:
             self.lead_latch.valid()
@@ -457,7 +460,7 @@ class ImpedanceControllerCore:
         # Reference: fresh -> clamped and rate limited; stale -> the measured angle (no
         # spring torque against the wearer) while the stiffness ramps down.
         self.reference.hold_if_unset(q)
-        if self._ref_unjudged:  # taken before any measured angle: judged on this one
+        if self._ref_unjudged:  # taken without a valid angle to judge it: judged on this one
             if not self._is_assistance(self.reference.q_d, q):
                 self._refuse_reference()
                 flags |= _F_REFUSED

@@ -794,3 +794,22 @@ def test_a_reference_before_the_first_measurement_is_judged_on_it():
     out = core.update(0.0, 0.29, 0.0)
     assert out.e == 0.0 and out.flags & F.REFERENCE_REFUSED
 
+
+
+def test_an_angle_in_doubt_never_judges_a_reference():
+    # A second /joint_states publisher claims 2.0 rad while the arm is at 0.29: an input
+    # fault (zero torque). The policy's assisting reference is not refused on that angle;
+    # once one publisher remains it is taken after the recovery count, no refusal.
+    p = ControllerParams()
+    core = _bounded()
+    _lead_run(core, 200, 0.0, 0.29, 0.05, k=100.0)
+    core.set_owner_conflict(True)
+    for i in range(200):
+        t = (200 + i) * DT
+        core.set_reference(t, 0.34, 0.0, 100.0)
+        out = core.update(t, 2.0 if i % 2 else 0.29, 0.0)
+        assert out.fault and not out.flags & F.REFERENCE_REFUSED
+    core.set_owner_conflict(False)
+    outs = _lead_run(core, p.fault_recovery_samples + 50, 0.4, 0.29, 0.05, k=100.0)
+    assert not any(o.flags & F.REFERENCE_REFUSED for o in outs)
+    assert not outs[-1].fault and outs[-1].e == pytest.approx(0.05)
