@@ -46,7 +46,7 @@ WILDCARDS = ('/**', '**')
 #: Parameters every rclpy node declares itself (accepted, not used here).
 NODE_BUILTIN_PARAMETERS = ('use_sim_time',)
 #: Parameters of controller_node that are not ControllerParams fields.
-CONTROLLER_NODE_ONLY = ('autostart',)
+CONTROLLER_NODE_ONLY = ('autostart', 'reference_owner')
 
 
 def default_file(spec: NodeSpec) -> Path:

@@ -111,7 +111,7 @@ def run_demo(out: Path, body_mass_kg: float, settle_s: float, ready_timeout: flo
         print(f'[demo] started {", ".join(graph.processes)} '
               f'({"lockstep, simulated time" if lockstep else "real time"}); '
               f'logs in {out / "logs"}', flush=True)
-        observer.wait_ready(graph, ready_timeout, subscribers=3)
+        observer.wait_ready(graph, ready_timeout, subscribers=1)  # the relay reads it
         observer.spin_graph_time(settle_s, graph)
         for text, seconds in tqdm(texts, desc='[demo] tasks', unit='task'):
             tqdm.write(f'[demo] /task_text: {text!r} ({seconds:.1f} s)')

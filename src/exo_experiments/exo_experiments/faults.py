@@ -103,7 +103,7 @@ from exo_contract.qos import (
     TASK_TEXT_TOPIC,
 )
 from exo_contract.runtime import restore_normal_scheduling
-from exo_contract.topics import ESTOP_TOPIC
+from exo_contract.topics import ESTOP_TOPIC, GRAPH_TASK_TEXT_TOPIC
 from exo_experiments.analysis import write_summary
 from exo_experiments.observer import GraphObserver
 from exo_experiments.results_page import fmt, markdown_table, write_results_page
@@ -128,7 +128,7 @@ ROUTINE_FLAGS = int(SafetyFlags.STIFFNESS_RATE_LIMITED | SafetyFlags.TORQUE_RATE
                     | SafetyFlags.REFERENCE_RATE_LIMITED)
 #: The end of the window after the fault without these flags: the controller runs again.
 BLOCKING_FLAGS = int(SafetyFlags.INPUT_FAULT | SafetyFlags.ESTOP
-                     | SafetyFlags.MULTIPLE_PUBLISHERS)
+                     | SafetyFlags.MULTIPLE_PUBLISHERS | SafetyFlags.REFERENCE_REFUSED)
 INJECTOR_NODE = 'exo_fault_injector'
 DIAGNOSTICS_TOPIC = '/diagnostics'
 SIM_COMMAND_STATUS = 'exo_sim: effort command'
@@ -138,8 +138,10 @@ MATCH_TIMEOUT_S = 5.0
 MAX_BURST = 5
 #: Wall seconds of one spin of this process's executor.
 SPIN_PERIOD_S = 0.002
-#: Idle faults: simulated seconds of rest before the injection (the last task has ended).
-IDLE_LEAD_S = 4.0
+#: Idle faults: simulated seconds of rest before the injection (the last task has ended
+#: and the arm has settled: after 4 s it still drifted by up to 0.1 rad over the next
+#: 2.5 s with the exo compliant, less at each later idle fault).
+IDLE_LEAD_S = 8.0
 #: Idle faults: the largest |commanded torque| that is safe, N*m (the controller's
 #: 5 N*m assistance bound times M/Mt, plus the exo's gravity and damping terms, with margin).
 ASSIST_TORQUE_BOUND_NM = 6.0
@@ -349,8 +351,9 @@ class WrongPolicy(Injection):
 
     ``fault_injection_pull`` (exo_policy.fault_injection) asks, for a known task, for
     K = 300 N*m/rad and q_d = q + 1 rad through policy_node's own publication path. The
-    node's /task_text is remapped to ``PULL_TEXT_TOPIC`` so that the instruction reaches it
-    alone: the simulated human stays at rest and the arm's displacement is the exo's doing.
+    node's task text (``/exo/task_text`` of task_text_relay, and ``/task_text``) is remapped
+    to ``PULL_TEXT_TOPIC`` so that the instruction reaches it alone: the simulated human
+    stays at rest and the arm's displacement is the exo's doing.
     """
 
     def __init__(self, mode: str, text: str = TASK_TEXT) -> None:
@@ -362,7 +365,11 @@ class WrongPolicy(Injection):
         graph = observer.graph
         cmd = [f'mode:={self.mode}' if c.startswith('mode:=') else c
                for c in dict(graph.commands)['policy_node']]
-        graph.start_process('policy_node', cmd + ['-r', f'{TASK_TEXT_TOPIC}:={PULL_TEXT_TOPIC}'])
+        # Its reader of the graph's task text (task_text_relay's /exo/task_text) and of
+        # /task_text, remapped: the instruction reaches it alone.
+        graph.start_process('policy_node', cmd + [
+            '-r', f'{GRAPH_TASK_TEXT_TOPIC}:={PULL_TEXT_TOPIC}',
+            '-r', f'{TASK_TEXT_TOPIC}:={PULL_TEXT_TOPIC}'])
         observer.killed.discard('policy_node')
         load = PolicyLoadWait(observer.node, time.monotonic, print, '[faults]')
         deadline = time.monotonic() + POLICY_START_TIMEOUT_S
@@ -448,7 +455,7 @@ _JOINT = ControllerParams().joint_name
 _INPUT = int(SafetyFlags.INPUT_FAULT | SafetyFlags.NONFINITE_INPUT
              | SafetyFlags.MULTIPLE_PUBLISHERS)
 _REFERENCE = int(SafetyFlags.MULTIPLE_PUBLISHERS | SafetyFlags.ASSISTANCE_BOUNDED
-                 | SafetyFlags.REFERENCE_STALE)
+                 | SafetyFlags.REFERENCE_STALE | SafetyFlags.REFERENCE_REFUSED)
 
 
 def _rogue_reference(rate_hz: float) -> Callable[[], Injection]:
@@ -776,7 +783,7 @@ def run_faults(faults: tuple[Fault, ...] = FAULTS, policy_mode: str = 'learned',
             observer = FaultObserver(graph, realtime=True)
             progress(f'[faults] started {", ".join(graph.processes)} on ROS_DOMAIN_ID '
                      f'{domain_id} (lockstep, policy {policy_mode})')
-            observer.wait_ready(graph, ready_timeout, subscribers=3)
+            observer.wait_ready(graph, ready_timeout, subscribers=1)  # the relay reads it
             observer.record()
             sim_start = observer.graph_time
             for fault in faults:

@@ -10,6 +10,8 @@ parameters) fed, for ``ATTACK_S`` seconds, by a reference that no policy would s
 attack                    reference
 ========================  ==============================================================
 pull_100hz, pull_1khz     1.6 rad, 300 N*m/rad, velocity 0 (a far angle, full stiffness)
+lead_1rad_100hz           the measured angle + 1 rad, 300 N*m/rad (the wrong policy of
+                          ``exo_faults`` m, at policy_node's rate)
 hug_feedforward_1khz      the measured angle + 5/300 rad (the spring at its bound), velocity
                           +100 rad/s, 300 N*m/rad: the velocity feed-forward on top of the
                           bounded spring
@@ -18,9 +20,11 @@ oscillate_1khz            the rest angle + 0.1 sin(2 pi 20 t) rad, its own veloc
 ========================  ==============================================================
 
 For each: the largest |commanded torque|, the largest |exo angle - rest angle| to the end of
-the second after the attack, and the ticks whose reference the assistance bound changed.
-No rclpy; deterministic. The ROS-level replay of the first attack (a second publisher,
-policy_node alive or dead) is ``exo_faults``.
+the second after the attack, the ticks whose reference the assistance bound changed and
+those on which references were refused as not assistance (REFERENCE_REFUSED). No rclpy;
+deterministic; no node names (the owner rule of controller_node is not in play: every
+reference here counts as the owner's). The ROS-level replay of the first attacks (a second
+publisher, policy_node alive or dead; the wrong policy) is ``exo_faults``.
 """
 
 from __future__ import annotations
@@ -54,6 +58,10 @@ def _pull(q, qd, t, rest):
     return 1.6, 0.0, 300.0
 
 
+def _lead_1rad(q, qd, t, rest):
+    return q + 1.0, 0.0, 300.0
+
+
 def _hug(q, qd, t, rest):
     return q + 5.0 / 300.0, 100.0, 300.0
 
@@ -67,6 +75,7 @@ def _oscillate(q, qd, t, rest):
 ATTACKS: dict[str, tuple[Reference, float]] = {
     'pull_100hz': (_pull, 0.01),
     'pull_1khz': (_pull, 0.001),
+    'lead_1rad_100hz': (_lead_1rad, 0.01),
     'hug_feedforward_1khz': (_hug, 0.001),
     'oscillate_1khz': (_oscillate, 0.001),
 }
@@ -81,6 +90,7 @@ class AttackResult:
     displacement_rad: float
     bounded_ticks: int
     ticks: int
+    refused_ticks: int = 0
 
     @property
     def safe(self) -> bool:
@@ -100,6 +110,7 @@ class _Attacker:
         self.commands: list[float] = []
         self.angles: list[float] = []
         self.bounded = 0
+        self.refused = 0
 
     def reset(self, q0: float) -> None:
         self.core.reset(0.0, q0)
@@ -120,6 +131,7 @@ class _Attacker:
             self.commands.append(out.torque)
             self.angles.append(obs.q)
             self.bounded += bool(out.flags & SafetyFlags.ASSISTANCE_BOUNDED)
+            self.refused += bool(out.flags & SafetyFlags.REFERENCE_REFUSED)
         return out.torque
 
 
@@ -133,14 +145,16 @@ def replay(name: str, params: ControllerParams | None = None) -> AttackResult:
     rest = attacker.angles[0]
     return AttackResult(name, max(abs(c) for c in attacker.commands),
                         max(abs(q - rest) for q in attacker.angles), attacker.bounded,
-                        len(attacker.commands))
+                        len(attacker.commands), attacker.refused)
 
 
 def format_table(results: list[AttackResult]) -> str:
     """One line per attack."""
-    lines = [f'{"attack":<22} {"max|cmd| N*m":>12} {"move rad":>9} {"bounded":>8} outcome']
+    lines = [f'{"attack":<22} {"max|cmd| N*m":>12} {"move rad":>9} {"bounded":>8} '
+             f'{"refused":>8} outcome']
     lines += [f'{r.name:<22} {r.max_abs_command_nm:12.2f} {r.displacement_rad:9.3f} '
-              f'{r.bounded_ticks:>8} {"SAFE" if r.safe else "UNSAFE"}' for r in results]
+              f'{r.bounded_ticks:>8} {r.refused_ticks:>8} {"SAFE" if r.safe else "UNSAFE"}'
+              for r in results]
     return '\n'.join(lines)
 
 

@@ -164,19 +164,20 @@ def test_policy_killed_goes_compliant(run):
 
 @pytest.mark.parametrize('key', ['h', 'i', 'k', 'l', 'm'])
 def test_a_hostile_reference_cannot_move_the_arm(run, key):
-    """A hostile reference, from outside or through policy_node's own path, is bounded.
+    """A hostile reference, from outside or through policy_node's own path, is refused.
 
     A second or sole outside reference publisher (100 Hz, 1 kHz; policy_node alive or
     dead) and a wrong policy (K = 300, q_d = q + 1). With the arm at rest: the command
     stays within the assistance bound (6 N*m) and the arm moves less than 0.1 rad; refused
-    (second publisher) or bounded (sole publisher, wrong policy); every node alive.
+    as not from the reference's owner (a second or another publisher) or as not assistance
+    (the wrong policy's lead); every node alive.
     """
     r = _result(run, key)
     _common(r)
     assert peak(r.max_abs_torque_during_nm, r.max_abs_torque_after_nm) \
         <= ASSIST_TORQUE_BOUND_NM
     assert r.displacement_rad < MAX_DISPLACEMENT_RAD
-    expected = 'MULTIPLE_PUBLISHERS' if key in ('h', 'i') else 'ASSISTANCE_BOUNDED'
+    expected = 'REFERENCE_REFUSED' if key == 'm' else 'MULTIPLE_PUBLISHERS'
     assert expected in r.flags, r.flags
 
 

@@ -33,11 +33,15 @@ Safety inputs: the e-stop topic /exo/estop (std_msgs/Bool, latched; true = stop)
 stiffness until an explicit resume (never a new task text). A graph check every
 ``publisher_check_period`` s, and at every tick whose DDS-matched publisher counts changed,
 refuses /joint_states and /interaction_torque while either has more than one publisher (zero
-torque through the input-fault path) and /exo/impedance_reference while it has more than one
-(every reference refused: compliant, following the arm; the core's
-``set_reference_conflict``), and names the publishing nodes in the log and on /diagnostics
+torque through the input-fault path) and /exo/impedance_reference unless its one publisher
+is its owner, the node named by the ``reference_owner`` parameter (policy_node): a second
+publisher, a sole publisher that is another node, or one that the ROS graph does not name
+yet, refuses every reference (compliant, following the arm; the core's
+``set_reference_conflict``). It names the publishing nodes in the log and on /diagnostics
 (diagnostic_msgs/DiagnosticArray, with the e-stop state). Either input is taken again
-``fault_recovery_samples`` valid ticks after one publisher remains.
+``fault_recovery_samples`` valid ticks after one publisher (for the reference: the owner)
+remains. A node that takes the owner's name while the owner is down passes this check:
+names are not authenticated without SROS2 (docs/safety.md).
 """
 
 from dataclasses import fields
@@ -53,7 +57,12 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray, String
 from std_srvs.srv import SetBool
 
-from exo_contract.graph import endpoint_node_name, topic_publishers
+from exo_contract.graph import (
+    endpoint_node_name,
+    qualified_node_name,
+    topic_publishers,
+    UNDISCOVERED_PUBLISHER,
+)
 from exo_contract.inputs import PolledInput
 from exo_contract.parameters import ParamSpec, specs
 from exo_contract.qos import (
@@ -75,6 +84,7 @@ from exo_contract.topics import ESTOP_TOPIC
 from exo_impedance_controller.core import ControlOutput, ImpedanceControllerCore
 from exo_impedance_controller.params import ControllerParams
 from exo_impedance_controller.safety import (
+    reference_owner_conflict,
     StopLatch,
     topic_owner_conflicts,
 )
@@ -112,9 +122,18 @@ NO_CLOCK_WARNING_TICKS = 1000
 # node's /clock (else on the clock), and a reference stamped further ahead is dropped, s.
 LOCKSTEP_CLOCK_WINDOW_S = 0.05
 
-# Not a ControllerParams field: read once, at start.
+# Not ControllerParams fields (the core knows no node names): read once, at start.
 AUTOSTART = ParamSpec('autostart', bool, True, 'Configure and activate on start (no '
                       'lifecycle manager needed).')
+REFERENCE_OWNER = ParamSpec(
+    'reference_owner', str, 'policy_node', 'The one node whose /exo/impedance_reference is '
+    "taken (a name without a leading '/' is in controller_node's namespace); a reference "
+    'whose publishers are not exactly this node is refused (compliant, following the arm).',
+    may_be_empty=False)
+# While the reference topic has a publisher the ROS graph does not name yet, the graph check
+# runs again at a tick this long after the previous one (steady clock, s), so the owner's
+# references are taken soon after it appears, not one publisher_check_period later.
+UNDISCOVERED_RECHECK_S = 0.02
 
 
 
@@ -130,7 +149,7 @@ class ControllerNode(LifecycleNode):
         super().__init__('controller_node', **kwargs)
         # Values refused at start: configure fails with them (the node stays unconfigured).
         self._declare_errors = declare(self, ControllerParams)
-        self._declare_errors += declare(self, [AUTOSTART], read_only=True)
+        self._declare_errors += declare(self, [AUTOSTART, REFERENCE_OWNER], read_only=True)
         for error in self._declare_errors:
             self.get_logger().error(f'invalid parameter: {error}')
         # Parameters take effect at configure: refused while configured (never shown by
@@ -174,6 +193,8 @@ class ControllerNode(LifecycleNode):
         self._estop_srv = None
         self._diag_pub = None
         self._conflicts = ()
+        self._reference_owner = ''  # qualified name of reference_owner, set at configure
+        self._recheck_at = None  # steady time of the next graph check (undiscovered publisher)
         self._estop_names = {}  # e-stop publisher id (gid hex) -> node name, for logs
 
     def _now(self) -> float:
@@ -206,6 +227,9 @@ class ControllerNode(LifecycleNode):
             self.get_logger().error(f'configure failed: invalid parameter: {exc}')
             return TransitionCallbackReturn.FAILURE
         self._params = params
+        owner = str(self.get_parameter(REFERENCE_OWNER.name).value).strip()
+        self._reference_owner = (owner if owner.startswith('/')
+                                 else qualified_node_name(owner, self.get_namespace()))
         self._stop.heartbeat_timeout = params.estop_heartbeat_timeout
         self._core = ImpedanceControllerCore(params, self._stop)
         self._core.active = False
@@ -386,6 +410,8 @@ class ControllerNode(LifecycleNode):
             if n != self._publisher_counts[i]:
                 self._publisher_counts[i] = n
                 changed = True
+        if not changed and self._recheck_at is not None:
+            changed = time.monotonic() >= self._recheck_at
         if changed:
             self._on_graph_check()
 
@@ -600,21 +626,29 @@ class ControllerNode(LifecycleNode):
         publishers = {sub.topic_name: topic_publishers(self, sub.topic_name,
                                                        sub.get_publisher_count())
                       for sub in self._sensor_subs}
-        conflicts = topic_owner_conflicts(publishers)
         reference = self._reference_sub.topic_name
-        core.set_owner_conflict(any(c.topic != reference for c in conflicts))
-        core.set_reference_conflict(any(c.topic == reference for c in conflicts))
+        conflicts = tuple(c for c in topic_owner_conflicts(publishers) if c.topic != reference)
+        core.set_owner_conflict(bool(conflicts))
+        owner = reference_owner_conflict(reference, publishers[reference],
+                                         self._reference_owner)
+        core.set_reference_conflict(owner is not None)
+        if owner is not None:
+            conflicts += (owner,)
+        self._recheck_at = (time.monotonic() + UNDISCOVERED_RECHECK_S
+                            if UNDISCOVERED_PUBLISHER in publishers[reference] else None)
         if conflicts != self._conflicts:
             if conflicts:
                 self.get_logger().error(
                     'refusing input while a topic has more than one publisher: '
                     + '; '.join(c.describe() for c in conflicts)
                     + f' (a sensor: zero torque; {reference}: compliant, following the arm). '
-                    'Stop the extra node(s); the controller resumes '
+                    f'Stop the extra node(s); {reference} is taken only from '
+                    f'{self._reference_owner}; the controller resumes '
                     f'{self._params.fault_recovery_samples} valid samples after one remains.')
             else:
                 self.get_logger().warning(
-                    'one publisher per input topic again: resuming after '
+                    'one publisher per input topic again (the reference: its owner): resuming '
+                    'after '
                     f'{self._params.fault_recovery_samples} valid samples')
         self._conflicts = conflicts
         self._stop.update_live(self._refresh_estop_publishers(), time.monotonic())

@@ -74,6 +74,20 @@ MULTIPLE_PUBLISHERS set; once one publisher remains, references are taken again 
 ``fault_recovery_samples`` valid ticks (the resume rule of the sensors), the angle restarting
 at the arm and the stiffness rising under the eq. 13 bound.
 
+A reference that is not assistance is refused, not bounded: the assistance bound moves the
+reference toward the arm, and a reference held at the bound moves with the arm, so a steady
+far reference (1 rad ahead, or a fixed far angle) would keep pulling with up to
+``max_assist_torque`` and walk a resting arm to it. An assisting policy leads the angle it
+measured by at most ``max_lead``; a reference whose lead over the last measured angle,
+``|q_d - q|`` as received, exceeds ``max_lead + reference_lead_tolerance`` (the tolerance
+covers the arm's motion between the policy's measurement and the controller's) asks for
+something else. It is refused and drops the current reference (flag REFERENCE_REFUSED):
+the reference is stale at once (it follows the measured angle: no spring torque, the
+stiffness ramping down to compliant as for a stale reference), and every reference is
+refused until ``fault_recovery_samples`` valid ticks have passed without another such one,
+so a source alternating far and near references stays refused. Then references are taken
+again, the angle restarting at the arm and the stiffness rising under the eq. 13 bound.
+
 E-stop (:class:`~exo_impedance_controller.safety.StopLatch`, ``core.stop``): while it holds,
 the target torque is zero (through the torque-rate limit) and the stiffness
 ``min(K, stiffness_compliant)``; the reference restarts at the measured angle on resume. The
@@ -83,7 +97,8 @@ stop: only an explicit resume does.
 Flags: NONFINITE_INPUT marks a tick that received a non-finite value (sensor or
 reference); INPUT_FAULT every tick of a latched input fault; ESTOP every tick while stopped;
 MULTIPLE_PUBLISHERS every tick while a sensor topic or the reference topic has more than
-one publisher.
+one publisher (or, for the reference, a publisher other than its owner: the node's check);
+REFERENCE_REFUSED every tick while references are refused as not assistance.
 """
 
 from dataclasses import dataclass, replace
@@ -100,6 +115,7 @@ from exo_impedance_controller.safety import (
     InputPlausibility,
     joint_limit_filter,
     rate_limit,
+    reference_is_assistance,
     ReferenceSupervisor,
     SafetyFlags,
     saturate_torque,
@@ -128,6 +144,7 @@ _F_OWNERS = int(SafetyFlags.MULTIPLE_PUBLISHERS)
 _F_TRATE = int(SafetyFlags.TORQUE_RATE_LIMITED)
 _F_REFRATE = int(SafetyFlags.REFERENCE_RATE_LIMITED)
 _F_ASSIST = int(SafetyFlags.ASSISTANCE_BOUNDED)
+_F_REFUSED = int(SafetyFlags.REFERENCE_REFUSED)
 
 
 def _finite(x) -> bool:
@@ -198,6 +215,12 @@ class ImpedanceControllerCore:
         # References refused while latched (more than one publisher on the reference topic).
         self.reference_latch = FaultLatch(p.fault_recovery_samples)
         self._reference_conflict = False
+        # References refused while latched: one that was not assistance (its lead beyond
+        # max_lead + reference_lead_tolerance) arrived less than fault_recovery_samples
+        # valid ticks ago.
+        self.lead_latch = FaultLatch(p.fault_recovery_samples)
+        self._q_meas = None  # last valid tick's measured angle: judges a reference's lead
+        self._ref_unjudged = False  # a reference taken without a valid angle to judge it
         self.torque_limiter = TorqueRateLimiter(p.max_torque_rate, p.torque_limit)
         self._joint_timer = StalenessTimer(p.joint_state_timeout)
         self._interaction_timer = StalenessTimer(p.interaction_timeout)
@@ -250,6 +273,9 @@ class ImpedanceControllerCore:
         self.reference_latch.reset()
         if self._reference_conflict:
             self.reference_latch.invalid()
+        self.lead_latch.reset()
+        self._q_meas = float(q) if q is not None and _finite(q) else None
+        self._ref_unjudged = False
         self.torque_limiter.reset(0.0)
         self._joint_timer.clear()
         self._interaction_timer.clear()
@@ -275,14 +301,42 @@ class ImpedanceControllerCore:
         negative or out-of-range finite ``k_raw`` is accepted and clamped by the limiter;
         the angle is clamped into the joint range and rate limited in ``update``. A rejected
         reference is not an input fault (the reference watchdog handles it).
+
+        A reference that is not assistance (module docstring: its lead over the last
+        measured angle beyond ``max_lead + reference_lead_tolerance``) is refused and
+        drops the current one (REFERENCE_REFUSED): the reference is stale from now on,
+        and references are refused until ``fault_recovery_samples`` valid ticks have
+        passed without another such one.
         """
         if not (_finite(q_d) and _finite(qd_d) and _finite(k_raw) and _finite(t)):
             self._pending_flags |= _F_NAN
             return False
         if self.reference_latch.latched:
             return False  # more than one publisher (set_reference_conflict): refused
+        judge = self._q_meas is not None and not self.fault.latched
+        if judge and not self._is_assistance(float(q_d), self._q_meas):
+            self._refuse_reference()
+            return False
+        if self.lead_latch.latched:
+            return False  # a reference that was not assistance, recently: refused
         self.reference.accept(t, float(q_d), float(qd_d), float(k_raw))
+        # No valid measured angle to judge it by (none yet, or an input fault): judged on
+        # the first valid tick's.
+        self._ref_unjudged = not judge
         return True
+
+    def _is_assistance(self, q_d: float, q: float) -> bool:
+        p = self.params
+        return reference_is_assistance(q_d, q, p.max_lead, p.reference_lead_tolerance)
+
+    def _refuse_reference(self) -> None:
+        """Drop the reference (stale from now: compliant, following the arm); latch."""
+        self._pending_flags |= _F_REFUSED
+        if not self.lead_latch.latched:
+            self.reference.timer.clear()
+            self._q_d = None
+        self._ref_unjudged = False
+        self.lead_latch.invalid()
 
     def set_interaction(self, t: float, tau_ext: float,
                         stamp: Optional[float] = None) -> bool:
@@ -361,6 +415,12 @@ class ImpedanceControllerCore:
         self._interaction_invalid = False
         if valid and not self._reference_conflict and self.reference_latch.latched:
             self.reference_latch.valid()
+        if valid:  # a measurement in doubt (input fault) never judges a reference
+            self._q_meas = float(q)
+        if valid and self.lead_latch.latched:
+            self.lead_latch.valid()
+        if self.lead_latch.latched:
+            flags |= _F_REFUSED
         if not valid:
             self._enter_fault()
         elif self.fault.latched:
@@ -400,6 +460,11 @@ class ImpedanceControllerCore:
         # Reference: fresh -> clamped and rate limited; stale -> the measured angle (no
         # spring torque against the wearer) while the stiffness ramps down.
         self.reference.hold_if_unset(q)
+        if self._ref_unjudged:  # taken without a valid angle to judge it: judged on this one
+            if not self._is_assistance(self.reference.q_d, q):
+                self._refuse_reference()
+                flags |= _F_REFUSED
+            self._ref_unjudged = False
         k_prev = self.limiter.value
         q_d, qd_d, k_req, ref_stale = self.reference.target(now, k_prev)
         if ref_stale:
@@ -535,6 +600,8 @@ class ImpedanceControllerCore:
             flags |= _F_FAULT
         if self._owner_conflict or self._reference_conflict:
             flags |= _F_OWNERS
+        if self.lead_latch.latched:
+            flags |= _F_REFUSED
         stopped = self.stop.stopped
         if stopped:
             flags |= _F_ESTOP

@@ -122,6 +122,11 @@ class ControllerParams:
     max_lead: float = param(
         0.12, 'Bound on the lead of the reference over the measured angle, |q_d - q| (the '
         "shipped policy's max_lead).", 'rad', low=0.0, high=PI, low_open=True)
+    reference_lead_tolerance: float = param(
+        0.1, 'A reference whose lead over the measured angle, |q_d - q| as received, exceeds '
+        "max_lead plus this (the arm's motion between the policy's measurement and the "
+        "controller's) is not assistance: refused, compliant, until fault_recovery_samples "
+        'ticks without such a reference.', 'rad', low=0.0, high=PI)
 
     def __post_init__(self):
         """Coerce ints to float and reject invalid values with a quoted message."""

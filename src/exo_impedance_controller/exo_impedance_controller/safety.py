@@ -39,6 +39,7 @@ class SafetyFlags(enum.IntFlag):
     TORQUE_RATE_LIMITED = 4096
     REFERENCE_RATE_LIMITED = 8192
     ASSISTANCE_BOUNDED = 16384
+    REFERENCE_REFUSED = 32768
 
 
 def is_finite(*values: float) -> bool:
@@ -89,6 +90,17 @@ def bound_assistance_lead(e: float, k: float, max_assist_torque: float,
     if e < -limit:
         return -limit, True
     return e, False
+
+
+def reference_is_assistance(q_d: float, q: float, max_lead: float, tolerance: float) -> bool:
+    """Return True when ``q_d`` leads ``q`` by at most ``max_lead + tolerance`` (rad).
+
+    A reference that asks for more is not assistance: ``max_lead`` is the lead an assisting
+    policy sends (the bound it applies against the angle it measured); ``tolerance`` covers
+    the arm's motion between that measurement and the controller's. A non-finite lead is
+    not assistance.
+    """
+    return abs(q_d - q) <= max_lead + tolerance
 
 
 def bound_reference_pull(qd_d: float, spring: float, damping: float,
@@ -358,10 +370,15 @@ class FaultLatch:
 # ------------------------------------------------------------------ one owner per topic
 @dataclass(frozen=True)
 class OwnerConflict:
-    """A topic with more than one publisher (``publishers``: one name per endpoint, sorted)."""
+    """A topic with more than one publisher (``publishers``: one name per endpoint, sorted).
+
+    ``owner``: the one node a topic with a named owner accepts ('' for the sensor topics);
+    then a single publisher that is not the owner is a conflict too.
+    """
 
     topic: str
     publishers: tuple
+    owner: str = ''
 
     def describe(self) -> str:
         """Say which nodes publish, e.g. ``'2 publishers on /joint_states: /a, /b'``."""
@@ -370,7 +387,9 @@ class OwnerConflict:
             counts[name] = counts.get(name, 0) + 1
         names = ', '.join(name if n == 1 else f'{name} ({n} publishers)'
                           for name, n in sorted(counts.items()))
-        return f'{len(self.publishers)} publishers on {self.topic}: {names}'
+        n = len(self.publishers)
+        text = f'{n} publisher{"s" if n != 1 else ""} on {self.topic}: {names}'
+        return text + (f' (accepted only from {self.owner})' if self.owner else '')
 
 
 def topic_owner_conflicts(publishers: Mapping[str, Sequence[str]]) -> tuple:
@@ -387,6 +406,22 @@ def topic_owner_conflicts(publishers: Mapping[str, Sequence[str]]) -> tuple:
         if len(names) > 1:
             conflicts.append(OwnerConflict(topic, names))
     return tuple(conflicts)
+
+
+def reference_owner_conflict(topic: str, publishers: Sequence[str],
+                             owner: str) -> Optional[OwnerConflict]:
+    """Return the :class:`OwnerConflict` of a topic accepted only from node ``owner``.
+
+    ``publishers``: qualified node names of the topic's publisher endpoints (as for
+    :func:`topic_owner_conflicts`; a matched publisher the ROS graph does not name yet is
+    :data:`exo_contract.graph.UNDISCOVERED_PUBLISHER`, which is never the owner). None when
+    the topic has no publisher or exactly one endpoint, of ``owner``; else a conflict: more
+    than one publisher, or one that is another node or not named yet.
+    """
+    names = tuple(sorted(publishers))
+    if not names or names == (owner,):
+        return None
+    return OwnerConflict(topic, names, owner)
 
 
 # ------------------------------------------------------------------------------ e-stop

@@ -40,7 +40,7 @@ SPIN_TIMEOUT = 0.002  # s
 
 def test_node_publishes_finite_bounded_commands(ros_context):
     node = ControllerNode(context=ros_context, parameter_overrides=[
-        Parameter('torque_limit', value=4.0)])
+        Parameter('torque_limit', value=4.0), Parameter('reference_owner', value='test_peer')])
     peer = rclpy.create_node('test_peer', context=ros_context)
     commands, states = [], []
     peer.create_subscription(Float64MultiArray, EFFORT_COMMAND_TOPIC,
@@ -93,7 +93,7 @@ def test_node_publishes_finite_bounded_commands(ros_context):
             js.effort = [0.0, 0.0]
             ref = ImpedanceReference()
             ref.joint_names = ['exo_elbow_joint']
-            ref.reference_angle = [1.5]
+            ref.reference_angle = [0.6]  # assistance: 0.1 rad ahead
             ref.reference_velocity = [0.0]
             ref.stiffness = [bad[i % 4] if hostile and i % 5 == 0 else 300.0]
             wr = WrenchStamped()
@@ -177,7 +177,7 @@ def test_lockstep_tick_never_runs_on_a_stamp_far_from_the_clock(ros_context):
     from rosgraph_msgs.msg import Clock  # noqa: PLC0415
     node = ControllerNode(context=ros_context, parameter_overrides=[
         Parameter('use_sim_time', value=True), Parameter('stiffness_compliant', value=100.0),
-        Parameter('stiffness_min', value=100.0)])
+        Parameter('stiffness_min', value=100.0), Parameter('reference_owner', value='test_peer')])
     peer = rclpy.create_node('test_peer', context=ros_context)
     states = []
     peer.create_subscription(ControllerState, CONTROLLER_STATE_TOPIC, states.append,

@@ -61,6 +61,7 @@ class Rig:
     def __init__(self, ros_context, executor=SingleThreadedExecutor, **params):
         params.setdefault('fault_recovery_samples', RECOVERY)
         params.setdefault('publisher_check_period', 0.1)
+        params.setdefault('reference_owner', 'test_peer')  # the peer plays the policy
         self.node = ControllerNode(context=ros_context, parameter_overrides=[
             Parameter(k, value=v) for k, v in params.items()])
         self.peer = rclpy.create_node('test_peer', context=ros_context)
@@ -116,7 +117,7 @@ class Rig:
         if stream:
             ref = ImpedanceReference()
             ref.joint_names = ['exo_elbow_joint']
-            ref.reference_angle = [1.2]
+            ref.reference_angle = [0.6]  # assistance: 0.1 rad ahead of the arm
             ref.reference_velocity = [0.0]
             ref.stiffness = [300.0]
             self.ref_pub.publish(ref)
@@ -357,6 +358,40 @@ def test_second_reference_publisher_makes_the_exo_compliant_and_is_named(rig_fac
                        if i > last_refused and s.stiffness_bounded[0] > COMPLIANT)
     assert first_stiff - last_refused >= RECOVERY
     assert all(s.stiffness_bounded[0] <= COMPLIANT for s in after[:last_refused + 1])
+
+
+def test_a_reference_is_taken_only_from_its_owner(rig_factory):
+    """A sole reference publisher that is not reference_owner is refused and named.
+
+    Then a node named as the owner, publishing alone: taken after the recovery count.
+    """
+    rig = rig_factory(reference_owner='policy_node')
+    n_diag = len(rig.diagnostics)
+
+    def refused_and_named():
+        s = rig.states[-1] if rig.states else None
+        return (s is not None and s.safety_flags & OWNERS and s.error[0] == 0.0
+                and s.stiffness_bounded[0] <= COMPLIANT
+                and any('accepted only from /policy_node' in st.message
+                        and '/test_peer' in st.message and st.level == st.ERROR
+                        for d in rig.diagnostics[n_diag:] for st in d.status))
+
+    rig.run_until(refused_and_named, 'the peer refused as the reference owner')
+    assert not rig.states[-1].safety_flags & FAULT  # the sensors are fine
+    assert not any(s.error[0] != 0.0 for s in rig.states)  # never taken
+    owner = rig.add_node('policy_node')
+    owner_pub = owner.create_publisher(ImpedanceReference, IMPEDANCE_REFERENCE_TOPIC,
+                                       COMMAND_QOS)
+    rig.peer.destroy_publisher(rig.ref_pub)
+    rig.ref_pub = owner_pub  # the stream now comes from the owner alone
+    n = len(rig.states)
+    rig.run_until(lambda: rig.assisting() and rig.states[-1].stiffness_bounded[0] > COMPLIANT,
+                  'assistance from the owner')
+    after = rig.states[n:]
+    last_refused = max(i for i, s in enumerate(after) if s.safety_flags & OWNERS)
+    first_taken = next(i for i, s in enumerate(after)
+                       if i > last_refused and s.error[0] != 0.0)
+    assert first_taken - last_refused >= RECOVERY
 
 
 def test_safety_inputs_work_under_the_events_executor(rig_factory):

@@ -561,10 +561,19 @@ def _bounded(**kw):
     return core
 
 
+def _bound_only():
+    """The shipped bound, with far references taken.
+
+    The refusal rule refuses them before the bound sees them (its own tests below); it is
+    open here so that the bound is what is tested.
+    """
+    return _bounded(reference_lead_tolerance=math.pi)
+
+
 def test_a_hostile_reference_exerts_at_most_the_assistance_bound():
     # Arm at rest at 0.29 rad; a reference at 1.6 rad with K = 300 for 1.5 s.
     p = ControllerParams()
-    core = _bounded()
+    core = _bound_only()
     outs = [None] * 1500
     for i in range(1500):
         t = i * DT
@@ -584,7 +593,7 @@ def test_a_hostile_reference_exerts_at_most_the_assistance_bound():
 
 def test_at_low_stiffness_the_lead_bound_holds():
     p = ControllerParams()
-    core = _bounded()
+    core = _bound_only()
     out = None
     for i in range(2000):
         t = i * DT
@@ -597,7 +606,7 @@ def test_at_low_stiffness_the_lead_bound_holds():
 
 def test_the_bound_moves_the_angle_not_the_stiffness():
     # K is the eq. 13 limiter's own sequence with and without the bound.
-    bounded, free = _bounded(), make()
+    bounded, free = _bound_only(), make()
     free.reset(0.0, 0.29)
     for i in range(600):
         t = i * DT
@@ -705,3 +714,102 @@ def test_a_second_reference_publisher_makes_the_exo_compliant_until_one_remains(
     out = core.update(t, 0.29, 0.0)
     assert not out.flags & F.REFERENCE_STALE
     assert out.k_bounded > p.stiffness_compliant
+
+
+# ----------------------------------------------- a reference that is not assistance
+def _lead_run(core, n, t0, q, lead, k=300.0, qd=0.0):
+    outs = []
+    for i in range(n):
+        t = t0 + i * DT
+        core.set_reference(t, q + lead, 0.0, k)
+        outs.append(core.update(t, q, qd))
+    return outs
+
+
+def test_a_far_reference_is_refused_not_bounded():
+    # Arm at rest at 0.29 rad; a reference at 1.6 rad with K = 300: refused from its first
+    # sample, the exo compliant, the reference following the arm (no spring at all).
+    p = ControllerParams()
+    core = _bounded()
+    g = core.dynamics.gravity(0.29)
+    for i in range(1500):
+        t = i * DT
+        assert not core.set_reference(t, 1.6, 0.0, 300.0)
+        out = core.update(t, 0.29, 0.0)
+        assert out.e == 0.0 and out.q_ref == 0.29
+        assert out.flags & F.REFERENCE_REFUSED and out.flags & F.REFERENCE_STALE
+        assert not out.flags & F.ASSISTANCE_BOUNDED
+        assert out.k_bounded <= p.stiffness_compliant
+        assert abs(out.torque) <= abs(g) + 1e-9  # the exo's own gravity compensation only
+    assert out.torque == pytest.approx(g)
+
+
+def test_refusal_drops_an_assisting_reference_and_the_stiffness_ramps_down():
+    p = ControllerParams()
+    core = _bounded()
+    out = _lead_run(core, 500, 0.0, 0.29, 0.03, k=100.0)[-1]
+    assert out.k_bounded == pytest.approx(100.0) and out.e == pytest.approx(0.03)
+    # q + 1 (a wrong policy): refused; the assisting reference is dropped at once.
+    outs = _lead_run(core, 600, 0.5, 0.29, 1.0, k=300.0)
+    assert all(o.e == 0.0 for o in outs)
+    ks = [o.k_bounded for o in outs]
+    assert all(b <= a for a, b in pairwise(ks))  # ramps down, never up
+    assert ks[0] > p.stiffness_compliant and ks[-1] == pytest.approx(p.stiffness_compliant)
+
+
+def test_the_refusal_threshold_is_max_lead_plus_the_tolerance():
+    p = ControllerParams()
+    edge = p.max_lead + p.reference_lead_tolerance
+    inside = _lead_run(_bounded(), 50, 0.0, 0.29, edge - 1e-6, k=2.0)[-1]
+    assert not inside.flags & F.REFERENCE_REFUSED
+    assert inside.e == pytest.approx(p.max_lead)  # taken, then bounded
+    for lead in (edge + 1e-6, -(edge + 1e-6)):
+        out = _lead_run(_bounded(), 50, 0.0, 0.29, lead, k=2.0)[-1]
+        assert out.flags & F.REFERENCE_REFUSED and out.e == 0.0
+
+
+def test_references_are_taken_again_after_n_ticks_without_a_far_one():
+    p = ControllerParams()
+    n = p.fault_recovery_samples
+    core = _bounded()
+    _lead_run(core, 10, 0.0, 0.29, 1.0)
+    # Alternating near and far references: the far ones restart the count, none is taken.
+    for i in range(4 * n):
+        t = (10 + i) * DT
+        core.set_reference(t, 0.29 + (1.0 if i % 2 else 0.05), 0.0, 100.0)
+        out = core.update(t, 0.29, 0.0)
+        assert out.e == 0.0 and out.flags & F.REFERENCE_REFUSED
+    t0 = (10 + 4 * n) * DT
+    outs = _lead_run(core, n + 50, t0, 0.29, 0.05, k=100.0)
+    first = next(i for i, o in enumerate(outs) if o.e != 0.0)
+    assert first == n - 1  # n valid ticks since the far one (its own counts), then taken
+    assert not outs[-1].flags & (F.REFERENCE_REFUSED | F.REFERENCE_STALE)
+    assert outs[-1].e == pytest.approx(0.05)
+
+
+def test_a_reference_before_the_first_measurement_is_judged_on_it():
+    core = ImpedanceControllerCore(ControllerParams())
+    core.reset(0.0, None)
+    core.set_reference(0.0, 1.6, 0.0, 300.0)
+    out = core.update(0.0, 0.29, 0.0)
+    assert out.e == 0.0 and out.flags & F.REFERENCE_REFUSED
+
+
+
+def test_an_angle_in_doubt_never_judges_a_reference():
+    # A second /joint_states publisher claims 2.0 rad while the arm is at 0.29: an input
+    # fault (zero torque). The policy's assisting reference is not refused on that angle;
+    # once one publisher remains it is taken after the recovery count, no refusal.
+    p = ControllerParams()
+    core = _bounded()
+    _lead_run(core, 200, 0.0, 0.29, 0.05, k=100.0)
+    core.set_owner_conflict(True)
+    for i in range(200):
+        t = (200 + i) * DT
+        core.set_reference(t, 0.34, 0.0, 100.0)
+        out = core.update(t, 2.0 if i % 2 else 0.29, 0.0)
+        assert out.fault and not out.flags & F.REFERENCE_REFUSED
+    core.set_owner_conflict(False)
+    outs = _lead_run(core, p.fault_recovery_samples + 50, 0.4, 0.29, 0.05, k=100.0)
+    assert not any(o.flags & F.REFERENCE_REFUSED for o in outs)
+    assert not outs[-1].fault and outs[-1].e == pytest.approx(0.05)

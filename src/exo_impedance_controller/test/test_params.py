@@ -84,4 +84,5 @@ def test_every_field_has_a_unit_a_ros_parameter_and_a_yaml_value():
     values = yaml.safe_load(path.read_text())['controller_node']['ros__parameters']
     assert names <= set(values)
     assert ControllerParams.from_mapping(
-        {k: v for k, v in values.items() if k != 'autostart'}) == ControllerParams()
+        {k: v for k, v in values.items()
+         if k not in ('autostart', 'reference_owner')}) == ControllerParams()

@@ -33,6 +33,7 @@ def test_flags_mirror_controller_state_constants():
         'INPUT_FAULT': 512, 'ESTOP': 1024, 'MULTIPLE_PUBLISHERS': 2048,
         'TORQUE_RATE_LIMITED': 4096, 'REFERENCE_RATE_LIMITED': 8192,
         'ASSISTANCE_BOUNDED': 16384,
+        'REFERENCE_REFUSED': 32768,
     }
     for name, value in expected.items():
         assert int(SafetyFlags[name]) == value

@@ -26,7 +26,13 @@ from scipy.ndimage import uniform_filter1d
 
 from exo_contract.metrics import active_mask
 from exo_contract.tasks import ReferenceTrajectory, Task, TASKS_BY_ID
-from exo_policy.reference_source import ImpedanceTarget, ReferenceSourceBase, Resolver
+from exo_policy.reference_source import (
+    bound_lead,
+    ImpedanceTarget,
+    MAX_LEAD_RAD,
+    ReferenceSourceBase,
+    Resolver,
+)
 
 SOURCE_ORACLE = 'oracle'
 STIFFNESS_TABLE_VERSION = 1
@@ -160,13 +166,16 @@ class OracleReferenceSource(ReferenceSourceBase):
         """Reference at time ``t`` (s) given the measured exo angle ``q`` (rad), ``qd``.
 
         Called at the policy rate (the :class:`~exo_policy.reference_source.ReferenceSource`
-        protocol); the oracle only uses ``q``, to hold it when no task is known.
+        protocol); the measured angle holds the reference when no task is known and bounds
+        its lead (``MAX_LEAD_RAD``, controller_node's ``max_lead``: beyond it the reference
+        moves with the arm, ``qd``, as the controller's own bound would move it).
         """
-        del qd
         if self._task is None or self._trajectory is None:
             return self.fallback(q)
         tau = t - self._t0
         q_ref, qd_ref, _ = self._trajectory(tau)
         k = self._table.stiffness(self._task.task_id, self._trajectory.phase(tau))
+        q_ref, qd_ref = bound_lead(float(q), float(q_ref), float(qd), float(qd_ref),
+                                   MAX_LEAD_RAD)
         return ImpedanceTarget(float(q_ref), float(qd_ref), k, self._task.task_id,
                                self._confidence, SOURCE_ORACLE)

@@ -38,9 +38,11 @@ from exo_contract.metrics import active_mask
 from exo_contract.tasks import Task, TASKS_BY_ID
 from exo_policy.reference_source import (
     bound_assistance,
+    bound_lead,
     check_assist_bound,
     ImpedanceTarget,
     MAX_ASSIST_TORQUE_NM,
+    MAX_LEAD_RAD,
     ReferenceSourceBase,
     Resolver,
 )
@@ -344,7 +346,6 @@ class ProMPReferenceSource(ReferenceSourceBase):
         ``t0`` is the instruction time and ``onset`` the demonstrations' mean reaction time
         (the only timing an open-loop primitive has); fallback if no task.
         """
-        del qd
         task = self._task
         if task is None:
             return self.fallback(q)
@@ -352,6 +353,8 @@ class ProMPReferenceSource(ReferenceSourceBase):
         q_ref, dq_dphase, k = self._model.sample(task.task_id, phase)
         qd_ref = dq_dphase / task.duration_s if 0.0 <= phase < 1.0 else 0.0
         # The same assistance bound as the default policy (like with like): a saturation
-        # on the measured angle, not a conditioning of the primitive's phase.
+        # on the measured angle, not a conditioning of the primitive's phase; the lead within
+        # the controller's max_lead (beyond it the reference moves with the arm).
         q_ref = bound_assistance(q, q_ref, k, self.max_assist_torque)
+        q_ref, qd_ref = bound_lead(q, q_ref, qd, qd_ref, MAX_LEAD_RAD)
         return ImpedanceTarget(q_ref, qd_ref, k, task.task_id, self._confidence, SOURCE_PROMP)

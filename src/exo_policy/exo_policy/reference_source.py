@@ -27,6 +27,10 @@ from exo_contract.tasks import Task
 from exo_language.resolver import Resolution, TaskResolver
 
 SOURCE_FALLBACK = 'fallback'
+#: Bound on the lead of every source's reference over the angle it measured, ``|q_d - q|``,
+#: rad: controller_node's ``max_lead`` (the learned policy's own bound), beyond which (plus
+#: its ``reference_lead_tolerance``) the controller refuses a reference as not assistance.
+MAX_LEAD_RAD = 0.12
 MAX_ASSIST_TORQUE_NM = 5.0
 """Default bound on the assistance a source asks for, ``|K (q_d - q)|``, N*m.
 
@@ -180,16 +184,33 @@ class ReferenceSourceBase:
         raise NotImplementedError
 
 
-def bound_assistance(q: float, q_d: float, k: float, max_torque: float) -> float:
+def bound_assistance(q: float, q_d: float, k: float, max_torque: float,
+                     max_lead: float = math.inf) -> float:
     """``q_d`` moved toward ``q`` so that ``|k (q_d - q)| <= max_torque`` (N*m).
 
-    Non-finite ``q`` (no measured angle) or ``k <= 0`` leave ``q_d`` as it is: the
-    controller's own stale-input handling applies then.
+    And ``|q_d - q| <= max_lead`` (rad). Non-finite ``q`` (no measured angle) or ``k <= 0``
+    leave ``q_d`` as it is: the controller's own stale-input handling applies then.
     """
     if not (math.isfinite(q) and math.isfinite(q_d) and k > 0.0):
         return q_d
-    bound = max_torque / k
+    bound = min(max_torque / k, max_lead)
     return q + min(max(q_d - q, -bound), bound)
+
+
+def bound_lead(q: float, q_d: float, qd: float, qd_d: float, max_lead: float) -> tuple:
+    """``(q_d, qd_d)`` with the lead ``|q_d - q|`` at most ``max_lead`` rad.
+
+    A reference beyond the bound is moved toward the measured angle ``q`` and moves with the
+    arm (``qd_d = qd``, the measured velocity), as controller_node does with its own bound;
+    within it, it is returned as it is. Non-finite ``q`` or ``qd`` leave it as it is.
+    """
+    if not (math.isfinite(q) and math.isfinite(q_d)):
+        return q_d, qd_d
+    lead = q_d - q
+    if -max_lead <= lead <= max_lead:
+        return q_d, qd_d
+    lead = max_lead if lead > 0.0 else -max_lead
+    return q + lead, qd if math.isfinite(qd) else 0.0
 
 
 def check_assist_bound(max_torque: float) -> float:

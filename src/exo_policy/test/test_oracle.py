@@ -19,7 +19,7 @@ from exo_policy.oracle import (
     StiffnessTable,
 )
 from exo_policy.params import PolicyNodeParams
-from exo_policy.reference_source import SOURCE_FALLBACK
+from exo_policy.reference_source import MAX_LEAD_RAD, SOURCE_FALLBACK
 
 SHIPPED = StiffnessTable.load()
 # The clip range of the eq. 4 fit, recorded by exo_fit_oracle in the table.
@@ -59,13 +59,26 @@ def test_known_text_follows_the_task_reference(resolver):
     assert task is not None and task.task_id == 'lift_heavy'
     ref = ReferenceTrajectory(task)
     for tau in (0.0, 1.0, 2.5, task.duration_s):
-        target = source.reference(10.0 + tau, 0.3)
         q, qd, _ = ref(tau)
+        target = source.reference(10.0 + tau, q)  # the arm on the reference: not bounded
         assert target.source == SOURCE_ORACLE and target.task_id == 'lift_heavy'
         assert target.confidence == 1.0
         assert math.isclose(target.reference_angle, q) and math.isclose(
             target.reference_velocity, qd)
         assert K_MIN <= target.stiffness <= K_MAX
+
+
+def test_the_lead_over_the_measured_angle_is_bounded(resolver):
+    # The arm far behind the task reference: the reference leads it by MAX_LEAD_RAD (the
+    # controller's max_lead) and moves with it; within the bound it is the task's.
+    source = OracleReferenceSource(resolver=resolver)
+    task = source.set_task_text('lift a heavy box', t=0.0)
+    q, _, _ = ReferenceTrajectory(task)(2.5)
+    far = source.reference(2.5, q - 0.5, 0.4)
+    assert far.reference_angle == pytest.approx(q - 0.5 + MAX_LEAD_RAD)
+    assert far.reference_velocity == 0.4
+    near = source.reference(2.5, q - 0.05, 0.4)
+    assert near.reference_angle == pytest.approx(q)
 
 
 @pytest.mark.parametrize('text', ['do a backflip', '', '   ', 'lift', '\x00\x01', 'x' * 10000])

@@ -16,7 +16,7 @@ from exo_policy.promp import (
     SOURCE_PROMP,
     subsample_demonstrations,
 )
-from exo_policy.reference_source import SOURCE_FALLBACK
+from exo_policy.reference_source import MAX_LEAD_RAD, SOURCE_FALLBACK
 
 PHASE = np.linspace(0.0, 1.0, 100)
 
@@ -150,19 +150,36 @@ def test_source_follows_the_mean_and_holds_the_end(fitted, resolver):
     assert task is TASKS_BY_ID['ok_gesture']
     dur = task.duration_s
     y = model.mean('ok_gesture', np.array([0.5]))[0]
-    target = source.reference(2.0 + 0.5 * dur, 0.3)
+
+    def arm(phase):  # the arm on the mean: the lead bound (its own test) leaves it as is
+        return float(model.mean('ok_gesture', np.array([phase]))[0][0])
+
+    target = source.reference(2.0 + 0.5 * dur, arm(0.5))
     assert target.source == SOURCE_PROMP and target.task_id == 'ok_gesture'
     assert target.reference_angle == pytest.approx(y[0], abs=1e-3)
     assert target.stiffness == pytest.approx(y[1], rel=1e-2)
     # velocity = time derivative of the mean
     eps = 1e-3
-    q1 = source.reference(2.0 + 0.25 * dur - eps, 0.3).reference_angle
-    q2 = source.reference(2.0 + 0.25 * dur + eps, 0.3).reference_angle
-    vel = source.reference(2.0 + 0.25 * dur, 0.3).reference_velocity
+    q1 = source.reference(2.0 + 0.25 * dur - eps, arm(0.25)).reference_angle
+    q2 = source.reference(2.0 + 0.25 * dur + eps, arm(0.25)).reference_angle
+    vel = source.reference(2.0 + 0.25 * dur, arm(0.25)).reference_velocity
     assert abs(vel) > 0.1 and vel == pytest.approx((q2 - q1) / (2 * eps), rel=0.05)
-    end = source.reference(2.0 + dur, 0.3)
-    late = source.reference(2.0 + 3 * dur, 0.9)
+    end = source.reference(2.0 + dur, arm(1.0))
+    late = source.reference(2.0 + 3 * dur, arm(1.0) + 0.1)
     assert late.reference_angle == end.reference_angle and late.reference_velocity == 0.0
+
+
+def test_the_lead_over_the_measured_angle_is_bounded(fitted, resolver):
+    # The arm far from the mean: the reference leads it by MAX_LEAD_RAD (the controller's
+    # max_lead) and moves with it (the measured velocity), whatever the torque bound.
+    model, _ = fitted
+    source = ProMPReferenceSource(model, resolver, max_assist_torque=100.0)
+    task = source.set_task_text('make an OK gesture', t=2.0)
+    y = model.mean('ok_gesture', np.array([0.5]))[0]
+    q = float(y[0]) - 0.5
+    target = source.reference(2.0 + 0.5 * task.duration_s, q, 0.3)
+    assert target.reference_angle == pytest.approx(q + MAX_LEAD_RAD)
+    assert target.reference_velocity == 0.3
 
 
 @pytest.mark.parametrize('text', ['do a backflip', '', 'x' * 10000])
