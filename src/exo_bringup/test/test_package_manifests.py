@@ -67,6 +67,7 @@ IMPORT_TO_PIP = {
     'foxglove': 'foxglove-sdk',
     'websockets': 'websockets',
     'rosbags': 'rosbags',
+    'ray': 'ray',
 }
 #: What the ament_python build type itself brings to ``setup.py``.
 BUILD_TYPE_PROVIDES = {'ament_python': {'setuptools'}}
