@@ -19,8 +19,8 @@ LAUNCH_SIGTERM_TIMEOUT_S = 5.0
 
 
 def _interrupt(module: str, wait_for: str | None, delay: float, extra=()) -> tuple:
-    env = dict(os.environ, ROS_DOMAIN_ID=str(200 + os.getpid() % 30), EXO_VIC_REALTIME='0',
-               PYTHONUNBUFFERED='1')
+    # ROS_DOMAIN_ID: the test's private domain (the ros_domain fixture).
+    env = dict(os.environ, EXO_VIC_REALTIME='0', PYTHONUNBUFFERED='1')
     proc = subprocess.Popen([sys.executable, '-m', module, '--ros-args', *extra], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out = []
@@ -45,16 +45,16 @@ def _interrupt(module: str, wait_for: str | None, delay: float, extra=()) -> tup
 
 @pytest.mark.parametrize('module, ready, extra', [
     ('exo_impedance_controller.controller_node', 'active', ('-p', 'torque_limit:=20')),
-    ('exo_hardware.bridge_node', 'active', ('-p', 'torque_limit:=20')),
+    ('exo_hardware.bridge_node', 'active', ('-p', 'torque_limit:=20', '-p', 'autostart:=true')),
     ('exo_sim.sim_node', 'sim_node ready', ('-p', 'body_mass_kg:=80')),
 ])
-def test_sigint_ends_a_running_node_with_status_0(module, ready, extra):
+def test_sigint_ends_a_running_node_with_status_0(module, ready, extra, ros_domain):
     status, elapsed, out = _interrupt(module, ready, 0.5, extra)
     assert status == 0, out[-2000:]
     assert 'Traceback' not in out
 
 
-def test_sigint_stops_policy_node_while_it_loads():
+def test_sigint_stops_policy_node_while_it_loads(ros_domain):
     status, elapsed, out = _interrupt('exo_policy.policy_node', None, 3.0)
     assert status == 0, out[-2000:]
     assert 'policy_node ready' not in out
