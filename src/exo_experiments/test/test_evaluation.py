@@ -238,8 +238,9 @@ def test_repetitive_session_runs_the_step_loop(monkeypatch, lexical_policy_yaml)
 
 def test_the_ablation_condition_runs_the_human_reference_checkpoint():
     from exo_policy.runtime import ablation_checkpoint_dir, LearnedReferenceSource
-    assert CONDITIONS == MODES
-    assert ASSISTED == ('promp', 'learned', 'oracle', 'ablation_human_reference')
+    baselines = ('gravity_share', 'constant_assist', 'learned_constant_stiffness')
+    assert CONDITIONS == MODES + baselines
+    assert ASSISTED == ('promp', 'learned', 'oracle', 'ablation_human_reference') + baselines
     source = make_source('ablation_human_reference')
     assert isinstance(source, LearnedReferenceSource)
     assert source.policy.meta['config']['reference_target'] == 'human'
