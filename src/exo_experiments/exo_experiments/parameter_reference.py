@@ -59,7 +59,8 @@ class NodeParameters:
 NODES: tuple[NodeParameters, ...] = (
     NodeParameters('controller_node', 'exo_impedance_controller',
                    ('exo_impedance_controller.params:ControllerParams',
-                    'exo_impedance_controller.controller_node:AUTOSTART'),
+                    'exo_impedance_controller.controller_node:AUTOSTART',
+                    'exo_impedance_controller.controller_node:REFERENCE_OWNER'),
                    '`exo_impedance_controller/config/params.yaml`', _AT_CONFIGURE),
     NodeParameters('bridge_node', 'exo_hardware',
                    ('exo_hardware.params:BridgeParams', 'exo_hardware.bridge_node:AUTOSTART'),

@@ -7,6 +7,7 @@ import pytest
 from exo_contract.tasks import TASKS_BY_ID
 from exo_language.resolver import TaskResolver
 from exo_policy import reference_source
+from exo_policy.baselines import ConstantAssistReferenceSource, GravityShareReferenceSource
 from exo_policy.oracle import OracleReferenceSource
 from exo_policy.promp import ProMPReferenceSource
 from exo_policy.reference_source import (
@@ -35,7 +36,8 @@ def source(request, resolver):
 def test_every_mode_derives_from_the_base_with_the_injected_resolver(source, resolver):
     assert isinstance(source, ReferenceSourceBase)
     assert isinstance(source, (OracleReferenceSource, ProMPReferenceSource,
-                               LearnedReferenceSource))
+                               LearnedReferenceSource, GravityShareReferenceSource,
+                               ConstantAssistReferenceSource))
     assert source.resolver is resolver
     ref: ReferenceSource = source
     assert ref is source
