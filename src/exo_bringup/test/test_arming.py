@@ -176,7 +176,8 @@ def test_nothing_moves_before_the_operator_arms_then_the_prewear_check(tmp_path,
         estop = node.create_publisher(Bool, ESTOP_TOPIC, ESTOP_QOS)
         estop.publish(Bool(data=True))
         obs.spin(1.0)
-        refused = _run('exo_bringup.arming', '--yes', '--timeout', '3', env=env)
+        # The timeout also bounds the discovery of the nodes' services (a loaded machine).
+        refused = _run('exo_bringup.arming', '--yes', '--timeout', '20', env=env)
         assert refused.returncode == 1, refused.stdout + refused.stderr
         assert 'REFUSED' in refused.stderr and 'e-stop' in refused.stderr, refused.stderr
         assert 'data: false' in refused.stderr
