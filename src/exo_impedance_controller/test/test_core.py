@@ -564,8 +564,9 @@ def _bounded(**kw):
 def _bound_only():
     """The shipped bound, with far references taken.
 
-    The refusal rule refuses them before the bound sees them (its own tests below); it is
-    open here so that the bound is what is tested.
+    A reference leading the arm by more than max_lead + reference_lead_tolerance is refused
+    before the bound acts on it (tested below); with the tolerance at pi, the bound alone
+    acts on far references.
     """
     return _bounded(reference_lead_tolerance=math.pi)
 
