@@ -1,6 +1,5 @@
 """Tests of exo_experiments.mcap_io and exo_experiments.recorder."""
 
-import time
 
 from mcap.reader import make_reader
 import pytest
@@ -13,6 +12,7 @@ from rclpy.serialization import serialize_message
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, String
 
+from conftest import spin_until  # noqa: E402  (src/conftest.py, the shared helper)
 from exo_contract.qos import TASK_TEXT_QOS
 from exo_experiments.mcap_io import (
     channel_message_counts,
@@ -97,10 +97,7 @@ def test_recorder_config_validation():
 
 
 def _spin_until(executor, predicate):
-    deadline = time.monotonic() + DEADLINE_S
-    while not predicate():
-        assert time.monotonic() < deadline, 'condition not reached before the deadline'
-        executor.spin_once(timeout_sec=0.05)
+    spin_until(executor, predicate, DEADLINE_S, spin_timeout=0.05)
 
 
 def test_recorder_node_writes_messages(tmp_path, ros_domain):

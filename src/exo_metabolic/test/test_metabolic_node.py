@@ -21,6 +21,7 @@ from rclpy.time import Time
 from std_srvs.srv import Trigger
 from test_gas_exchange import known_ec, MASS, synthetic_breaths
 
+from conftest import spin_until  # noqa: E402  (src/conftest.py, the shared helper)
 from exo_contract.metabolics import brockway_power
 from exo_contract.qos import STATE_QOS
 from exo_contract.topics import (
@@ -55,10 +56,7 @@ def ros(ros_context):
 
 
 def _spin_until(executor, predicate):
-    deadline = time.monotonic() + DEADLINE_S
-    while not predicate():
-        assert time.monotonic() < deadline, 'condition not reached before the deadline'
-        executor.spin_once(timeout_sec=0.02)
+    spin_until(executor, predicate, DEADLINE_S, spin_timeout=0.02)
 
 
 def _call(executor, client):
