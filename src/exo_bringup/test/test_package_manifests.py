@@ -94,7 +94,14 @@ def _imports(path: Path) -> set[str]:
 
 
 def _local(name: str, path: Path, package_dir: Path) -> bool:
-    """Whether ``name`` is a module of the package itself or a sibling of ``path``."""
+    """Whether ``name`` is the package itself, a sibling of ``path`` or a pytest conftest.
+
+    pytest puts the directory of every ``conftest.py`` above a test on the import path, so
+    a test may import the shared ``src/conftest.py`` by name.
+    """
+    if name == 'conftest':
+        return any((parent / 'conftest.py').exists()
+                   for parent in path.parents if parent.is_relative_to(SRC))
     return name == package_dir.name or (path.parent / f'{name}.py').exists() \
         or (path.parent / name / '__init__.py').exists()
 
