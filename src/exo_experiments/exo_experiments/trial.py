@@ -73,7 +73,7 @@ from exo_interfaces.msg import ControllerState, MetabolicPower
 DEFAULT_TEXT = 'lift a heavy box'
 PAUSE_S = (2.0, 4.0)
 ASSISTING_NODES = ('policy_node', 'controller_node')
-POLICY_MODES = {'promp': 'promp', 'learned': 'learned'}
+POLICY_MODES = {'promp': 'promp', 'learned': 'learned', 'gravity_share': 'gravity_share'}
 METABOLIC_NODE = 'metabolic_node'
 ANALYSER_NODE = 'sim_analyser'
 #: Wall seconds without progress of the graph's time after which the trial gives up.
@@ -205,7 +205,8 @@ class TrialObserver:
         if self.now() > before:
             self._last_progress = time.monotonic()
         elif time.monotonic() - self._last_progress > STALL_TIMEOUT_S:
-            raise RuntimeError(f'the graph time stood still for {STALL_TIMEOUT_S} s')
+            raise RuntimeError(f'the graph time stood still for {STALL_TIMEOUT_S} s; the '
+                               f'nodes were at:\n{graph.stacks()}')
 
     def wait_ready(self, graph: GraphProcesses, timeout: float, joint_states: bool) -> None:
         """Wait until the graph is up (subscribers, joint states, controller, services).

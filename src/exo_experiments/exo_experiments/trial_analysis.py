@@ -38,11 +38,15 @@ from exo_contract.topics import (
 from exo_experiments.mcap_io import iter_decoded
 from exo_metabolic.gas_exchange import Breath, MetabolicEstimator, MetabolicParams
 
-#: Conditions of the paper's metabolic experiment (section V-B), in its order.
-CONDITIONS = ('natural', 'promp', 'learned')
+#: Conditions of the paper's metabolic experiment (section V-B), in its order, then the
+#: strongest simple baseline: a share of the forearm + hand + payload gravity torque at a fixed
+#: stiffness (policy_node mode gravity_share, exo_policy.baselines).
+CONDITIONS = ('natural', 'promp', 'learned', 'gravity_share')
 LABELS = {'natural': 'natural (no assistance)', 'promp': 'ProMP',
-          'learned': 'proposed (learned policy)'}
-COLORS = {'natural': '#7f7f7f', 'promp': '#1f77b4', 'learned': '#d62728'}
+          'learned': 'proposed (learned policy)',
+          'gravity_share': 'gravity share (baseline)'}
+COLORS = {'natural': '#7f7f7f', 'promp': '#1f77b4', 'learned': '#d62728',
+          'gravity_share': '#2ca02c'}
 #: Start of the eq. 16 window as a fraction of the trial (3 min of the paper's 10 min).
 STEADY_START_FRACTION = 0.3
 TRIAL_SCHEMA_VERSION = 1

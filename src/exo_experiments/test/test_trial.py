@@ -159,10 +159,11 @@ def test_analysis_of_a_recording_gives_eq_16(tmp_path):
 
 def test_compare_draws_fig6_and_the_reduction_table(tmp_path):
     dirs = [_trial_dir(tmp_path, 'learned', 3.6), _trial_dir(tmp_path, 'natural', 4.0),
-            _trial_dir(tmp_path, 'promp', 3.8)]
+            _trial_dir(tmp_path, 'gravity_share', 3.4), _trial_dir(tmp_path, 'promp', 3.8)]
     out = tmp_path / 'compare'
     rows = run_compare(dirs, out)
-    assert [r['condition'] for r in rows] == ['natural', 'promp', 'learned']
+    assert [r['condition'] for r in rows] == ['natural', 'promp', 'learned', 'gravity_share']
+    assert rows[3]['reduction_pct'] == pytest.approx(15.0, rel=1e-6)
     assert rows[0]['reduction_pct'] == pytest.approx(0.0)
     assert rows[1]['reduction_pct'] == pytest.approx(5.0, rel=1e-6)
     assert rows[2]['reduction_pct'] == pytest.approx(10.0, rel=1e-6)
