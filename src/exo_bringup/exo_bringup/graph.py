@@ -108,8 +108,9 @@ LOCKSTEP_ARGUMENT = GraphArgument(
 
 SIM_ARGUMENTS: tuple[GraphArgument, ...] = COMMON_ARGUMENTS + (
     GraphArgument('body_mass_kg', '70.0',
-                  'Body mass of the simulated human, kg (any value in [40, 150]).',
-                  (('sim_node', 'body_mass_kg'),)),
+                  'Body mass of the simulated human, kg (any value in [40, 150]); also the '
+                  "wearer's mass that policy_node's gravity_share baseline assumes.",
+                  (('sim_node', 'body_mass_kg'), ('policy_node', 'wearer_body_mass_kg'))),
     GraphArgument('cuff_stiffness', '150.0', 'Stiffness of the simulated cuff, N*m/rad.',
                   (('sim_node', 'cuff_stiffness'),)),
     GraphArgument('human_memory', 'none',
@@ -191,6 +192,9 @@ class NetworkArgument:
     description: str
 
 
+#: Fast DDS transports of the graph's nodes (docs/safety.md: a crashed node and the middleware).
+DEFAULT_DDS_TRANSPORTS = 'UDPv4'
+
 NETWORK_ARGUMENTS: tuple[NetworkArgument, ...] = (
     NetworkArgument('ros_domain_id', 'ROS_DOMAIN_ID', PROJECT_DOMAIN_ID,
                     f'DDS domain of every node (default: $ROS_DOMAIN_ID if set, else the '
@@ -200,18 +204,26 @@ NETWORK_ARGUMENTS: tuple[NetworkArgument, ...] = (
                     'Discovery range of every node: LOCALHOST (this machine), SUBNET (a lab '
                     'network), SYSTEM_DEFAULT or OFF (default: '
                     '$ROS_AUTOMATIC_DISCOVERY_RANGE if set, else LOCALHOST).'),
+    NetworkArgument('dds_transports', 'FASTDDS_BUILTIN_TRANSPORTS', DEFAULT_DDS_TRANSPORTS,
+                    'Fast DDS transports of every node: UDPv4 (no shared memory) or DEFAULT '
+                    '(shared memory + UDP; faster) (default: $FASTDDS_BUILTIN_TRANSPORTS if '
+                    'set, else UDPv4). A process killed while it holds the lock of its '
+                    'shared-memory port (SIGKILL, a crash) leaves every node that sends to it '
+                    'blocked inside Fast DDS, where no watchdog of that node can act; over UDP '
+                    'a dead reader only loses datagrams. With a LOCALHOST range, UDPv4 is the '
+                    'participant profile config/fastdds_udp_localhost.xml.'),
 )
 
 
 def network_environment(env: Mapping[str, str],
                         overrides: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Environment variables to add to ``env`` so that the graph stays private.
+    """Environment variables to add to ``env`` so that the graph stays private and robust.
 
     ``overrides`` maps :data:`NETWORK_ARGUMENTS` names to explicit values; without one, a
     variable the user has set wins, else the project default applies (domain 42,
-    localhost-only discovery). Before Jazzy, localhost-only discovery is
-    ``ROS_LOCALHOST_ONLY=1``, set as well when the range is LOCALHOST and the user has not
-    set it.
+    localhost-only discovery, Fast DDS over UDPv4 only). Before Jazzy, localhost-only
+    discovery is ``ROS_LOCALHOST_ONLY=1``, set as well when the range is LOCALHOST and the
+    user has not set it.
     """
     overrides = dict(overrides or {})
     unknown = sorted(set(overrides) - {a.name for a in NETWORK_ARGUMENTS})
@@ -233,6 +245,32 @@ def network_environment(env: Mapping[str, str],
             and not env.get('ROS_LOCALHOST_ONLY')):
         out['ROS_LOCALHOST_ONLY'] = '1'
     return out
+
+
+#: Fast DDS profile of the nodes for UDPv4 with localhost discovery (share/exo_bringup/...).
+UDP_LOCALHOST_PROFILE = 'config/fastdds_udp_localhost.xml'
+
+
+def node_transport_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """Variables that keep a node process of the graph off Fast DDS's shared memory.
+
+    ``env`` is the node's environment after :func:`network_environment`. With
+    ``FASTDDS_BUILTIN_TRANSPORTS=UDPv4`` and a LOCALHOST range, rmw_fastrtps would still add
+    its shared-memory transport (it configures localhost discovery itself), so the node gets
+    the participant profile :data:`UDP_LOCALHOST_PROFILE` (the same localhost-only discovery,
+    over UDPv4) with ``ROS_AUTOMATIC_DISCOVERY_RANGE=SYSTEM_DEFAULT``, which leaves that
+    profile in force. Nothing is changed when the user chose another transport, another
+    range, static peers or a Fast DDS profile of their own, nor before Jazzy.
+    """
+    if env.get('FASTDDS_BUILTIN_TRANSPORTS', DEFAULT_DDS_TRANSPORTS) != 'UDPv4':
+        return {}
+    if env.get('ROS_AUTOMATIC_DISCOVERY_RANGE', DEFAULT_DISCOVERY_RANGE).upper() != 'LOCALHOST':
+        return {}
+    if env.get('FASTDDS_DEFAULT_PROFILES_FILE') or env.get('ROS_STATIC_PEERS') \
+            or env.get('ROS_DISTRO') in LEGACY_LOCALHOST_DISTROS:
+        return {}
+    return {'FASTDDS_DEFAULT_PROFILES_FILE': str(share_path('exo_bringup', UDP_LOCALHOST_PROFILE)),
+            'ROS_AUTOMATIC_DISCOVERY_RANGE': 'SYSTEM_DEFAULT'}
 
 
 def parse_bool(name: str, value: str) -> bool:

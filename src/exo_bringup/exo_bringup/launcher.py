@@ -34,6 +34,7 @@ from exo_bringup.graph import (
     NETWORK_ARGUMENTS,
     network_environment,
     node_overrides,
+    node_transport_environment,
     NodeSpec,
     parameter_text,
     parse_bool,
@@ -127,6 +128,8 @@ class GraphProcesses:
         env = os.environ.copy()
         # A private network unless the caller chose one (domain 42, this machine only).
         env.update(network_environment(env, self.network))
+        # Child nodes only: the caller's own process keeps its transports.
+        env.update(node_transport_environment(env))
         self.environment = {name: env.get(name, '') for name in (
             'ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE')}
         # Line-buffered node logs even when redirected to files.
@@ -177,6 +180,30 @@ class GraphProcesses:
                       file=sys.stderr, flush=True)
                 self._spawn(name, dict(self.commands)[name], 'a')
         return ended
+
+    def stacks(self, wait: float = 1.0, lines: int = 60) -> str:
+        """Where every running node is: its thread stacks, from the end of its log.
+
+        Sends SIGUSR1 to each running process (exo_contract.runtime.run_node writes every
+        thread's Python stack to the log and the node goes on), waits ``wait`` seconds and
+        returns the last ``lines`` lines of each node's log ('' without a log directory).
+        """
+        if self.log_dir is None:
+            return ''
+        running = [name for name, p in self.processes.items() if p.poll() is None]
+        for name in running:
+            try:
+                os.kill(self.processes[name].pid, signal.SIGUSR1)
+            except ProcessLookupError:
+                pass
+        time.sleep(wait)
+        parts = []
+        for name in running:
+            path = self.log_dir / f'{name}.log'
+            tail = path.read_text(errors='replace').splitlines()[-lines:] if path.exists() \
+                else []
+            parts.append(f'--- {name} (end of {path}) ---\n' + '\n'.join(tail))
+        return '\n'.join(parts)
 
     def dead(self) -> dict[str, int]:
         """Processes that have exited: name -> return code."""

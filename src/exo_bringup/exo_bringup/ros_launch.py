@@ -26,6 +26,7 @@ from exo_bringup.graph import (
     NETWORK_ARGUMENTS,
     network_environment,
     node_arguments,
+    node_transport_environment,
     NodeSpec,
     share_path,
 )
@@ -40,12 +41,13 @@ class EnvVarOr(EnvironmentVariable):
         return f"${''.join(p.describe() for p in self.name)}, else '{default}'"
 
 def network_actions() -> list:
-    """Domain and discovery range of every node: the user's, else private defaults.
+    """Domain, discovery range and DDS transports of every node: the user's, else defaults.
 
-    ``ros_domain_id`` / ``discovery_range`` default to $ROS_DOMAIN_ID /
-    $ROS_AUTOMATIC_DISCOVERY_RANGE when those are set, else to the project domain 42 and
-    LOCALHOST; the chosen values are set in the environment of every node. Before Jazzy,
-    ROS_LOCALHOST_ONLY=1 is added for a LOCALHOST range.
+    ``ros_domain_id`` / ``discovery_range`` / ``dds_transports`` default to $ROS_DOMAIN_ID /
+    $ROS_AUTOMATIC_DISCOVERY_RANGE / $FASTDDS_BUILTIN_TRANSPORTS when those are set, else to
+    the project domain 42, LOCALHOST and UDPv4; the chosen values are set in the environment
+    of every node, with what they imply (graph.node_transport_environment: the UDPv4
+    localhost profile; before Jazzy, ROS_LOCALHOST_ONLY=1 for a LOCALHOST range).
     """
     actions = []
     for arg in NETWORK_ARGUMENTS:
@@ -54,13 +56,14 @@ def network_actions() -> list:
             description=arg.description))
         actions.append(SetEnvironmentVariable(arg.variable, LaunchConfiguration(arg.name)))
 
-    def legacy_localhost_only(context):
+    def derived_environment(context):
         chosen = {a.variable: LaunchConfiguration(a.name).perform(context)
                   for a in NETWORK_ARGUMENTS}
         extra = network_environment({**os.environ, **chosen})
+        extra.update(node_transport_environment({**os.environ, **chosen, **extra}))
         return [SetEnvironmentVariable(name, value) for name, value in extra.items()]
 
-    actions.append(OpaqueFunction(function=legacy_localhost_only))
+    actions.append(OpaqueFunction(function=derived_environment))
     return actions
 
 

@@ -15,7 +15,9 @@ import pytest
 import yaml
 
 from exo_bringup.graph import (
+    network_environment,
     node_overrides,
+    node_transport_environment,
     REAL_ARGUMENTS,
     REAL_GRAPH,
     share_path,
@@ -94,6 +96,84 @@ def test_launcher_restarts_policy_node_and_stops_on_any_other_exit(tmp_path):
         assert 'controller_node' in graph.supervise()
     finally:
         graph.stop()
+
+
+def test_network_environment_keeps_fast_dds_off_shared_memory_unless_told():
+    """UDPv4 by default (a killed node cannot block its publishers); the user's choice wins."""
+    assert network_environment({})['FASTDDS_BUILTIN_TRANSPORTS'] == 'UDPv4'
+    assert 'FASTDDS_BUILTIN_TRANSPORTS' not in network_environment(
+        {'FASTDDS_BUILTIN_TRANSPORTS': 'DEFAULT'})
+    assert network_environment({'FASTDDS_BUILTIN_TRANSPORTS': 'DEFAULT'},
+                               {'dds_transports': 'SHM'})['FASTDDS_BUILTIN_TRANSPORTS'] == 'SHM'
+
+
+def test_node_transport_environment_gives_localhost_nodes_the_udp_profile():
+    env = {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST', 'FASTDDS_BUILTIN_TRANSPORTS': 'UDPv4'}
+    out = node_transport_environment(env)
+    assert out['ROS_AUTOMATIC_DISCOVERY_RANGE'] == 'SYSTEM_DEFAULT'
+    profile = Path(out['FASTDDS_DEFAULT_PROFILES_FILE'])
+    root = ET.parse(profile).getroot()
+    ns = {'d': 'http://www.eprosima.com'}
+    participant = root.find('d:profiles/d:participant', ns)
+    assert participant.get('is_default_profile') == 'true'
+    assert participant.findtext('d:rtps/d:useBuiltinTransports', namespaces=ns) == 'false'
+    assert root.findtext('d:profiles/d:transport_descriptors/d:transport_descriptor/d:type',
+                         namespaces=ns) == 'UDPv4'
+    assert participant.findtext('d:rtps/d:builtin/d:initialPeersList/d:locator/d:udpv4/'
+                                'd:address', namespaces=ns) == '127.0.0.1'
+    # The user's own choices are left alone.
+    for change in ({'FASTDDS_BUILTIN_TRANSPORTS': 'DEFAULT'},
+                   {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'SUBNET'},
+                   {'FASTDDS_DEFAULT_PROFILES_FILE': '/lab/fastdds.xml'},
+                   {'ROS_STATIC_PEERS': '192.168.0.7'}, {'ROS_DISTRO': 'humble'}):
+        assert node_transport_environment({**env, **change}) == {}
+
+
+def test_graph_nodes_run_without_shared_memory_and_reach_a_default_participant(
+        tmp_path, ros_context):
+    """A graph node uses no shared memory yet talks with rmw's own LOCALHOST participant.
+
+    The node started by GraphProcesses maps no Fast DDS shared-memory port and still relays,
+    both ways, with an rclpy participant that has rmw's LOCALHOST transports (shared memory +
+    UDP); stacks() makes it write its thread stacks (SIGUSR1) and it goes on running.
+
+    The real task_text_relay node of the sim graph, alone, on the test's private domain.
+    """
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from std_msgs.msg import String
+
+    from exo_bringup.send_task import publish_task_text
+    from exo_contract.inputs import subscribe_input
+    from exo_contract.topics import GRAPH_TASK_TEXT_TOPIC
+
+    graph = GraphProcesses('sim', log_dir=tmp_path)
+    graph.commands = [(name, cmd) for name, cmd in graph.commands if name == 'task_text_relay']
+    node = rclpy.create_node('transport_probe', context=ros_context)
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(node)
+    relayed = []
+    subscribe_input(node, String, GRAPH_TASK_TEXT_TOPIC, lambda m: relayed.append(m.data))
+    try:
+        graph.start()
+        pid = graph.processes['task_text_relay'].pid
+        publish_task_text(node, 'lift a heavy box')
+        deadline = time.monotonic() + 60.0
+        while not relayed and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.1)
+        assert relayed == ['lift a heavy box']
+        assert 'fastdds_port' not in Path(f'/proc/{pid}/maps').read_text()
+        environ = Path(f'/proc/{pid}/environ').read_bytes().split(b'\0')
+        assert b'ROS_AUTOMATIC_DISCOVERY_RANGE=SYSTEM_DEFAULT' in environ
+        text = graph.stacks(wait=1.0)
+        assert '--- task_text_relay' in text
+        assert 'most recent call first' in text and 'run_node' in text
+        assert graph.dead() == {}
+    finally:
+        codes = graph.stop()
+        node.destroy_node()
+    assert codes == {'task_text_relay': 0}
+    assert GraphProcesses('sim').stacks() == ''  # no log directory, nothing to read
 
 
 def test_urdf_ros2_control_matches_the_controller_contract():

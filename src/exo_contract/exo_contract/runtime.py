@@ -17,8 +17,12 @@ bench``, docs/testing.md). Where the process may not (no root, no ``CAP_SYS_NICE
 limit) it logs a warning and runs at normal priority; ``EXO_VIC_REALTIME=0`` turns the
 request off. Nothing these nodes run spins: every wait sleeps or blocks, and Linux keeps
 5 % of each second for normal tasks (``sched_rt_runtime_us``).
+
+A node that seems stuck can be asked where it is: ``kill -USR1 <pid>`` writes the Python
+stack of every thread to its standard error (its log), and it goes on running.
 """
 
+import faulthandler
 import os
 import signal
 import sys
@@ -127,6 +131,7 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None,
     slow teardown of the loaded libraries.
     """
     granted, scheduling_note = request_realtime(realtime_priority)
+    faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
     stop = threading.Event()
 
     spinning = threading.Event()

@@ -79,7 +79,7 @@ class GraphObserver:
                 last, last_wall = self.graph_time, time.monotonic()
             elif time.monotonic() - last_wall > STALL_TIMEOUT_S:
                 raise RuntimeError(f'the graph time stood still for {STALL_TIMEOUT_S} s '
-                                   f'at {last:.3f} s')
+                                   f'at {last:.3f} s; the nodes were at:\n{graph.stacks()}')
 
     def spin_for(self, seconds: float, graph: GraphProcesses) -> None:
         """Spin for ``seconds``; raise RuntimeError if a node of the graph died."""

@@ -10,9 +10,10 @@ are the fixture's generous deadlines.
 """
 
 import math
-import random
 
 import pytest
+
+from conftest import allocate_domain
 
 pytest.importorskip('rclpy')
 pytest.importorskip('exo_interfaces.msg')
@@ -41,9 +42,12 @@ READY_DEADLINE_S = 120.0
 def run(tmp_path_factory):
     """The whole suite, once: the graph is shared by every test of this file."""
     out = tmp_path_factory.mktemp('faults')
-    # A domain of its own (the other integration tests use 100-200, make faults 77).
-    result = run_faults(domain_id=random.randint(201, 230), log_dir=out / 'logs',
-                        ready_timeout=READY_DEADLINE_S, progress=lambda _line: None)
+    domain, lock = allocate_domain()  # held for the whole module, as ros_domain does per test
+    try:
+        result = run_faults(domain_id=domain, log_dir=out / 'logs',
+                            ready_timeout=READY_DEADLINE_S, progress=lambda _line: None)
+    finally:
+        lock.close()
     print(format_table(result.results))
     return result
 
