@@ -17,7 +17,12 @@ blocks that contain every condition are used. It needs >= 3 conditions and >= 2 
 otherwise the test is reported as ``'insufficient conditions'`` / ``'insufficient blocks'``.
 With 3 mass blocks and 4 conditions the smallest attainable p-value is ~0.029 (all blocks
 rank the conditions identically), so the test has little power; the report gives what the
-data gives. Kendall's W = chi2 / (n (k - 1)) is reported as the effect size.
+data gives. Kendall's W = chi2 / (n (k - 1)) is reported as the effect size. The blocks are
+body masses of one deterministic simulated human, not independent wearers: a small p says
+that the simulator orders the conditions the same way at every mass, not that an effect holds
+in a population. Effects on wearers are the population study's (``exo_eval``, make eval:
+paired per-subject differences on evaluation subjects, bootstrap intervals, Holm correction;
+:mod:`exo_experiments.evaluation.stats`).
 
 **Interaction stiffness (Fig. 5).** Per exo episode, over the active phase, the eq. 4
 stiffness ``k_int``: its coefficient of variation (std / mean), its mean during *rapid
@@ -325,7 +330,10 @@ def _markdown(result: dict, dataset: str) -> str:
              f'Dataset: `{dataset}`. Mean +- sample std over body masses and repetitions, '
              'active phase only. p: Friedman test per task, conditions as treatments, body '
              f'mass as blocks (repetitions averaged per block); * p < {ALPHA_LEVEL}, '
-             'ns otherwise.', '']
+             'ns otherwise. The blocks are body masses of one deterministic simulated human: '
+             'a small p says the simulator orders the conditions alike at every mass, not '
+             'that the effect holds across wearers (for that: the population study of '
+             '`make eval`, paired per-subject intervals on evaluation subjects).', '']
     tables = (('effort', 'Muscle effort (mean sum of squared activations, eq. 2)', 1.0, 4),
               ('metabolic_power_w', 'Mean muscle metabolic power (W)', 1.0, 2),
               ('tracking_rmse_rad', 'Tracking RMSE of q_human vs q_ref (deg)',
