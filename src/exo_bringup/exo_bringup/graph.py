@@ -194,6 +194,9 @@ class NetworkArgument:
 
 #: Fast DDS transports of the graph's nodes (docs/safety.md: a crashed node and the middleware).
 DEFAULT_DDS_TRANSPORTS = 'UDPv4'
+#: The values of FASTDDS_BUILTIN_TRANSPORTS that Fast DDS 3 knows (options may follow a '?').
+FAST_DDS_TRANSPORTS = ('NONE', 'DEFAULT', 'DEFAULTv6', 'SHM', 'UDPv4', 'UDPv6', 'LARGE_DATA',
+                       'LARGE_DATAv6', 'P2P')
 
 NETWORK_ARGUMENTS: tuple[NetworkArgument, ...] = (
     NetworkArgument('ros_domain_id', 'ROS_DOMAIN_ID', PROJECT_DOMAIN_ID,
@@ -239,6 +242,10 @@ def network_environment(env: Mapping[str, str],
     if not out.get('ROS_DOMAIN_ID', '1').isdigit():
         raise ValueError(f"ros_domain_id must be a non-negative integer, got "
                          f"{out['ROS_DOMAIN_ID']!r}")
+    transports = out.get('FASTDDS_BUILTIN_TRANSPORTS', env.get('FASTDDS_BUILTIN_TRANSPORTS', ''))
+    if transports and transports.split('?')[0] not in FAST_DDS_TRANSPORTS:
+        raise ValueError(f'dds_transports (FASTDDS_BUILTIN_TRANSPORTS) must be one of '
+                         f'{", ".join(FAST_DDS_TRANSPORTS)}, got {transports!r}')
     scope = out.get('ROS_AUTOMATIC_DISCOVERY_RANGE',
                     env.get('ROS_AUTOMATIC_DISCOVERY_RANGE', ''))
     if (env.get('ROS_DISTRO') in LEGACY_LOCALHOST_DISTROS and scope.upper() == 'LOCALHOST'

@@ -105,6 +105,11 @@ def test_network_environment_keeps_fast_dds_off_shared_memory_unless_told():
         {'FASTDDS_BUILTIN_TRANSPORTS': 'DEFAULT'})
     assert network_environment({'FASTDDS_BUILTIN_TRANSPORTS': 'DEFAULT'},
                                {'dds_transports': 'SHM'})['FASTDDS_BUILTIN_TRANSPORTS'] == 'SHM'
+    for typo in ('udp', 'UDPv4 '):  # a clear error, not Fast DDS's fallback to DEFAULT (SHM)
+        with pytest.raises(ValueError, match='dds_transports'):
+            network_environment({}, {'dds_transports': typo})
+        with pytest.raises(ValueError, match='dds_transports'):
+            GraphProcesses('sim', network={'dds_transports': typo})
 
 
 def test_node_transport_environment_gives_localhost_nodes_the_udp_profile():
