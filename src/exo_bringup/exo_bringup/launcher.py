@@ -75,6 +75,17 @@ def graph_lockstep(arguments: tuple[GraphArgument, ...], values: dict[str, str])
                       values.get(LOCKSTEP_ARGUMENT.name, LOCKSTEP_ARGUMENT.default))
 
 
+def _catches(pid: int, sig: int) -> bool:
+    """Whether process ``pid`` has a handler for ``sig`` (Linux: SigCgt of /proc/<pid>/status)."""
+    try:
+        for line in Path(f'/proc/{pid}/status').read_text().splitlines():
+            if line.startswith('SigCgt:'):
+                return bool(int(line.split()[1], 16) >> (int(sig) - 1) & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
+
 class GraphProcesses:
     """The nodes of a graph as child processes (a context manager that stops them).
 
@@ -184,18 +195,21 @@ class GraphProcesses:
     def stacks(self, wait: float = 1.0, lines: int = 60) -> str:
         """Where every running node is: its thread stacks, from the end of its log.
 
-        Sends SIGUSR1 to each running process (exo_contract.runtime.run_node writes every
-        thread's Python stack to the log and the node goes on), waits ``wait`` seconds and
-        returns the last ``lines`` lines of each node's log ('' without a log directory).
+        Sends SIGUSR1 to each running process that catches it (exo_contract.runtime.run_node
+        writes every thread's Python stack to the log and the node goes on; a process still
+        importing, which SIGUSR1 would end, is left alone), waits ``wait`` seconds and returns
+        the last ``lines`` lines of each node's log ('' without a log directory).
         """
         if self.log_dir is None:
             return ''
         running = [name for name, p in self.processes.items() if p.poll() is None]
         for name in running:
-            try:
-                os.kill(self.processes[name].pid, signal.SIGUSR1)
-            except ProcessLookupError:
-                pass
+            pid = self.processes[name].pid
+            if _catches(pid, signal.SIGUSR1):
+                try:
+                    os.kill(pid, signal.SIGUSR1)
+                except ProcessLookupError:
+                    pass
         time.sleep(wait)
         parts = []
         for name in running:

@@ -181,6 +181,19 @@ def test_graph_nodes_run_without_shared_memory_and_reach_a_default_participant(
     assert GraphProcesses('sim').stacks() == ''  # no log directory, nothing to read
 
 
+def test_stacks_leaves_a_process_without_the_handler_running(tmp_path):
+    """SIGUSR1 would end a process that has no handler yet (a node still importing)."""
+    graph = GraphProcesses('sim', log_dir=tmp_path)
+    graph.commands = [('sim_node', [sys.executable, '-c', 'import time; time.sleep(60)'])]
+    try:
+        graph.start()
+        time.sleep(0.5)
+        assert '--- sim_node' in graph.stacks(wait=0.2)
+        assert graph.dead() == {}
+    finally:
+        graph.stop()
+
+
 def test_urdf_ros2_control_matches_the_controller_contract():
     urdf = share_path('exo_description', 'urdf/exo_elbow.urdf').read_text()
     root = ET.fromstring(urdf.replace('${hardware_plugin}', 'mock_components/GenericSystem')
