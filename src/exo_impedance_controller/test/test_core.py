@@ -564,9 +564,9 @@ def _bounded(**kw):
 def _bound_only():
     """The shipped bound, with far references taken.
 
-    A reference leading the arm by more than max_lead + reference_lead_tolerance is refused
-    before the bound acts on it (tested below); with the tolerance at pi, the bound alone
-    acts on far references.
+    The shipped rules refuse a reference leading the arm by more than max_lead +
+    reference_lead_tolerance (tested below); with the tolerance at pi no reference is
+    refused, so the bound alone acts on far references.
     """
     return _bounded(reference_lead_tolerance=math.pi)
 
