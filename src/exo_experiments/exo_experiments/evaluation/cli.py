@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         node_config = load_node_config(opts.controller_params, opts.policy_params)
     except ValueError as exc:
         parser.error(str(exc))
-    if opts.subjects is not None:
+    if opts.subjects is not None or opts.calibration_subjects:
         return run_study(opts, parser, argv, node_config)
     if opts.task_text is not None:
         try:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from exo_bringup.node_config import NodeConfig
 from exo_contract.tasks import TASKS, TASKS_BY_ID
-from exo_experiments.evaluation.calibration import choose_gravity_share
+from exo_experiments.evaluation.calibration import calibrate
 from exo_experiments.evaluation.conditions import CONDITIONS
 from exo_experiments.evaluation.population import subject_ids
 from exo_experiments.evaluation.scenarios import check_scenarios, SCENARIOS
 from exo_experiments.evaluation.study import LOADED_TASKS, run_population
-from exo_experiments.evaluation.study_page import study_sections
+from exo_experiments.evaluation.study_page import calibration_sections, study_sections
 from exo_experiments.results_page import write_results_page
 
 STUDY_CONDITIONS = ('no_exo', 'transparent', 'promp', 'learned', 'ablation_human_reference',
@@ -26,8 +26,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument('--subjects', type=int, default=None,
                    help='number of evaluation subjects (ids 0..N-1) of the population study')
     g.add_argument('--calibration-subjects', type=int, default=0,
-                   help='calibration subjects (ids 1000..) on which the gravity share is '
-                        "chosen first (0: policy.yaml's gravity_share)")
+                   help='calibration subjects (ids 1000..) on which the gravity share and '
+                        'the default controller are chosen first (calibration.json); '
+                        "without --subjects only this (0: policy.yaml's gravity_share)")
+    g.add_argument('--calibration', type=Path, default=None, metavar='PATH',
+                   help='use the choices of a stored calibration.json instead')
     g.add_argument('--scenarios', default=','.join(SCENARIOS),
                    help='comma-separated interaction-safety scenarios ('
                         + ','.join(SCENARIOS) + "; '' for none)")
@@ -50,23 +53,39 @@ def run_study(opts: argparse.Namespace, parser: argparse.ArgumentParser, argv,
     try:
         scenarios = check_scenarios([s.strip() for s in opts.scenarios.split(',')
                                      if s.strip()])
-        subjects = subject_ids(opts.subjects)
+        subjects = subject_ids(opts.subjects) if opts.subjects is not None else []
         calibration = (subject_ids(opts.calibration_subjects, calibration=True)
                        if opts.calibration_subjects else [])
     except ValueError as exc:
         parser.error(str(exc))
+    if calibration and opts.calibration is not None:
+        parser.error('give either --calibration-subjects or --calibration, not both')
     cal = None
-    share = None
-    if calibration:
-        cal = choose_gravity_share(calibration, tasks=[t for t in LOADED_TASKS if t in tasks]
-                                   or LOADED_TASKS, workers=opts.workers,
-                                   node_config=node_config)
-        share = cal['chosen_share']
-        print(f'gravity share {share:g} chosen on calibration subjects {calibration}')
+    opts.out.mkdir(parents=True, exist_ok=True)
+    if opts.calibration is not None:
+        try:
+            cal = json.loads(opts.calibration.read_text())
+            float(cal['chosen_share'])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            parser.error(f'--calibration {opts.calibration}: not a calibration.json ({exc})')
+    elif calibration:
+        cal = calibrate(calibration, tasks=[t for t in LOADED_TASKS if t in tasks]
+                        or list(LOADED_TASKS), scenarios=scenarios, workers=opts.workers,
+                        node_config=node_config)
+        (opts.out / 'calibration.json').write_text(json.dumps(cal, indent=1))
+        print(f'chosen on calibration subjects {calibration}: gravity share '
+              f'{cal["chosen_share"]:g}, default {cal["default_choice"]["default"]} '
+              f'({opts.out / "calibration.json"})')
+    if not subjects:
+        pages = write_results_page([opts.out / 'calibration.md'],
+                                   'Choices made on calibration subjects',
+                                   calibration_sections(cal), argv)
+        print(f'wrote {", ".join(str(p) for p in pages)}')
+        return 0 if cal['study']['safety_ok'] and cal['study']['errors'] == 0 else 1
+    share = cal['chosen_share'] if cal else None
     study = run_population(conditions, tasks, scenarios, subjects, opts.workers, node_config,
                            share)
     study['calibration'] = cal
-    opts.out.mkdir(parents=True, exist_ok=True)
     (opts.out / 'study.json').write_text(json.dumps(study, indent=1))
     pages = write_results_page([opts.out / 'results.md', *opts.results_page],
                                'Closed-loop evaluation: population study',

@@ -39,6 +39,43 @@ def _diff(d: dict | None, digits: int = 3) -> str | None:
             f'{fmt(d.get("dz"), 2)}, p_Holm {fmt(p, 3) if p is not None else "-"}')
 
 
+def calibration_sections(cal: dict) -> list[tuple[str, str]]:
+    """(heading, Markdown) sections of the choices made on calibration subjects."""
+    cands = cal['candidates']
+    tasks = list(dict.fromkeys(t for by in cands.values() for t in by))
+    rows = [[f'{float(share):g}'] + [
+        f'{fmt(by[t]["rmse_rad"], 3)} / {fmt(by[t]["energy_change_pct"], 1)}'
+        if t in by else None for t in tasks] for share, by in cands.items()]
+    sections = [(f'Calibration subjects {cal["subjects"]}: gravity share', '\n'.join([
+        f'Chosen share {cal["chosen_share"]:g}: the largest whose mean exo RMSE is within '
+        f'{cal["target_rad"]} rad in every loaded task. Cells: mean exo RMSE, rad / mean '
+        'muscle energy vs no exo, %.', '',
+        markdown_table(['share', *tasks], rows)]))]
+    choice = cal.get('default_choice')
+    if not choice:
+        return sections
+    rows = [[r['condition'], fmt(r['mean_energy_change_pct'], 1), fmt(r['worst_rmse_rad'], 3),
+             'yes' if r['within_target'] else 'no', fmt(r['mean_rms_interaction_nm'], 3)]
+            for r in choice['ranking']]
+    verdict = ('the learned policy earns the default' if choice['learned_earns'] else
+               'the learned policy does not earn the default: '
+               + '; '.join(choice['unmet']))
+    sections.append((f'Calibration subjects {cal["subjects"]}: the default controller',
+                     '\n'.join([
+                         f'Default: **{choice["default"]}** ({verdict}). Rule: '
+                         'exo_experiments.evaluation.calibration.', '',
+                         markdown_table(['candidate', 'mean energy vs no exo over the loaded '
+                                         'tasks, %', 'worst mean exo RMSE, rad',
+                                         f'within {choice["target_rad"]} rad',
+                                         'mean RMS interaction torque over the scenarios, '
+                                         'N*m'], rows)])))
+    study = cal.get('study')
+    if study:
+        sections += [(f'Calibration: {h}', b) for h, b in study_sections(study)
+                     if h.startswith(('Task ', 'Scenario '))]
+    return sections
+
+
 def study_sections(study: dict) -> list[tuple[str, str]]:
     """(heading, Markdown) sections of the population study."""
     cfg = study['config']
@@ -109,4 +146,6 @@ def study_sections(study: dict) -> list[tuple[str, str]]:
                          f'+-{TOST_MARGIN_RAD} rad', markdown_table(
                              ['condition', 'task', 'mean arm RMSE difference, rad',
                               '90 % interval', 'TOST p', 'equivalent'], rows)))
+    if study.get('calibration'):
+        sections += calibration_sections(study['calibration'])
     return sections
