@@ -85,7 +85,7 @@ data: setup  ## Generate the simulated dataset (9 tasks x alpha x mass x repetit
 train: setup  ## Train the bimodal policy on $(DATA); checkpoint + ONNX in $(TRAIN_OUT).
 	$(ENV) && exo_train --data $(DATA) --out $(TRAIN_OUT)
 
-eval: setup  ## Population study: 20 subjects x 8 conditions x 9 tasks + 5 safety scenarios; study.json + results.md.
+eval: setup  ## Population study: share + default chosen on 5 calibration subjects, then 20 subjects x 8 conditions x (9 tasks + 5 safety scenarios).
 	@start=$$(date +%s); $(ENV) && exo_eval --out $(EVAL_OUT) --subjects 20 \
 	  --calibration-subjects 5 && \
 	  echo "[eval] make eval wall time: $$(( $$(date +%s) - start )) s ($(EVAL_OUT))"

@@ -19,6 +19,7 @@ from exo_experiments.evaluation.population import (
 )
 from exo_experiments.evaluation.scenarios import rms_above, ScenarioTrajectory
 from exo_experiments.evaluation.study import run_population
+from exo_experiments.evaluation.study_figures import study_figures
 from exo_experiments.evaluation.study_page import calibration_sections, study_sections
 
 
@@ -76,7 +77,7 @@ def test_holm_tost_and_bootstrap():
     assert d['n'] == 3 and d['mean_diff'] == pytest.approx(7.0 / 3.0)
 
 
-def test_population_study_runs_and_writes_its_page():
+def test_population_study_runs_and_writes_its_page(tmp_path):
     """One subject, no exo + gravity share, one task + one scenario: rows, stats, page."""
     study = run_population(['no_exo', 'gravity_share'], ['wave'], ['hold_still'], [0],
                            workers=1, progress=False)
@@ -87,6 +88,9 @@ def test_population_study_runs_and_writes_its_page():
     assert rows[('hold_still', 'gravity_share')]['peak_interaction_nm'] > 0.0
     text = '\n'.join(body for _, body in study_sections(study))
     assert 'hold_still' in text and 'gravity_share' in text
+    names = study_figures(study, tmp_path)
+    assert names == ['study_tasks.png', 'study_scenarios.png']  # no learned: no forest plot
+    assert all((tmp_path / n).stat().st_size > 5000 for n in names)
 
 
 def _stat(mean, half):
@@ -146,7 +150,15 @@ def test_a_stored_calibration_drives_the_study(tmp_path):
     assert rc == 0
     study = json.loads((out / 'study.json').read_text())
     assert study['config']['gravity_share'] == 0.2
-    assert 'Calibration subjects [1000]: gravity share' in (out / 'results.md').read_text()
+    page = (out / 'results.md').read_text()
+    assert 'Calibration subjects [1000]: gravity share' in page
+    assert '![study_tasks.png](study_tasks.png)' in page and (out / 'study_tasks.png').exists()
+    again = tmp_path / 'again'
+    assert exo_eval(['--page-from', str(out / 'study.json'), '--no-plots',
+                     '--out', str(again)]) == 0
+    assert (again / 'results.md').read_text().count('Task wave') == 1
+    with pytest.raises(SystemExit):
+        exo_eval(['--page-from', str(path), '--out', str(again)])
     path.write_text('{"subjects": [1000]}')
     with pytest.raises(SystemExit):
         exo_eval(['--subjects', '1', '--calibration', str(path), '--out', str(out)])

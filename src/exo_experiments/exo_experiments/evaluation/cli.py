@@ -7,6 +7,8 @@ Examples::
     exo_eval --task-text 'make an ok gesture' --mass 72 --policy promp --json
     exo_eval --quick --controller-params my_params.yaml --policy-params my_policy.yaml
     exo_eval --subjects 20 --calibration-subjects 5 --out out/eval   # population study
+    exo_eval --calibration-subjects 5 --out out/calibration   # only the calibration choices
+    exo_eval --page-from out/eval/study.json --out out/eval   # its page and figures again
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from exo_experiments.evaluation.grid import run_evaluation
 from exo_experiments.evaluation.page import evaluation_sections
 from exo_experiments.evaluation.single import single_rollout
 from exo_experiments.evaluation.study_cli import add_arguments as add_study_arguments
-from exo_experiments.evaluation.study_cli import run_study
+from exo_experiments.evaluation.study_cli import page_from_json, run_study
 from exo_experiments.results_page import write_results_page
 
 DESCRIPTION = ('Closed-loop evaluation (paper section V, Fig. 4-7): every task x condition x '
@@ -111,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         node_config = load_node_config(opts.controller_params, opts.policy_params)
     except ValueError as exc:
         parser.error(str(exc))
+    if opts.page_from is not None:
+        return page_from_json(opts, parser, argv)
     if opts.subjects is not None or opts.calibration_subjects:
         return run_study(opts, parser, argv, node_config)
     if opts.task_text is not None:

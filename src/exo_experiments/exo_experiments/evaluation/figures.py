@@ -10,8 +10,11 @@ import numpy as np
 from exo_contract.tasks import TASKS, TASKS_BY_ID
 from exo_experiments.evaluation.conditions import CONDITIONS
 
-_COLORS = {'no_exo': '#7f7f7f', 'transparent': '#bcbd22', 'promp': '#1f77b4',
-           'learned': '#d62728', 'ablation_human_reference': '#9467bd', 'oracle': '#2ca02c'}
+COLORS = {'no_exo': '#7f7f7f', 'transparent': '#bcbd22', 'promp': '#1f77b4',
+          'learned': '#d62728', 'ablation_human_reference': '#9467bd', 'oracle': '#2ca02c',
+          'gravity_share': '#ff7f0e', 'constant_assist': '#8c564b',
+          'learned_constant_stiffness': '#e377c2'}
+"""One colour per condition (every condition of exo_experiments.evaluation.conditions)."""
 
 
 def _bar_grid(report: dict, key: str, ylabel: str, title: str, path: Path) -> None:
@@ -27,7 +30,7 @@ def _bar_grid(report: dict, key: str, ylabel: str, title: str, path: Path) -> No
         errs = [summary[task].get(c, {}).get(f'{key}_std', 0.0) for c in conds]
         x = np.arange(len(conds))
         ax.bar(x, [v if v is not None else 0.0 for v in vals], yerr=errs, capsize=2,
-               color=[_COLORS[c] for c in conds])
+               color=[COLORS[c] for c in conds])
         ax.set_xticks(x, conds, rotation=30, fontsize=7)
         ax.set_title(f'M{TASKS_BY_ID[task].mission} {TASKS_BY_ID[task].name}', fontsize=9)
         ax.set_ylabel(ylabel, fontsize=8)
@@ -58,11 +61,11 @@ def _traces(report: dict, path: Path) -> bool:
             if first:
                 ax.plot(tr['t'], tr['q_ref'], 'k--', lw=1.0, label='reference')
                 first = False
-            ax.plot(tr['t'], tr['q'], color=_COLORS[r['condition']], lw=0.9,
+            ax.plot(tr['t'], tr['q'], color=COLORS[r['condition']], lw=0.9,
                     label=r['condition'])
             if 'stiffness' in tr:
                 n = min(len(tr['t']), len(tr['stiffness']))
-                ax2.plot(tr['t'][:n], tr['stiffness'][:n], color=_COLORS[r['condition']],
+                ax2.plot(tr['t'][:n], tr['stiffness'][:n], color=COLORS[r['condition']],
                          lw=0.7, ls=':')
         ax.set_title(f'M{TASKS_BY_ID[task].mission} {TASKS_BY_ID[task].name} '
                      f'({rows[0]["body_mass_kg"]:g} kg)', fontsize=9)
@@ -106,7 +109,7 @@ def make_plots(report: dict, out: Path) -> list[str]:
             red = r.get('reduction_pct_vs_no_exo')
             label = cond if cond == 'no_exo' or red is None or not math.isfinite(red) else \
                 f'{cond} ({red:+.1f} % EC)'
-            ax.plot(t, smooth, color=_COLORS[cond], label=label)
+            ax.plot(t, smooth, color=COLORS[cond], label=label)
         t1, t2 = report['repetitive']['steady_window_s']
         ax.axvspan(t1 / 60.0, t2 / 60.0, color='0.9', zorder=0, label='steady state (eq. 16)')
         ax.set_xlabel('time (min)')
@@ -124,9 +127,9 @@ def make_plots(report: dict, out: Path) -> list[str]:
             if first:
                 ax1.plot(fm['t_s'], fm['q_ref'], 'k--', lw=1.0, label='reference')
                 first = False
-            ax1.plot(fm['t_s'], fm['q'], color=_COLORS[cond], lw=0.9, label=cond)
+            ax1.plot(fm['t_s'], fm['q'], color=COLORS[cond], lw=0.9, label=cond)
             if fm['stiffness'] is not None:
-                ax2.plot(fm['t_s'], fm['stiffness'], color=_COLORS[cond], lw=0.9, label=cond)
+                ax2.plot(fm['t_s'], fm['stiffness'], color=COLORS[cond], lw=0.9, label=cond)
         ax1.set_ylabel('elbow angle (rad)')
         ax1.legend(fontsize=7, ncol=3)
         ax2.set_ylabel('stiffness (N m/rad)')

@@ -12,7 +12,8 @@ from exo_experiments.evaluation.calibration import calibrate
 from exo_experiments.evaluation.conditions import CONDITIONS
 from exo_experiments.evaluation.population import subject_ids
 from exo_experiments.evaluation.scenarios import check_scenarios, SCENARIOS
-from exo_experiments.evaluation.study import LOADED_TASKS, run_population
+from exo_experiments.evaluation.study import LOADED_TASKS, run_population, SCHEMA
+from exo_experiments.evaluation.study_figures import study_figures
 from exo_experiments.evaluation.study_page import calibration_sections, study_sections
 from exo_experiments.results_page import write_results_page
 
@@ -31,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "without --subjects only this (0: policy.yaml's gravity_share)")
     g.add_argument('--calibration', type=Path, default=None, metavar='PATH',
                    help='use the choices of a stored calibration.json instead')
+    g.add_argument('--page-from', type=Path, default=None, metavar='STUDY_JSON',
+                   help='write the results page and figures of a stored study.json into '
+                        '--out again (no simulation)')
     g.add_argument('--scenarios', default=','.join(SCENARIOS),
                    help='comma-separated interaction-safety scenarios ('
                         + ','.join(SCENARIOS) + "; '' for none)")
@@ -87,16 +91,29 @@ def run_study(opts: argparse.Namespace, parser: argparse.ArgumentParser, argv,
                            share)
     study['calibration'] = cal
     (opts.out / 'study.json').write_text(json.dumps(study, indent=1))
-    pages = write_results_page([opts.out / 'results.md', *opts.results_page],
-                               'Closed-loop evaluation: population study',
-                               study_sections(study), argv)
+    pages = write_study_page(study, opts, argv)
     print(f'wrote {opts.out / "study.json"}, {", ".join(str(p) for p in pages)}; '
           f'{study["wall_s"]:.0f} s, errors {study["errors"]}, safety_ok {study["safety_ok"]}')
     return 0 if study['safety_ok'] and study['errors'] == 0 else 1
 
 
-def page_from_json(path: Path, out: Path) -> None:
-    """Re-write the results page of a stored study.json (no simulation)."""
-    study = json.loads(Path(path).read_text())
-    write_results_page([out], 'Closed-loop evaluation: population study',
-                       study_sections(study), None)
+def write_study_page(study: dict, opts: argparse.Namespace, argv) -> list[Path]:
+    """Figures (unless ``--no-plots``) and the results page of ``study`` into ``opts.out``."""
+    study['figures'] = [] if opts.no_plots else study_figures(study, opts.out)
+    return write_results_page([opts.out / 'results.md', *opts.results_page],
+                              'Closed-loop evaluation: population study',
+                              study_sections(study), argv)
+
+
+def page_from_json(opts: argparse.Namespace, parser: argparse.ArgumentParser, argv) -> int:
+    """``--page-from``: the page and figures of a stored study.json (no simulation)."""
+    try:
+        study = json.loads(opts.page_from.read_text())
+        if study.get('schema') != SCHEMA:
+            raise ValueError(f'schema {study.get("schema")!r}, expected {SCHEMA!r}')
+    except (OSError, ValueError) as exc:
+        parser.error(f'--page-from {opts.page_from}: not a study.json ({exc})')
+    opts.out.mkdir(parents=True, exist_ok=True)
+    pages = write_study_page(study, opts, argv)
+    print(f'wrote {", ".join(str(p) for p in pages)} from {opts.page_from}')
+    return 0

@@ -146,6 +146,8 @@ def study_sections(study: dict) -> list[tuple[str, str]]:
                          f'+-{TOST_MARGIN_RAD} rad', markdown_table(
                              ['condition', 'task', 'mean arm RMSE difference, rad',
                               '90 % interval', 'TOST p', 'equivalent'], rows)))
+    if study.get('figures'):
+        sections.append(('Figures', '\n\n'.join(f'![{f}]({f})' for f in study['figures'])))
     if study.get('calibration'):
         sections += calibration_sections(study['calibration'])
     return sections
