@@ -86,10 +86,11 @@ TASK_TEXT_RELAY = NodeSpec('exo_contract', 'task_text_relay', 'exo_contract.task
                            'task_text_relay')
 
 COMMON_ARGUMENTS: tuple[GraphArgument, ...] = (
-    GraphArgument('policy_mode', 'learned',
-                  "Reference source of policy_node: 'learned' (the default policy: follows "
-                  "the task and assists), 'promp' (ProMP baseline on the same targets) or "
-                  "'oracle' (task library + fitted stiffness).",
+    GraphArgument('policy_mode', 'gravity_share',
+                  "Reference source of policy_node: 'gravity_share' (the default: a share of "
+                  "the arm + payload gravity torque), 'learned' (the simulation-trained "
+                  "text + proprioception policy), 'promp' (ProMP baseline), 'oracle' (task "
+                  "library + fitted stiffness) or 'constant_assist'.",
                   (('policy_node', 'mode'),)),
     GraphArgument('policy_rate_hz', '100.0', 'Rate of /exo/impedance_reference, Hz.',
                   (('policy_node', 'rate_hz'), ('sim_node', 'lockstep_reference_rate_hz'))),
@@ -142,6 +143,11 @@ REAL_CONTROLLER_NODE = replace(CONTROLLER_NODE, parameters=OPERATOR_ARMED)
 REAL_GRAPH: tuple[NodeSpec, ...] = (BRIDGE_NODE, POLICY_NODE, REAL_CONTROLLER_NODE,
                                     TASK_TEXT_RELAY)
 REAL_ARGUMENTS: tuple[GraphArgument, ...] = COMMON_ARGUMENTS + (
+    GraphArgument('wearer_body_mass_kg', '70.0',
+                  "The wearer's body mass, kg, in [40, 150]: the default policy "
+                  "(gravity_share) assists a share of this wearer's forearm + hand gravity "
+                  'torque. Set it for every wearer.',
+                  (('policy_node', 'wearer_body_mass_kg'),)),
     GraphArgument('hardware', 'bridge',
                   "Who serves the hardware topics: 'bridge' (bridge_node, a Python driver on "
                   "opensourceleg with its own command timeout; config/bridge.yaml selects the "

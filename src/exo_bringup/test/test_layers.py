@@ -117,7 +117,7 @@ def test_real_side_modules_import_without_mujoco(tmp_path, modules, blocked):
 
 @pytest.mark.integration
 def test_policy_and_controller_run_without_mujoco(tmp_path, ros_context):
-    """policy_node (no MuJoCo) + controller_node (no MuJoCo, no torch) close the loop."""
+    """policy_node (the learned policy, no MuJoCo) + controller_node (no MuJoCo, no torch)."""
     rclpy = pytest.importorskip('rclpy')
     from geometry_msgs.msg import WrenchStamped
     from rclpy.executors import SingleThreadedExecutor
@@ -147,9 +147,9 @@ def test_policy_and_controller_run_without_mujoco(tmp_path, ros_context):
         env['PYTHONUNBUFFERED'] = '1'
         log = open(logs / f'{spec.name}.log', 'w')  # noqa: SIM115 (closed below)
         files.append(log)
-        procs[spec.name] = subprocess.Popen(node_command(spec, REAL_ARGUMENTS, {}), env=env,
-                                            stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+        procs[spec.name] = subprocess.Popen(
+            node_command(spec, REAL_ARGUMENTS, {'policy_mode': 'learned'}), env=env,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     context = ros_context
     node = rclpy.create_node('hardware_double', context=context)
     executor = SingleThreadedExecutor(context=context)

@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from exo_bringup.graph import CONTROLLER_NODE, POLICY_NODE, share_path
+from exo_bringup.graph import COMMON_ARGUMENTS, CONTROLLER_NODE, POLICY_NODE, share_path
 from exo_bringup.node_config import (
     controller_params,
     launch_overrides,
@@ -26,6 +26,17 @@ def test_the_shipped_files_load_with_their_values():
         for key, value in raw.items():
             if hasattr(params, key):
                 assert getattr(params, key) == value, key
+
+
+def test_one_default_reference_source_everywhere():
+    """policy.yaml, the parameter's default and the launch argument name the same mode."""
+    from exo_policy.baselines import GRAVITY_SHARE
+    from exo_policy.params import DEFAULT_MODE, PolicyNodeParams
+    raw = yaml.safe_load(share_path(*POLICY_NODE.param_files[0]).read_text())
+    raw = raw[POLICY_NODE.name]['ros__parameters']
+    launch = {a.name: a.default for a in COMMON_ARGUMENTS}
+    assert raw['mode'] == PolicyNodeParams().mode == launch['policy_mode'] == DEFAULT_MODE
+    assert raw['gravity_share'] == PolicyNodeParams().gravity_share == GRAVITY_SHARE
 
 
 def test_values_of_the_file_are_used(tmp_path):

@@ -42,6 +42,7 @@ from exo_experiments.observer import GraphObserver
 from exo_experiments.plots import write_plots
 from exo_experiments.recorder import DEFAULT_TOPICS
 from exo_impedance_controller.params import ControllerParams
+from exo_policy.params import DEFAULT_MODE, POLICY_MODES
 from exo_sim.human import save_memory
 
 UNKNOWN_TEXT = 'do a backflip'
@@ -79,7 +80,7 @@ def practise(path: Path, policy_mode: str, body_mass_kg: float, workers: int = 2
 
 def run_demo(out: Path, body_mass_kg: float, settle_s: float, ready_timeout: float,
              texts: list[tuple[str, float]], lockstep: bool = True,
-             policy_mode: str = 'learned', practice: bool = True) -> dict:
+             policy_mode: str = DEFAULT_MODE, practice: bool = True) -> dict:
     """Run the graph through ``texts`` [(text, seconds of graph time)], record, summarise.
 
     ``lockstep`` runs the graph on simulated time (default); False: the real-time graph.
@@ -195,9 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--gap', type=float, default=1.0,
                         help='extra seconds after each task before the next text')
     parser.add_argument('--ready-timeout', type=float, default=120.0)
-    parser.add_argument('--policy-mode', default='learned',
-                        help="policy_node's reference source: learned (default), promp "
-                             'or oracle')
+    parser.add_argument('--policy-mode', default=DEFAULT_MODE, choices=POLICY_MODES,
+                        help=f"policy_node's reference source (default {DEFAULT_MODE})")
     parser.add_argument('--realtime', action='store_true',
                         help='run the real-time graph (make bench) instead of lockstep')
     parser.add_argument('--naive-human', action='store_true',

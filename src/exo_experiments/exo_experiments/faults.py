@@ -111,6 +111,7 @@ from exo_impedance_controller.params import ControllerParams
 from exo_impedance_controller.safety import SafetyFlags
 from exo_interfaces.msg import ControllerState, ImpedanceReference
 from exo_policy.fault_injection import SOURCE_FAULT_INJECTION
+from exo_policy.params import DEFAULT_MODE, POLICY_MODES
 
 #: ROS domain of ``python -m exo_experiments.faults`` (private: no other graph on it).
 DEFAULT_DOMAIN_ID = 77
@@ -758,7 +759,7 @@ class FaultRun:
         return bool(self.results) and all(r.outcome == 'SAFE' for r in self.results)
 
 
-def run_faults(faults: tuple[Fault, ...] = FAULTS, policy_mode: str = 'learned',
+def run_faults(faults: tuple[Fault, ...] = FAULTS, policy_mode: str = DEFAULT_MODE,
                domain_id: int = DEFAULT_DOMAIN_ID, log_dir: Path | None = None,
                ready_timeout: float = 120.0, progress: Callable[[str], None] = print
                ) -> FaultRun:
@@ -952,8 +953,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog='exo_faults', description=__doc__.splitlines()[0])
     parser.add_argument('--out', type=Path, default=Path('out/faults'),
                         help='output directory (default out/faults)')
-    parser.add_argument('--policy-mode', default='learned',
-                        help="policy_node's reference source (default learned)")
+    parser.add_argument('--policy-mode', default=DEFAULT_MODE, choices=POLICY_MODES,
+                        help=f"policy_node's reference source (default {DEFAULT_MODE})")
     parser.add_argument('--domain-id', type=int, default=DEFAULT_DOMAIN_ID,
                         help=f'private ROS_DOMAIN_ID of the experiment (default '
                              f'{DEFAULT_DOMAIN_ID})')

@@ -10,6 +10,10 @@ from exo_policy.baselines import GRAVITY_SHARE
 from exo_policy.reference_source import check_assist_bound, MAX_ASSIST_TORQUE_NM
 
 POLICY_MODES = ('learned', 'promp', 'oracle', 'gravity_share', 'constant_assist')
+DEFAULT_MODE = 'gravity_share'
+"""The default reference source: the best-measured one on calibration subjects
+(exo_experiments.evaluation.calibration; docs/learning.md). The graph's ``policy_mode``
+launch argument and config/policy.yaml say the same (a test checks)."""
 #: Testing only (exo_policy.fault_injection): a policy that asks for K = 300, q_d = q + 1.
 FAULT_INJECTION_MODES = ('fault_injection_pull',)
 LANGUAGE_ENCODERS = ('auto', 'hybrid', 'minilm', 'lexical')
@@ -20,12 +24,13 @@ class PolicyNodeParams:
     """Parameters of :class:`exo_policy.policy_node.PolicyNode` (description, unit, range)."""
 
     mode: str = param(
-        'learned', "Reference source: 'learned' (the default bimodal policy: follows the task "
-        "and assists), 'promp' (the ProMP baseline, same targets) or 'oracle' (task library "
-        "reference + fitted stiffness), 'gravity_share' / 'constant_assist' (physics baselines "
-        "of exo_policy.baselines: a share of the arm + payload gravity torque, a constant "
-        "torque on loaded tasks); 'fault_injection_pull' only tests the controller's "
-        'bounds (a deliberately wrong policy, exo_policy.fault_injection).',
+        DEFAULT_MODE, "Reference source: 'gravity_share' (the default: a share of the "
+        'forearm + hand + payload gravity torque at a fixed stiffness, exo_policy.baselines), '
+        "'learned' (the simulation-trained text + proprioception policy: follows the task "
+        "and assists), 'promp' (the ProMP baseline, same targets), 'oracle' (task library "
+        "reference + fitted stiffness) or 'constant_assist' (a constant torque on loaded "
+        "tasks); 'fault_injection_pull' only tests the controller's bounds (a deliberately "
+        'wrong policy, exo_policy.fault_injection).',
         choices=POLICY_MODES + FAULT_INJECTION_MODES)
     rate_hz: float = param(100.0, 'Publication rate of /exo/impedance_reference.', 'Hz',
                            low=1.0, high=1000.0)
@@ -47,8 +52,8 @@ class PolicyNodeParams:
         "ProMP ask for (the cuff's deflection against tracking).", 'N*m',
         low=0.0, high=100.0, low_open=True)
     wearer_body_mass_kg: float = param(
-        70.0, "The wearer's body mass (mode gravity_share: forearm + hand gravity).", 'kg',
-        low=40.0, high=150.0)
+        70.0, "The wearer's body mass (mode gravity_share, the default: forearm + hand "
+        'gravity); set it for every wearer.', 'kg', low=40.0, high=150.0)
     gravity_share: float = param(
         GRAVITY_SHARE, 'Share of the arm + payload gravity torque asked for (mode '
         'gravity_share).', '', low=0.0, high=1.0, low_open=True)

@@ -183,8 +183,11 @@ class PolicyNode(Node):
                                         TEXT_READER_DEPTH)
         self._load_state = LOADED
         self._load_detail = f'{time.monotonic() - self._load_started:.1f} s'
+        wearer = (f' (share {self.params.gravity_share:g} of the gravity torque of a '
+                  f'{self.params.wearer_body_mass_kg:g} kg wearer)'
+                  if self.params.mode == 'gravity_share' else '')
         self.get_logger().info(
-            f'policy_node ready: mode={self.params.mode} rate={self.params.rate_hz} Hz, '
+            f'policy_node ready: mode={self.params.mode}{wearer} rate={self.params.rate_hz} Hz, '
             f'task resolver {resolver.method!r} (loaded in {self._load_detail}); compliant '
             'until a /task_text published after this start (an older latched text is not '
             'replayed)')
