@@ -150,6 +150,7 @@ def test_a_stored_calibration_drives_the_study(tmp_path):
     assert rc == 0
     study = json.loads((out / 'study.json').read_text())
     assert study['config']['gravity_share'] == 0.2
+    assert study['measured_by'].startswith('Written by `')
     page = (out / 'results.md').read_text()
     assert 'Calibration subjects [1000]: gravity share' in page
     assert '![study_tasks.png](study_tasks.png)' in page and (out / 'study_tasks.png').exists()

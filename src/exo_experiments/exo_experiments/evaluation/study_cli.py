@@ -15,7 +15,7 @@ from exo_experiments.evaluation.scenarios import check_scenarios, SCENARIOS
 from exo_experiments.evaluation.study import LOADED_TASKS, run_population, SCHEMA
 from exo_experiments.evaluation.study_figures import study_figures
 from exo_experiments.evaluation.study_page import calibration_sections, study_sections
-from exo_experiments.results_page import write_results_page
+from exo_experiments.results_page import provenance, write_results_page
 
 STUDY_CONDITIONS = ('no_exo', 'transparent', 'promp', 'learned', 'ablation_human_reference',
                     'gravity_share', 'constant_assist', 'learned_constant_stiffness')
@@ -90,6 +90,7 @@ def run_study(opts: argparse.Namespace, parser: argparse.ArgumentParser, argv,
     study = run_population(conditions, tasks, scenarios, subjects, opts.workers, node_config,
                            share)
     study['calibration'] = cal
+    study['measured_by'] = provenance(argv)
     (opts.out / 'study.json').write_text(json.dumps(study, indent=1))
     pages = write_study_page(study, opts, argv)
     print(f'wrote {opts.out / "study.json"}, {", ".join(str(p) for p in pages)}; '

@@ -95,6 +95,7 @@ def study_sections(study: dict) -> list[tuple[str, str]]:
         f'- comfort threshold {COMFORT_TORQUE_NM:g} N*m (the assistance bound; a working '
         f'threshold, no verified literature value); bump {BUMP_TORQUE_NM:g} N*m for '
         f'{BUMP_S:g} s',
+        f'- measured: {study.get("measured_by") or "study.json created " + study["created"]}',
         f'- wall time {study["wall_s"]:.0f} s on {cfg["workers"]} workers; errors '
         f'{study["errors"]}; safety_ok {study["safety_ok"]}',
         '- intervals: percentile bootstrap 95 % over subjects; paired differences are '
