@@ -61,13 +61,15 @@ def _practise(job: tuple[str, str, float]) -> dict:
     return {task_id: memory[task_id]} if task_id in memory else {}
 
 
-def practise(path: Path, policy_mode: str, body_mass_kg: float, workers: int = 2) -> Path:
-    """Write the human's internal models after practising every task with the exo.
+def practise(path: Path, policy_mode: str, body_mass_kg: float, workers: int = 2,
+             tasks: list[str] | None = None) -> Path:
+    """Write the human's internal models after practising ``tasks`` (default: all) with the exo.
 
     Each task: the evaluation's practice (``PRACTICE_REPETITIONS`` nominal repetitions with
     ``policy_mode`` as the reference source and the nodes' YAML configuration).
     """
-    jobs = [(task.task_id, policy_mode, float(body_mass_kg)) for task in TASKS]
+    ids = tasks if tasks is not None else [task.task_id for task in TASKS]
+    jobs = [(task_id, policy_mode, float(body_mass_kg)) for task_id in ids]
     memory: dict = {}
     ctx = mp.get_context('spawn')
     with ctx.Pool(processes=max(1, min(workers, len(jobs)))) as pool:
@@ -80,20 +82,21 @@ def practise(path: Path, policy_mode: str, body_mass_kg: float, workers: int = 2
 
 def run_demo(out: Path, body_mass_kg: float, settle_s: float, ready_timeout: float,
              texts: list[tuple[str, float]], lockstep: bool = True,
-             policy_mode: str = DEFAULT_MODE, practice: bool = True) -> dict:
+             policy_mode: str = DEFAULT_MODE, practice: bool = True,
+             practice_tasks: list[str] | None = None) -> dict:
     """Run the graph through ``texts`` [(text, seconds of graph time)], record, summarise.
 
     ``lockstep`` runs the graph on simulated time (default); False: the real-time graph.
     ``policy_mode`` is policy_node's reference source (the ``policy_mode`` launch argument).
-    ``practice``: the human has practised each task with the exo (module docstring); False:
-    it has never worn it.
+    ``practice``: the human has practised each task (``practice_tasks``, default all nine)
+    with the exo (module docstring); False: it has never worn it.
     """
     out.mkdir(parents=True, exist_ok=True)
     values = {'body_mass_kg': str(body_mass_kg), 'policy_mode': policy_mode,
               'lockstep': str(lockstep).lower()}
     if practice:
         values['human_memory'] = str(practise(out / 'human_memory.json', policy_mode,
-                                              body_mass_kg).resolve())
+                                              body_mass_kg, tasks=practice_tasks).resolve())
     recording = out / 'recording'
     (out / 'recording.mcap').unlink(missing_ok=True)
     shutil.rmtree(recording, ignore_errors=True)
@@ -219,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = run_demo(opts.out, opts.body_mass_kg, opts.settle, opts.ready_timeout,
                            texts, lockstep=not opts.realtime, policy_mode=opts.policy_mode,
-                           practice=not opts.naive_human)
+                           practice=not opts.naive_human, practice_tasks=chosen)
     except RuntimeError as err:
         print(f'[demo] failed: {err}', file=sys.stderr)
         return 1
