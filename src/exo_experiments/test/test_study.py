@@ -166,3 +166,5 @@ def test_a_stored_calibration_drives_the_study(tmp_path):
     with pytest.raises(SystemExit):
         exo_eval(['--subjects', '1', '--calibration', str(path), '--calibration-subjects', '1',
                   '--out', str(out)])
+    with pytest.raises(SystemExit):  # a calibration without a study to apply it to
+        exo_eval(['--calibration', str(out / 'study.json'), '--out', str(out)])

@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     if opts.page_from is not None:
         return page_from_json(opts, parser, argv)
-    if opts.subjects is not None or opts.calibration_subjects:
+    if opts.subjects is not None or opts.calibration_subjects or opts.calibration is not None:
         return run_study(opts, parser, argv, node_config)
     if opts.task_text is not None:
         try:

@@ -64,12 +64,15 @@ def run_study(opts: argparse.Namespace, parser: argparse.ArgumentParser, argv,
         parser.error(str(exc))
     if calibration and opts.calibration is not None:
         parser.error('give either --calibration-subjects or --calibration, not both')
+    if opts.calibration is not None and not subjects:
+        parser.error('--calibration is used with --subjects (it sets what the study uses)')
     cal = None
     opts.out.mkdir(parents=True, exist_ok=True)
     if opts.calibration is not None:
         try:
             cal = json.loads(opts.calibration.read_text())
             float(cal['chosen_share'])
+            list(cal['subjects']), dict(cal['candidates']), float(cal['target_rad'])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             parser.error(f'--calibration {opts.calibration}: not a calibration.json ({exc})')
     elif calibration:
