@@ -30,6 +30,7 @@ from exo_experiments.evaluation.scenarios import SCENARIOS
 from exo_experiments.evaluation.study import (
     best_baseline,
     LOADED_TASKS,
+    POLICY_CONDITION,
     run_population,
     TRACKING_TARGET_RAD,
 )
@@ -37,7 +38,6 @@ from exo_experiments.evaluation.study import (
 SHARE_CANDIDATES = (0.2, 0.3, 0.4, 0.5)
 DEFAULT_CANDIDATES = ('learned', 'gravity_share', 'constant_assist', 'promp')
 """Reference sources of policy_node that may be the default (its ``mode`` parameter)."""
-LEARNED = 'learned'
 
 
 def choose_gravity_share(subjects: list[int], candidates=SHARE_CANDIDATES,
@@ -94,20 +94,21 @@ def choose_default(summary: dict, tasks=LOADED_TASKS, scenarios=tuple(SCENARIOS)
     for t in tasks:
         cells = summary[t]
         best = best_baseline(summary, t)
-        mine = cells.get(LEARNED)
+        mine = cells.get(POLICY_CONDITION)
         if mine is None or best is None:
-            unmet.append(f'{t}: no result of {LEARNED if mine is None else "a baseline"}')
+            unmet.append(f'{t}: no result of {POLICY_CONDITION if mine is None else "a baseline"}')
             continue
         if not _below(mine, cells[best], 'energy_change_pct'):
             unmet.append(f'{t}: energy saving not beyond {best} (intervals overlap or worse)')
         rm, rb = _mean(mine, 'rmse_rad'), _mean(cells[best], 'rmse_rad')
         if rm is None or rb is None:
-            unmet.append(f'{t}: no exo RMSE of {LEARNED} or {best}')
+            unmet.append(f'{t}: no exo RMSE of {POLICY_CONDITION} or {best}')
         elif rm > rb:
             unmet.append(f'{t}: exo RMSE {rm:.3f} rad worse than {best} ({rb:.3f} rad)')
     for s in scenarios:
         cells = summary[s]
-        if not _below(cells.get(LEARNED), cells.get(STIFFNESS_ABLATION), 'rms_interaction_nm'):
+        if not _below(cells.get(POLICY_CONDITION), cells.get(STIFFNESS_ABLATION),
+                      'rms_interaction_nm'):
             unmet.append(f'{s}: RMS interaction torque not below {STIFFNESS_ABLATION} '
                          '(intervals overlap or higher)')
     ranking = []
@@ -124,12 +125,12 @@ def choose_default(summary: dict, tasks=LOADED_TASKS, scenarios=tuple(SCENARIOS)
                                                     if inter and None not in inter else None)})
     learned_earns = not unmet
     if learned_earns:
-        default = LEARNED
+        default = POLICY_CONDITION
     else:
         within = [r for r in ranking if r['within_target']]
         pick = (min(within, key=lambda r: r['mean_energy_change_pct']) if within
                 else min(ranking, key=lambda r: r['worst_rmse_rad'], default=None))
-        default = pick['condition'] if pick else LEARNED
+        default = pick['condition'] if pick else POLICY_CONDITION
     return {'default': default, 'learned_earns': learned_earns, 'unmet': unmet,
             'ranking': sorted(ranking, key=lambda r: r['mean_energy_change_pct']),
             'target_rad': TRACKING_TARGET_RAD}

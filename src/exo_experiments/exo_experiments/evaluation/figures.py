@@ -17,6 +17,14 @@ COLORS = {'no_exo': '#7f7f7f', 'transparent': '#bcbd22', 'promp': '#1f77b4',
 """One colour per condition (every condition of exo_experiments.evaluation.conditions)."""
 
 
+def save_figure(fig, path: Path) -> None:
+    """Lay out ``fig``, write it to ``path`` (120 dpi) and close it."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def _bar_grid(report: dict, key: str, ylabel: str, title: str, path: Path) -> None:
     import matplotlib.pyplot as plt  # noqa: PLC0415
     summary = report['summary']
@@ -37,9 +45,7 @@ def _bar_grid(report: dict, key: str, ylabel: str, title: str, path: Path) -> No
     for ax in list(axes.flat)[len(tasks):]:
         ax.axis('off')
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _traces(report: dict, path: Path) -> bool:
@@ -76,9 +82,7 @@ def _traces(report: dict, path: Path) -> bool:
     for ax in list(axes.flat)[len(tasks):]:
         ax.axis('off')
     fig.suptitle('Reference, exo angle and stiffness per task (Fig. 5 style)', fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
     return True
 
 
@@ -117,9 +121,7 @@ def make_plots(report: dict, out: Path) -> list[str]:
         ax.set_title('Repetitive 10 kg lift: metabolic energy expenditure (Fig. 6 style)',
                      fontsize=9)
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / 'fig6_ee.png', dpi=120)
-        plt.close(fig)
+        save_figure(fig, out / 'fig6_ee.png')
         fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7.0, 4.6), sharex=True)
         first = True
         for cond, r in rep.items():
@@ -136,8 +138,6 @@ def make_plots(report: dict, out: Path) -> list[str]:
         ax2.set_xlabel('time (s)')
         ax2.legend(fontsize=7)
         ax1.set_title('First minute of the repetitive task (Fig. 7 style)', fontsize=9)
-        fig.tight_layout()
-        fig.savefig(out / 'fig7_first_minute.png', dpi=120)
-        plt.close(fig)
+        save_figure(fig, out / 'fig7_first_minute.png')
         files += ['fig6_ee.png', 'fig7_first_minute.png']
     return files

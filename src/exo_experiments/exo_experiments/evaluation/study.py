@@ -53,7 +53,9 @@ from exo_sim.episodes import PRACTICE_REPETITIONS, PRACTICE_SEED
 
 SCHEMA = 'exo_vic.study/1'
 REST_S = 0.5
-DEFAULT_CONDITION = 'learned'
+POLICY_CONDITION = 'learned'
+"""The condition the study pairs with every other (the learned policy; study.json's
+``default*`` keys name it)."""
 BASELINE_CONDITIONS = ('gravity_share', 'constant_assist', 'promp')
 LOADED_TASKS = ('lift_light', 'shelf', 'lift_heavy', 'carry_bimanual')
 TRACKING_TARGET_RAD = 0.05
@@ -256,17 +258,17 @@ def compare(rows: list[dict], conditions: list[str], tasks: list[str],
     baseline and the default's paired difference to it.
     """
     ok = [r for r in rows if 'error' not in r]
-    out: dict = {'default': DEFAULT_CONDITION, 'default_vs': {}, 'tost_arm_tracking': {},
+    out: dict = {'default': POLICY_CONDITION, 'default_vs': {}, 'tost_arm_tracking': {},
                  'best_baseline': {}}
     summary = summarize(ok)
-    if DEFAULT_CONDITION in conditions:
+    if POLICY_CONDITION in conditions:
         for other in conditions:
-            if other == DEFAULT_CONDITION:
+            if other == POLICY_CONDITION:
                 continue
             per_metric: dict = {}
             for metrics, items in ((TASK_METRICS, tasks), (SCENARIO_METRICS, scenarios)):
                 for m in metrics:
-                    res = {i: stats.paired(_by(ok, i, DEFAULT_CONDITION, m),
+                    res = {i: stats.paired(_by(ok, i, POLICY_CONDITION, m),
                                            _by(ok, i, other, m)) for i in items}
                     res = {i: v for i, v in res.items() if v is not None}
                     adj = stats.holm([v['p'] for v in res.values()])
@@ -286,7 +288,7 @@ def compare(rows: list[dict], conditions: list[str], tasks: list[str],
                 out['tost_arm_tracking'][cond][t] = stats.tost_paired(d['diffs'])
     for item in list(tasks) + list(scenarios):
         best = best_baseline(summary, item)
-        if best is None or DEFAULT_CONDITION not in summary.get(item, {}):
+        if best is None or POLICY_CONDITION not in summary.get(item, {}):
             continue
         key = 'rms_interaction_nm' if item in SCENARIOS else 'energy_change_pct'
         d = out['default_vs'].get(best, {})

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from exo_experiments.evaluation.figures import COLORS
+from exo_experiments.evaluation.figures import COLORS, save_figure
 from exo_experiments.evaluation.study import TRACKING_TARGET_RAD
 from exo_experiments.evaluation.study_page import LABELS
 
@@ -50,9 +50,7 @@ def _panels(study: dict, items: list[str], metrics: list[str], title: str, path:
             ax.axhline(target, color='k', ls='--', lw=0.7, label=f'target {target:g} rad')
     axes[0, 0].legend(fontsize=6, ncol=min(len(conds) + 1, 5), loc='upper left')
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _forest(study: dict, path: Path) -> bool:
@@ -80,9 +78,7 @@ def _forest(study: dict, path: Path) -> bool:
         ax.tick_params(axis='x', labelsize=7)
     fig.suptitle('Learned policy minus the best baseline (paired, 95 % interval; '
                  '< 0 favours the learned policy)', fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
     return True
 
 

@@ -10,7 +10,7 @@ from exo_experiments.evaluation.scenarios import (
     SMOOTHNESS_CUTOFF_HZ,
 )
 from exo_experiments.evaluation.stats import TOST_MARGIN_RAD
-from exo_experiments.evaluation.study import DEFAULT_CONDITION
+from exo_experiments.evaluation.study import POLICY_CONDITION
 from exo_experiments.results_page import fmt, interval, markdown_table
 
 LABELS = {'rmse_rad': 'exo RMSE, rad', 'rmse_arm_rad': 'arm RMSE, rad',
@@ -99,7 +99,7 @@ def study_sections(study: dict) -> list[tuple[str, str]]:
         f'- wall time {study["wall_s"]:.0f} s on {cfg["workers"]} workers; errors '
         f'{study["errors"]}; safety_ok {study["safety_ok"]}',
         '- intervals: percentile bootstrap 95 % over subjects; paired differences are '
-        f'{DEFAULT_CONDITION} minus the other condition, Wilcoxon signed-rank p, '
+        f'{POLICY_CONDITION} minus the other condition, Wilcoxon signed-rank p, '
         'Holm-corrected over the tasks (or scenarios) of each metric'])),
     ]
     summary = study['summary']
@@ -123,7 +123,7 @@ def study_sections(study: dict) -> list[tuple[str, str]]:
                      _diff(b['default_minus_baseline'], 2),
                      _diff(b['rmse_default_minus_baseline'], 4)])
     if rows:
-        sections.append((f'{DEFAULT_CONDITION} against the best baseline per task and '
+        sections.append((f'{POLICY_CONDITION} against the best baseline per task and '
                          'scenario (paired, default minus baseline)', markdown_table(
                              ['task / scenario', 'best baseline', 'metric', 'difference',
                               'exo RMSE difference, rad'], rows)))
@@ -133,7 +133,7 @@ def study_sections(study: dict) -> list[tuple[str, str]]:
             for item, d in per_metric.get(m, {}).items():
                 rows.append([other, LABELS[m], item, _diff(d, 3)])
     if rows:
-        sections.append((f'{DEFAULT_CONDITION} against every condition (paired differences)',
+        sections.append((f'{POLICY_CONDITION} against every condition (paired differences)',
                          markdown_table(['other condition', 'metric', 'task / scenario',
                                          'difference'], rows)))
     rows = []
