@@ -6,7 +6,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from exo_sim.model import build_model, ExoArm, ExoArmConfig, MUSCLES
+from exo_sim.model import build_model, can_collide, ExoArm, ExoArmConfig, MUSCLES
 
 
 def test_composition_has_joints_actuators_tendon():
@@ -109,3 +109,30 @@ def test_invalid_config_rejected(field, value):
     with pytest.raises(ValueError, match=field) as err:
         ExoArmConfig(**{field: value})
     assert repr(value) in str(err.value)
+
+
+def test_collision_detection_is_off_only_where_nothing_can_collide():
+    """Contacts are off where no geom pair can collide, and that changes no number.
+
+    Switching them on again in the composed model gives the same steps; a model with a
+    colliding pair keeps them.
+    """
+    arm = ExoArm(ExoArmConfig())
+    m = arm.model
+    assert not can_collide(m)
+    assert m.opt.disableflags & int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
+    with_contacts = ExoArm(ExoArmConfig())
+    with_contacts.model.opt.disableflags &= ~int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
+    for a in (arm, with_contacts):
+        a.reset(0.4)
+        a.data.ctrl[a.muscle_ids] = 0.3
+        a.apply_exo_torque(2.0)
+        a.step(300)
+    assert np.array_equal(arm.data.qpos, with_contacts.data.qpos)
+    assert np.array_equal(arm.data.qvel, with_contacts.data.qvel)
+    spec = mujoco.MjSpec()
+    for z in (0.0, 0.05):
+        body = spec.worldbody.add_body(pos=[0, 0, z])
+        body.add_freejoint()
+        body.add_geom(size=[0.1, 0, 0])
+    assert can_collide(spec.compile())
