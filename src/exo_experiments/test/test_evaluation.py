@@ -323,3 +323,24 @@ def test_the_grid_runs_seeds_and_the_repetitive_conditions_it_is_given(tmp_path)
     reduction = over['transparent']['reduction_pct_mean']
     assert f'| transparent | {reduction:+.1f} |' in page
     assert page.startswith('# Evaluation\n\nWritten by `') and '--quick' in page
+
+
+def test_a_batch_of_rollouts_gives_each_its_numbers_alone():
+    """evaluate_rollouts (practice chains, then the rollouts, in lock step) = one at a time.
+
+    The conditions differ in controller, reference source and exo worn.
+    """
+    from exo_experiments.evaluation import single  # noqa: PLC0415
+    task = find_task('wave')
+    requests = [single.EvalRequest(task, condition, mass, seed=seed, practice=1)
+                for condition, mass, seed in (('gravity_share', 70.0, 0), ('no_exo', 55.0, 1),
+                                              ('promp', 70.0, 2))]
+    single._PRACTISED.clear()  # noqa: SLF001 -- the batch practises every condition
+    batch = single.evaluate_rollouts(requests)
+    for request, together in zip(requests, batch, strict=True):
+        single._PRACTISED.clear()  # noqa: SLF001 -- and each alone practises its own
+        alone = single.evaluate_rollout(request.task, request.condition,
+                                        request.body_mass_kg, seed=request.seed, practice=1)
+        assert {k: v for k, v in alone.items() if k != 'wall_s'} == \
+            {k: v for k, v in together.items() if k != 'wall_s'}
+    assert batch[0]['safety_ok'] and batch[0]['k_mean'] is not None

@@ -168,3 +168,31 @@ def test_a_stored_calibration_drives_the_study(tmp_path):
                   '--out', str(out)])
     with pytest.raises(SystemExit):  # a calibration without a study to apply it to
         exo_eval(['--calibration', str(out / 'study.json'), '--out', str(out)])
+
+
+def test_a_subjects_batch_gives_each_item_its_numbers_alone():
+    """run_subject's lock-step batch (practice chains, then every item) = one item at a time.
+
+    A task, a scenario that changes the wearer's reference and the bump (a push on the
+    forearm), under the assisted default: every row's numbers are the same.
+    """
+    from exo_experiments.evaluation.conditions import default_node_config  # noqa: PLC0415
+    from exo_experiments.evaluation.study import run_subject  # noqa: PLC0415
+    items = ['wave', 'reverse', 'bump']
+    config = default_node_config()
+    batch = run_subject(3, 'gravity_share', items, config)
+    alone = run_subject(3, 'gravity_share', items, config, batch=False)
+    assert [r['item'] for r in batch] == items
+    for a, b in zip(batch, alone, strict=True):
+        assert 'error' not in a
+        assert {k: v for k, v in a.items() if k != 'wall_s'} == \
+            {k: v for k, v in b.items() if k != 'wall_s'}
+
+
+def test_a_failing_item_is_reported_on_its_own_row():
+    """An unknown item fails alone; the batch's other items still give their numbers."""
+    from exo_experiments.evaluation.conditions import default_node_config  # noqa: PLC0415
+    from exo_experiments.evaluation.study import run_subject  # noqa: PLC0415
+    rows = run_subject(3, 'no_exo', ['wave', 'no_such_task'], default_node_config())
+    assert 'error' not in rows[0] and rows[0]['rmse_rad'] > 0.0
+    assert rows[1]['item'] == 'no_such_task' and 'KeyError' in rows[1]['error']

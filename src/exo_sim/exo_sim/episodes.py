@@ -23,8 +23,8 @@ Every producer of interaction data uses :func:`simulate_assisted_episode`: the d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-import functools
 import math
 
 import numpy as np
@@ -32,8 +32,8 @@ import numpy as np
 from exo_contract.tasks import ReferenceTrajectory, Task, TrajectoryParams
 from exo_sim.human import DEFAULT_HUMAN, HumanConfig
 from exo_sim.model import ExoArmConfig
-from exo_sim.rollout import ProportionalAssist, RolloutResult, run_rollout
-from exo_sim.step_loop import StepLoop
+from exo_sim.rollout import ProportionalAssist, RolloutResult, RolloutSpec, run_rollouts
+from exo_sim.step_loop import step_batch, StepLoop
 from exo_sim.stiffness import DEFAULT_FIT, FitSettings
 
 DEFAULT_PARAMS = TrajectoryParams()
@@ -53,27 +53,69 @@ def _check_alpha(alpha: float | None) -> None:
         raise ValueError(f'alpha must be in [0, 1] or None, got {alpha!r}')
 
 
-@functools.lru_cache(maxsize=64)
-def _practise(task: Task, alpha: float | None, body_mass_kg: float, human: HumanConfig,
-              repetitions: int, seed: int) -> tuple[tuple[str, tuple[float, ...]], ...]:
-    ref = ReferenceTrajectory(task)
-    config = ExoArmConfig(body_mass_kg=body_mass_kg, attach_exo=alpha is not None,
-                          payload_kg=task.payload_per_arm_kg)
-    loop = StepLoop(config, ref.baseline, human=human, seed=seed)
-    loop.human.begin_task(task.task_id)
-    rest = int(round(PRACTICE_REST_S / loop.h))
-    for _ in range(repetitions):
+_PRACTISED: dict[tuple, tuple[tuple[str, tuple[float, ...]], ...]] = {}
+_PRACTISED_MAX = 64
+
+
+def _practise_batch(keys: list[tuple]) -> None:
+    """Practise every key ``(task, alpha, mass, human, repetitions, seed)`` not cached yet.
+
+    The practice loops step in lock step (:func:`exo_sim.step_loop.step_batch`; each loop's
+    numbers are those it has alone); each runs ``repetitions`` repetitions of its task, a
+    repetition ending ``PRACTICE_REST_S`` s after its task does.
+    """
+    if len(_PRACTISED) + len(set(keys)) > _PRACTISED_MAX:
+        _PRACTISED.clear()
+    todo = list(dict.fromkeys(k for k in keys if k not in _PRACTISED))
+    if not todo:
+        return
+    loops, alphas, left = [], [], []
+    for task, alpha, body_mass_kg, human, repetitions, seed in todo:
+        ref = ReferenceTrajectory(task)
+        config = ExoArmConfig(body_mass_kg=body_mass_kg, attach_exo=alpha is not None,
+                              payload_kg=task.payload_per_arm_kg)
+        loop = StepLoop(config, ref.baseline, human=human, seed=seed)
+        loop.human.begin_task(task.task_id)
         loop.start_task(task)
-        k = 0
-        while k < rest:
-            r = loop.reference()
-            tau = alpha * loop.arm.biological_torque() if alpha is not None else 0.0
-            loop.step(tau, r)
-            k = k + 1 if r.phase < 0.0 else 0
-    theta = tuple(float(v) for v in loop.human.memory[task.task_id])
-    # '' (no task yet): the practised human holds the object the same way before the
-    # instruction.
-    return (('', theta), (task.task_id, theta))
+        loops.append(loop)
+        alphas.append(alpha)
+        left.append(repetitions)
+    rest_steps = [int(round(PRACTICE_REST_S / loop.h)) for loop in loops]
+    resting = [0] * len(loops)
+    active = list(range(len(loops)))
+    while active:
+        refs = [loops[i].reference() for i in active]
+        torques = [alphas[i] * loops[i].arm.biological_torque() if alphas[i] is not None
+                   else 0.0 for i in active]
+        step_batch([loops[i] for i in active], torques, refs)
+        for i, r in zip(active, refs, strict=True):
+            resting[i] = resting[i] + 1 if r.phase < 0.0 else 0
+            if resting[i] >= rest_steps[i]:  # this repetition is over
+                left[i] -= 1
+                resting[i] = 0
+                if left[i] > 0:
+                    loops[i].start_task(todo[i][0])
+        active = [i for i in active if left[i] > 0]
+    for key, loop in zip(todo, loops, strict=True):
+        theta = tuple(float(v) for v in loop.human.memory[key[0].task_id])
+        # '' (no task yet): the practised human holds the object the same way before the
+        # instruction.
+        _PRACTISED[key] = (('', theta), (key[0].task_id, theta))
+
+
+def _practice_key(task: Task, alpha: float | None, body_mass_kg: float, human: HumanConfig,
+                  repetitions: int, seed: int) -> tuple:
+    _check_alpha(alpha)
+    if not (isinstance(repetitions, int) and 0 <= repetitions <= 20):
+        raise ValueError(f'repetitions must be an integer in [0, 20], got {repetitions!r}')
+    return (task, None if alpha is None else float(alpha), float(body_mass_kg), human,
+            repetitions, int(seed))
+
+
+def _practised(key: tuple) -> dict[str, np.ndarray]:
+    if key[4] == 0:
+        return {}
+    return {context: np.array(theta) for context, theta in _PRACTISED[key]}
 
 
 def practise(task: Task, alpha: float | None, body_mass_kg: float = 70.0,
@@ -90,14 +132,10 @@ def practise(task: Task, alpha: float | None, body_mass_kg: float = 70.0,
         empty when ``repetitions`` is 0 (the prior).
 
     """
-    _check_alpha(alpha)
-    if not (isinstance(repetitions, int) and 0 <= repetitions <= 20):
-        raise ValueError(f'repetitions must be an integer in [0, 20], got {repetitions!r}')
-    if repetitions == 0:
-        return {}
-    memory = _practise(task, None if alpha is None else float(alpha), float(body_mass_kg),
-                       human, repetitions, int(seed))
-    return {key: np.array(theta) for key, theta in memory}
+    key = _practice_key(task, alpha, body_mass_kg, human, repetitions, seed)
+    if repetitions > 0:
+        _practise_batch([key])
+    return _practised(key)
 
 
 @dataclass(frozen=True)
@@ -175,20 +213,58 @@ def simulate_assisted_episode(task: Task, alpha: float | None = 1.0,
         ValueError: invalid ``alpha``, mass, rest or onset (message quotes it).
 
     """
-    _check_alpha(alpha)
-    exo = alpha is not None
-    controller = ProportionalAssist(alpha) if exo else None
-    arm_config = ExoArmConfig(body_mass_kg=body_mass_kg, attach_exo=exo)
-    memory = practise(task, alpha, body_mass_kg, human, practice_repetitions)
-    rollout = run_rollout(task, config=arm_config, controller=controller, params=params,
-                          rest_before=rest_before, rest_after=rest_after, human=human,
-                          seed=seed, onset_s=onset_s, memory=memory,
-                          metabolic_every=metabolic_every)
-    if exo:
-        k_int = fit.fit(rollout.tau_ext, rollout.q_ref, rollout.q_exo, arm_config.timestep)
-    else:
-        k_int = np.full(rollout.t.size, np.nan)
-    return AssistedEpisode(task=task, alpha=float(alpha) if exo else math.nan,
-                           body_mass_kg=float(body_mass_kg), params=params, rollout=rollout,
-                           k_int=k_int, fit=fit, human=human,
-                           practice_repetitions=practice_repetitions)
+    return simulate_assisted_episodes([EpisodeRequest(
+        task, alpha, body_mass_kg, params, fit=fit, rest_before=rest_before,
+        rest_after=rest_after, human=human, seed=seed, onset_s=onset_s,
+        practice_repetitions=practice_repetitions, metabolic_every=metabolic_every)])[0]
+
+
+@dataclass(frozen=True)
+class EpisodeRequest:
+    """The arguments of one :func:`simulate_assisted_episode`, for a batch of episodes."""
+
+    task: Task
+    alpha: float | None = 1.0
+    body_mass_kg: float = 70.0
+    params: TrajectoryParams = DEFAULT_PARAMS
+    fit: FitSettings = DEFAULT_FIT
+    rest_before: float = REST_BEFORE_S
+    rest_after: float = REST_AFTER_S
+    human: HumanConfig = DEFAULT_HUMAN
+    seed: int = 0
+    onset_s: float = 0.0
+    practice_repetitions: int = PRACTICE_REPETITIONS
+    metabolic_every: int = 1
+
+
+def simulate_assisted_episodes(requests: Sequence[EpisodeRequest]) -> list[AssistedEpisode]:
+    """:func:`simulate_assisted_episode` of each request, stepped as one batch (in order).
+
+    The practice the requests need (those not cached) runs first, its loops in lock step,
+    then the recorded rollouts (:func:`exo_sim.rollout.run_rollouts`); each episode is, bit
+    for bit, the one :func:`simulate_assisted_episode` gives alone.
+    """
+    keys = [_practice_key(r.task, r.alpha, r.body_mass_kg, r.human, r.practice_repetitions,
+                          PRACTICE_SEED) for r in requests]
+    _practise_batch([key for key in keys if key[4] > 0])
+    specs = []
+    for r, key in zip(requests, keys, strict=True):
+        exo = r.alpha is not None
+        specs.append(RolloutSpec(
+            r.task, config=ExoArmConfig(body_mass_kg=r.body_mass_kg, attach_exo=exo),
+            controller=ProportionalAssist(r.alpha) if exo else None, params=r.params,
+            rest_before=r.rest_before, rest_after=r.rest_after, human=r.human, seed=r.seed,
+            onset_s=r.onset_s, memory=_practised(key), metabolic_every=r.metabolic_every))
+    episodes = []
+    for r, spec, rollout in zip(requests, specs, run_rollouts(specs), strict=True):
+        if r.alpha is not None:
+            k_int = r.fit.fit(rollout.tau_ext, rollout.q_ref, rollout.q_exo,
+                              spec.config.timestep)
+        else:
+            k_int = np.full(rollout.t.size, np.nan)
+        episodes.append(AssistedEpisode(
+            task=r.task, alpha=float(r.alpha) if r.alpha is not None else math.nan,
+            body_mass_kg=float(r.body_mass_kg), params=r.params, rollout=rollout,
+            k_int=k_int, fit=r.fit, human=r.human,
+            practice_repetitions=r.practice_repetitions))
+    return episodes

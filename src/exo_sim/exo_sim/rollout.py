@@ -188,7 +188,16 @@ def run_rollout(task: Task, *, config: ExoArmConfig = DEFAULT_CONFIG,
 
 @dataclass
 class RolloutSpec:
-    """The arguments of one rollout of :func:`run_rollouts` (those of :func:`run_rollout`)."""
+    """The arguments of one rollout of :func:`run_rollouts`.
+
+    Those of :func:`run_rollout`, and two that change what the wearer does:
+
+    * ``reference``: the wearer's reference once the task starts, in place of the task's
+      (:meth:`exo_sim.step_loop.StepLoop.follow`; its ``duration`` sets the rollout's
+      length); None: the task's;
+    * ``push``: ``(first step, end step, torque N*m)``, an external torque on the forearm
+      (the human elbow) during steps ``first <= k < end``; None: none.
+    """
 
     task: Task
     config: ExoArmConfig = DEFAULT_CONFIG
@@ -203,6 +212,8 @@ class RolloutSpec:
     onset_s: float = 0.0
     memory: dict | None = None
     metabolic_every: int = 1
+    reference: object | None = None
+    push: tuple[int, int, float] | None = None
 
     def validate(self) -> None:
         """ValueError quoting the first invalid argument."""
@@ -220,6 +231,12 @@ class RolloutSpec:
         if not (isinstance(self.metabolic_every, int) and self.metabolic_every >= 1):
             raise ValueError(f'metabolic_every must be an integer >= 1, got '
                              f'{self.metabolic_every!r}')
+        if self.push is not None:
+            first, end, torque = self.push
+            if not (isinstance(first, int) and isinstance(end, int) and 0 <= first <= end
+                    and math.isfinite(torque)):
+                raise ValueError(f'push must be (first step, end step, finite N*m), got '
+                                 f'{self.push!r}')
 
 
 _COLS = ('q_exo', 'qd_exo', 'q_human', 'qd_human', 'q_ref', 'qd_ref', 'tau_ext', 'tau_cmd',
@@ -238,7 +255,8 @@ class _Episode:
                              memory=spec.memory)
         self.controller = spec.controller if spec.controller is not None else ZeroTorque()
         h = self.loop.h
-        task_time = ref.duration if spec.duration is None else float(spec.duration)
+        followed = spec.reference if spec.reference is not None else ref
+        task_time = followed.duration if spec.duration is None else float(spec.duration)
         self.n = int(round((spec.rest_before + spec.onset_s + task_time + spec.rest_after) / h))
         self.k_start = int(round(spec.rest_before / h))
         self.every = max(1, int(round(spec.control_period / h)))
@@ -291,10 +309,16 @@ def run_rollouts(specs: Sequence[RolloutSpec]) -> list[RolloutResult]:
             loop, rec = ep.loop, ep.rec
             if k == ep.k_start:
                 loop.start_task(ep.spec.task, ep.spec.params, ep.spec.onset_s)
+                if ep.spec.reference is not None:
+                    loop.follow(ep.spec.reference)
             r = loop.reference()
             obs = loop.observe(r)
             if k % ep.every == 0:
                 ep.tau_cmd = loop.arm.apply_exo_torque(ep.controller(obs))
+            if ep.spec.push is not None:
+                first, end, torque = ep.spec.push
+                loop.arm.data.qfrc_applied[loop.arm.human_dof] = (
+                    torque if first <= k < end else 0.0)
             rec['q_exo'][k] = obs.q
             rec['qd_exo'][k] = obs.qd
             rec['q_human'][k] = obs.q_human

@@ -178,6 +178,18 @@ class StepLoop:
             self.arm.set_payload(task.payload_per_arm_kg)
         self.human.begin_task(task.task_id)
 
+    def follow(self, trajectory) -> None:
+        """The human follows ``trajectory`` instead of the started task's reference.
+
+        ``trajectory`` has the interface of :class:`exo_contract.tasks.ReferenceTrajectory`
+        where the loop uses it (``(q, qd, qdd) = trajectory(tau)``, ``duration``,
+        ``phase(tau)``); call it right after :meth:`start_task` (a wearer who does
+        something else than the instruction said).
+        """
+        if self._task is None:
+            raise RuntimeError('follow() needs a started task')
+        self._trajectory = trajectory
+
     def stop_task(self) -> None:
         """Stop the running task: the human holds its current elbow angle at rest."""
         self._task = None

@@ -35,7 +35,24 @@ def _specs() -> list[RolloutSpec]:
         RolloutSpec(TASKS_BY_ID['wave'], config=ExoArmConfig(attach_exo=False), seed=0,
                     duration=0.4, rest_before=0.3, rest_after=0.0,
                     memory={'wave': np.array([1.2, 0.9])}),
+        # The wearer follows another reference than the task's and is pushed meanwhile.
+        RolloutSpec(TASKS_BY_ID['lift_light'], controller=ProportionalAssist(0.3), seed=5,
+                    rest_before=0.1, rest_after=0.1, reference=_Hold(0.8), push=(250, 320, -6.0)),
     ]
+
+
+class _Hold:
+    """A wearer's reference that holds one angle (ReferenceTrajectory's interface)."""
+
+    def __init__(self, angle: float) -> None:
+        self.angle = angle
+        self.duration = 0.5
+
+    def phase(self, tau: float) -> float:
+        return min(max(tau / self.duration, 0.0), 1.0)
+
+    def __call__(self, tau: float) -> tuple[float, float, float]:
+        return self.angle, 0.0, 0.0
 
 
 def _same(a: RolloutResult, b: RolloutResult) -> None:
@@ -48,11 +65,17 @@ def _same(a: RolloutResult, b: RolloutResult) -> None:
 
 
 def test_batch_equals_each_episode_alone():
-    """A batch of three (other tasks, masses, seeds, lengths, exo or not) = three alone."""
+    """A batch of four = four alone.
+
+    They differ in task, mass, seed, length, exo worn or not, followed reference and push.
+    """
     alone = [run_rollouts([spec])[0] for spec in _specs()]
     batch = run_rollouts(_specs())
     assert [len(r.t) for r in batch] == [len(r.t) for r in alone]
     assert len({len(r.t) for r in batch}) == 3  # episodes leave the batch at their end
+    held = batch[3]
+    assert len(held.t) == 700  # 0.1 s + the followed reference's 0.5 s + 0.1 s
+    assert np.all(held.q_ref[100:600] == 0.8)
     for a, b in zip(alone, batch, strict=True):
         _same(a, b)
 
@@ -73,9 +96,24 @@ def test_run_rollout_is_a_batch_of_one():
     _same(single, run_rollouts([spec])[0])
 
 
+def test_a_push_moves_the_forearm():
+    """The push is an external torque on the elbow during its steps, and only then."""
+    spec = _specs()[3]
+    pushed = run_rollouts([spec])[0]
+    free = run_rollouts([RolloutSpec(spec.task, controller=ProportionalAssist(0.3), seed=5,
+                                     rest_before=0.1, rest_after=0.1,
+                                     reference=_Hold(0.8))])[0]
+    assert np.array_equal(pushed.q_human[:251], free.q_human[:251])
+    assert pushed.q_human[320] < free.q_human[320] - 1e-3  # extension torque: extended
+
+
 def test_batch_rejects_invalid_specs():
     with pytest.raises(ValueError, match='metabolic_every'):
         run_rollouts([RolloutSpec(TASKS_BY_ID['drink'], metabolic_every=0)])
+    with pytest.raises(ValueError, match='push'):
+        run_rollouts([RolloutSpec(TASKS_BY_ID['drink'], push=(10, 5, 1.0))])
+    with pytest.raises(ValueError, match='push'):
+        run_rollouts([RolloutSpec(TASKS_BY_ID['drink'], push=(0, 5, float('nan')))])
     assert run_rollouts([]) == []
 
 

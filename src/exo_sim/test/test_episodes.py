@@ -89,3 +89,33 @@ def test_seed_onset_and_human_reach_the_rollout():
 def test_invalid_alpha_is_rejected():
     with pytest.raises(ValueError, match='alpha'):
         simulate_assisted_episode(TASK, 1.5)
+
+
+def test_a_batch_of_episodes_gives_each_its_numbers_alone():
+    """simulate_assisted_episodes = each episode alone, its practice alone too.
+
+    The batch runs the practice chains, then the recorded rollouts, in lock step.
+    """
+    from exo_sim import episodes  # noqa: PLC0415
+    requests = [
+        episodes.EpisodeRequest(TASK, 1.0, 70.0, SHORT, seed=4, onset_s=0.3),
+        episodes.EpisodeRequest(TASKS_BY_ID['wave'], None, 60.0, seed=2, metabolic_every=10),
+        episodes.EpisodeRequest(TASK, 0.5, 80.0, TrajectoryParams(amplitude_scale=0.9),
+                                seed=9, practice_repetitions=1),
+    ]
+    episodes._PRACTISED.clear()  # noqa: SLF001 -- the batch practises every condition
+    batch = episodes.simulate_assisted_episodes(requests)
+    for request, together in zip(requests, batch, strict=True):
+        episodes._PRACTISED.clear()  # noqa: SLF001 -- and each alone practises its own
+        alone = simulate_assisted_episode(
+            request.task, request.alpha, request.body_mass_kg, request.params,
+            seed=request.seed, onset_s=request.onset_s,
+            practice_repetitions=request.practice_repetitions,
+            metabolic_every=request.metabolic_every)
+        for name in ('q_exo', 'q_human', 'tau_ext', 'tau_cmd', 'metabolic_power',
+                     'activations'):
+            assert np.array_equal(getattr(alone.rollout, name),
+                                  getattr(together.rollout, name)), name
+        assert np.array_equal(alone.k_int, together.k_int, equal_nan=True)
+        for key, theta in alone.rollout.memory.items():
+            assert np.array_equal(theta, together.rollout.memory[key])

@@ -1,7 +1,9 @@
 """The evaluation grid: every task x condition x body mass x seed plus the repetitive session.
 
-Jobs run in a process pool (spawn; one task resolver per worker process) and come back as
-the eval.json dict (schema ``exo_vic.eval/1``, see :mod:`exo_experiments.evaluation`).
+Jobs run in a process pool (spawn; one task resolver per worker process) or on a Ray
+cluster: each repetitive session alone, the single rollouts one batch per task x body mass
+(every condition and seed in lock step; the numbers do not depend on the batches). They come
+back as the eval.json dict (schema ``exo_vic.eval/1``, see :mod:`exo_experiments.evaluation`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from exo_experiments.evaluation.repetitive import (
     run_repetitive,
     steady_window,
 )
-from exo_experiments.evaluation.single import evaluate_rollout
+from exo_experiments.evaluation.single import EvalRequest, evaluate_rollouts
 from exo_sim.parallel import map_jobs
 
 SCHEMA = 'exo_vic.eval/1'
@@ -39,31 +41,43 @@ METABOLIC_MODEL = ('Umberger, Gerritsen & Martin (2003), "A model of human muscl
                    '(exo_sim.metabolic.MetabolicModel: six elbow muscles of one arm)')
 
 
-def _run_job(job: tuple) -> tuple[tuple, dict]:
-    """Pool worker (module level: spawn-safe)."""
-    kind = job[0]
+def _run_job(job: tuple) -> list[tuple[tuple, dict]]:
+    """Pool worker (module level: spawn-safe): ``[(single job, result), ...]``.
+
+    A job is a repetitive session or a group of single rollouts (one task and body mass,
+    every condition and seed), which step as one batch
+    (:func:`~exo_experiments.evaluation.single.evaluate_rollouts`); should the batch fail,
+    its rollouts run one at a time, so a failing one is reported on its own.
+    """
+    if job[0] == 'repetitive':
+        _, condition, minutes, mass, seed, basal, node_config = job
+        try:
+            return [(job, run_repetitive(condition, minutes, mass, seed, basal, node_config))]
+        except Exception as exc:  # noqa: BLE001 -- one failed session is reported, not fatal
+            return [(job, {'error': f'{type(exc).__name__}: {exc}'})]
+    singles = job[1]
     try:
-        if kind == 'repetitive':
-            _, condition, minutes, mass, seed, basal, node_config = job
-            return job, run_repetitive(condition, minutes, mass, seed, basal, node_config)
-        _, task_id, condition, mass, seed, node_config, traces = job
-        return job, evaluate_rollout(TASKS_BY_ID[task_id], condition, mass,
-                                     node_config=node_config, seed=seed, traces=traces)
+        results = evaluate_rollouts([
+            EvalRequest(TASKS_BY_ID[task_id], condition, mass, node_config=node_config,
+                        seed=seed, traces=traces)
+            for _, task_id, condition, mass, seed, node_config, traces in singles])
+        return list(zip(singles, results, strict=True))
     except Exception as exc:  # noqa: BLE001 -- one failed rollout is reported, not fatal
-        return job, {'error': f'{type(exc).__name__}: {exc}'}
+        if len(singles) == 1:
+            return [(singles[0], {'error': f'{type(exc).__name__}: {exc}'})]
+        return [pair for one in singles for pair in _run_job(('singles', [one]))]
 
 
 def _run_jobs(jobs: list[tuple], workers: int, progress: bool = True,
-              chunksize: int = 1, ray_address: str | None = None) -> list[tuple]:
+              ray_address: str | None = None) -> list[tuple]:
     from tqdm import tqdm  # noqa: PLC0415
-    bar = tqdm(total=len(jobs), desc='eval rollouts', unit='rollout', disable=not progress,
+    total = sum(len(job[1]) if job[0] == 'singles' else 1 for job in jobs)
+    bar = tqdm(total=total, desc='eval rollouts', unit='rollout', disable=not progress,
                file=sys.stderr)
     results = []
-    # Jobs come grouped by (task, mass, condition), seeds innermost: a chunk shares one
-    # practice run (cached per worker, exo_experiments.evaluation.single).
-    for item in map_jobs(_run_job, jobs, workers, ray_address, chunksize):
-        results.append(item)
-        bar.update()
+    for pairs in map_jobs(_run_job, jobs, workers, ray_address):
+        results += pairs
+        bar.update(len(pairs))
     bar.close()
     return results
 
@@ -168,11 +182,17 @@ def run_evaluation(conditions: list[str], tasks: list[str], masses: list[float],
         jobs += [('repetitive', c, repetitive_minutes, REPETITIVE_MASS_KG, s, basal_w_per_kg,
                   node_config) for s in seed_list for c in rep_conditions]
     # Traces (Fig. 5) of the first seed's rollouts at the repetitive session's body mass.
-    jobs += [('single', t, c, m, s, node_config, m == REPETITIVE_MASS_KG and s == seed)
-             for t in tasks for m in masses for c in runnable for s in seed_list]
+    singles = [('single', t, c, m, s, node_config, m == REPETITIVE_MASS_KG and s == seed)
+               for t in tasks for m in masses for c in runnable for s in seed_list]
+    # One batch per task x body mass: every condition and seed.
+    groups: dict[tuple, list[tuple]] = {}
+    for one in singles:
+        groups.setdefault((one[1], one[3]), []).append(one)
+    batches = [('singles', group) for group in groups.values()]
     workers = workers or os.cpu_count() or 1
-    results = _run_jobs(jobs, min(workers, max(len(jobs), 1)), progress, chunksize=seeds,
+    results = _run_jobs(jobs + batches, min(workers, max(len(jobs + batches), 1)), progress,
                         ray_address=ray_address)
+    jobs += singles
     order = {job: i for i, job in enumerate(jobs)}
     results.sort(key=lambda item: order[item[0]])
     rollouts = []

@@ -25,7 +25,7 @@ wearer's muscle energy, the exo's deviation from the wearer's intended angle (RM
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.integrate import trapezoid
@@ -33,7 +33,7 @@ from scipy.integrate import trapezoid
 from exo_contract.tasks import ReferenceTrajectory, Task, TASKS_BY_ID, TrajectoryParams
 from exo_sim.human import HumanConfig
 from exo_sim.model import ExoArmConfig
-from exo_sim.step_loop import StepLoop
+from exo_sim.rollout import RolloutResult, RolloutSpec, run_rollouts
 
 RETURN_S = 0.6
 """Duration of the wearer's return to rest after an abort, s."""
@@ -134,57 +134,52 @@ class Trace:
     memory: dict
 
 
-def simulate(task: Task, arm: ExoArmConfig, human: HumanConfig, controller, *,
-             params: TrajectoryParams | None = None, onset_s: float = 0.0,
-             seed: int = 0, memory: dict | None = None, scenario: Scenario | None = None,
-             rest_before: float = 0.5, rest_after: float = 0.5) -> Trace:
-    """One rollout of the wearer doing ``task`` (changed by ``scenario``) with ``controller``.
+def rollout_spec(task: Task, arm: ExoArmConfig, human: HumanConfig, controller, *,
+                 params: TrajectoryParams | None = None, onset_s: float = 0.0,
+                 seed: int = 0, memory: dict | None = None, scenario: Scenario | None = None,
+                 rest_before: float = 0.5, rest_after: float = 0.5) -> RolloutSpec:
+    """The rollout of the wearer doing ``task`` (changed by ``scenario``) with ``controller``.
 
-    The step loop and its order are :func:`exo_sim.rollout.run_rollout`'s (controller every
-    step); ``controller`` None: no exo torque (``arm.attach_exo`` decides whether one is
-    worn).
+    A :class:`exo_sim.rollout.RolloutSpec` (controller every step; ``controller`` None: no
+    exo torque, ``arm.attach_exo`` decides whether one is worn): the scenario's reference
+    replaces the task's after the instruction, a bump is a push on the forearm.
     """
     params = params if params is not None else TrajectoryParams()
     ref = ReferenceTrajectory(task, params)
-    loop = StepLoop(replace(arm, payload_kg=task.payload_per_arm_kg), ref.baseline,
-                    human=human, seed=seed, memory=memory)
     traj = ScenarioTrajectory(ref, scenario.kind, scenario.at_phase) if scenario else None
-    duration = traj.duration if traj is not None else ref.duration
-    h = loop.h
-    n = int(round((rest_before + onset_s + duration + rest_after) / h))
-    k_start = int(round(rest_before / h))
-    rec = {k: np.empty(n) for k in ('q_exo', 'q_human', 'q_ref', 'tau_ext', 'tau_cmd',
-                                    'power', 'phase')}
-    acts = np.empty((n, 6))
-    if controller is not None:
-        controller.reset(ref.baseline)
-    bump = None
+    push = None
     if scenario is not None and scenario.kind == 'bump':
-        t0 = rest_before + onset_s + scenario.at_phase * duration
-        bump = (int(round(t0 / h)), int(round((t0 + BUMP_S) / h)))
-    dof = loop.arm.human_dof
-    for k in range(n):
-        if k == k_start:
-            loop.start_task(task, params, onset_s)
-            if traj is not None:
-                # The wearer's reference of the scenario replaces the task's (same interface).
-                loop._trajectory = traj  # noqa: SLF001
-        r = loop.reference()
-        obs = loop.observe(r)
-        tau = loop.arm.apply_exo_torque(controller(obs)) if controller is not None else 0.0
-        if bump is not None:
-            loop.arm.data.qfrc_applied[dof] = BUMP_TORQUE_NM if bump[0] <= k < bump[1] else 0.0
-        rec['q_exo'][k] = obs.q
-        rec['q_human'][k] = obs.q_human
-        rec['q_ref'][k] = r.q
-        rec['tau_ext'][k] = obs.tau_ext
-        rec['tau_cmd'][k] = tau
-        rec['power'][k] = loop.metabolic_power()
-        rec['phase'][k] = r.phase
-        acts[k] = loop.activations()
-        loop.step(tau, r)
-    return Trace(t=np.arange(n) * h, activations=acts, k_start=k_start,
-                 memory=loop.human.memory, **rec)
+        h = arm.timestep
+        t0 = rest_before + onset_s + scenario.at_phase * traj.duration
+        push = (int(round(t0 / h)), int(round((t0 + BUMP_S) / h)), BUMP_TORQUE_NM)
+    return RolloutSpec(task, config=arm, controller=controller, params=params,
+                       rest_before=rest_before, rest_after=rest_after, human=human,
+                       seed=seed, onset_s=onset_s, memory=memory, reference=traj, push=push)
+
+
+def trace_of(result: RolloutResult, spec: RolloutSpec) -> Trace:
+    """The :class:`Trace` of a rollout of :func:`rollout_spec`."""
+    return Trace(t=result.t, q_exo=result.q_exo, q_human=result.q_human, q_ref=result.q_ref,
+                 tau_ext=result.tau_ext, tau_cmd=result.tau_cmd,
+                 power=result.metabolic_power, phase=result.phase,
+                 activations=result.activations,
+                 k_start=int(round(spec.rest_before / result.config.timestep)),
+                 memory=result.memory)
+
+
+def simulate_batch(specs: list[RolloutSpec]) -> list[Trace]:
+    """The traces of rollouts of :func:`rollout_spec`, stepped as one batch (in order).
+
+    Each trace is, bit for bit, the one its rollout gives alone
+    (:func:`exo_sim.rollout.run_rollouts`).
+    """
+    return [trace_of(res, spec) for res, spec in zip(run_rollouts(specs), specs, strict=True)]
+
+
+def simulate(task: Task, arm: ExoArmConfig, human: HumanConfig, controller, **kwargs
+             ) -> Trace:
+    """One rollout of :func:`rollout_spec` (same arguments); its :class:`Trace`."""
+    return simulate_batch([rollout_spec(task, arm, human, controller, **kwargs)])[0]
 
 
 def rms_above(x: np.ndarray, h: float, cutoff_hz: float = SMOOTHNESS_CUTOFF_HZ) -> float:

@@ -20,7 +20,7 @@ source, fresh for each repetition): a subject is measured after familiarisation.
 
 from __future__ import annotations
 
-import functools
+from dataclasses import dataclass
 import math
 import time
 
@@ -49,7 +49,7 @@ from exo_sim.datagen.config import (
 )
 from exo_sim.episodes import PRACTICE_REPETITIONS, PRACTICE_SEED
 from exo_sim.model import ExoArmConfig
-from exo_sim.rollout import run_rollout, ZeroTorque
+from exo_sim.rollout import RolloutSpec, run_rollouts, ZeroTorque
 
 REST_BEFORE_S = 0.5
 REST_AFTER_S = 0.5
@@ -92,20 +92,43 @@ def _controller(condition: str, text: str, node_config: NodeConfig | None,
     return assist, assist, recorder
 
 
-@functools.lru_cache(maxsize=32)
-def _practised(task_id: str, condition: str, body_mass_kg: float, text: str,
-               node_config: NodeConfig | None, repetitions: int
-               ) -> tuple[tuple[str, tuple[float, ...]], ...]:
-    memory = None
-    task = TASKS_BY_ID[task_id]
-    for _ in range(repetitions):
-        config = ExoArmConfig(body_mass_kg=body_mass_kg, attach_exo=condition != 'no_exo')
-        controller, _, _ = _controller(condition, text, node_config, body_mass_kg)
-        res = run_rollout(task, config=config, controller=controller,
-                          rest_before=REST_BEFORE_S, rest_after=REST_AFTER_S,
-                          seed=PRACTICE_SEED, memory=memory)
-        memory = res.memory
-    return tuple((key, tuple(float(v) for v in theta)) for key, theta in (memory or {}).items())
+_PRACTISED: dict[tuple, tuple[tuple[str, tuple[float, ...]], ...]] = {}
+_PRACTISED_MAX = 32
+
+
+def _practise_batch(keys: list[tuple]) -> None:
+    """Practise the keys not cached yet, repetition r of every chain in one batch.
+
+    A key is ``(task_id, condition, mass, text, node_config, repetitions)``.
+    """
+    if len(_PRACTISED) + len(set(keys)) > _PRACTISED_MAX:
+        _PRACTISED.clear()
+    todo = list(dict.fromkeys(k for k in keys if k not in _PRACTISED))
+    memory: list[dict | None] = [None] * len(todo)
+    for rep in range(max((k[5] for k in todo), default=0)):
+        chains = [i for i, k in enumerate(todo) if k[5] > rep]
+        specs = []
+        for i in chains:
+            task_id, condition, body_mass_kg, text, node_config, _ = todo[i]
+            config = ExoArmConfig(body_mass_kg=body_mass_kg, attach_exo=condition != 'no_exo')
+            controller, _, _ = _controller(condition, text, node_config, body_mass_kg)
+            specs.append(RolloutSpec(TASKS_BY_ID[task_id], config=config,
+                                     controller=controller, rest_before=REST_BEFORE_S,
+                                     rest_after=REST_AFTER_S, seed=PRACTICE_SEED,
+                                     memory=memory[i]))
+        for i, res in zip(chains, run_rollouts(specs), strict=True):
+            memory[i] = res.memory
+    for key, theta in zip(todo, memory, strict=True):
+        _PRACTISED[key] = tuple((context, tuple(float(v) for v in values))
+                                for context, values in (theta or {}).items())
+
+
+def _practice_key(task: Task, condition: str, body_mass_kg: float, text: str,
+                  node_config: NodeConfig | None, repetitions: int) -> tuple:
+    if not (isinstance(repetitions, int) and 0 <= repetitions <= 20):
+        raise ValueError(f'practice repetitions must be an integer in [0, 20], got '
+                         f'{repetitions!r}')
+    return (task.task_id, condition, float(body_mass_kg), text, node_config, repetitions)
 
 
 def practised_memory(task: Task, condition: str, body_mass_kg: float, text: str,
@@ -115,12 +138,9 @@ def practised_memory(task: Task, condition: str, body_mass_kg: float, text: str,
 
     ``repetitions`` nominal repetitions (cached per process; {} for 0 repetitions).
     """
-    if not (isinstance(repetitions, int) and 0 <= repetitions <= 20):
-        raise ValueError(f'practice repetitions must be an integer in [0, 20], got '
-                         f'{repetitions!r}')
-    memory = _practised(task.task_id, condition, float(body_mass_kg), text, node_config,
-                        repetitions)
-    return {key: np.array(theta) for key, theta in memory}
+    key = _practice_key(task, condition, body_mass_kg, text, node_config, repetitions)
+    _practise_batch([key])
+    return {context: np.array(theta) for context, theta in _PRACTISED[key]}
 
 
 def evaluate_rollout(task: Task, condition: str, body_mass_kg: float,
@@ -147,18 +167,62 @@ def evaluate_rollout(task: Task, condition: str, body_mass_kg: float,
         the metrics dict of one ``rollouts`` entry of eval.json.
 
     """
+    return evaluate_rollouts([EvalRequest(task, condition, body_mass_kg, text, traces,
+                                          node_config, seed, variation, practice)])[0]
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    """The arguments of one :func:`evaluate_rollout`, for a batch of rollouts."""
+
+    task: Task
+    condition: str
+    body_mass_kg: float
+    text: str | None = None
+    traces: bool = False
+    node_config: NodeConfig | None = None
+    seed: int = 0
+    variation: RepetitionVariation | None = None
+    practice: int = PRACTICE_REPETITIONS
+
+
+def evaluate_rollouts(requests: list[EvalRequest]) -> list[dict]:
+    """:func:`evaluate_rollout` of each request, stepped as one batch (in order).
+
+    The practice the requests need (not cached) runs first, repetition by repetition in
+    lock step, then the measured rollouts (:func:`exo_sim.rollout.run_rollouts`); every
+    result is the one :func:`evaluate_rollout` gives alone (``wall_s``: the batch's wall
+    time per rollout).
+    """
     start = time.perf_counter()
-    text = task.text if text is None else text
-    if variation is None:
-        variation = draw_timing(seed, task.task_id, body_mass_kg)
-    memory = practised_memory(task, condition, float(body_mass_kg), text, node_config,
-                              practice)
-    config = ExoArmConfig(body_mass_kg=float(body_mass_kg), attach_exo=condition != 'no_exo')
-    controller, assist, recorder = _controller(condition, text, node_config, body_mass_kg)
-    noise = episode_seed(EVAL_BASE_SEED + 1, task.task_id, body_mass_kg, int(seed))
-    res = run_rollout(task, config=config, controller=controller, rest_before=REST_BEFORE_S,
-                      rest_after=REST_AFTER_S, params=variation.params, seed=noise,
-                      onset_s=variation.onset_s, memory=memory)
+    keys = [_practice_key(r.task, r.condition, r.body_mass_kg,
+                          r.task.text if r.text is None else r.text, r.node_config, r.practice)
+            for r in requests]
+    _practise_batch(keys)
+    runs = []
+    for r, key in zip(requests, keys, strict=True):
+        text = key[3]
+        variation = (r.variation if r.variation is not None
+                     else draw_timing(r.seed, r.task.task_id, r.body_mass_kg))
+        config = ExoArmConfig(body_mass_kg=float(r.body_mass_kg),
+                              attach_exo=r.condition != 'no_exo')
+        controller, assist, recorder = _controller(r.condition, text, r.node_config,
+                                                   r.body_mass_kg)
+        noise = episode_seed(EVAL_BASE_SEED + 1, r.task.task_id, r.body_mass_kg, int(r.seed))
+        spec = RolloutSpec(r.task, config=config, controller=controller,
+                           rest_before=REST_BEFORE_S, rest_after=REST_AFTER_S,
+                           params=variation.params, seed=noise, onset_s=variation.onset_s,
+                           memory={c: np.array(t) for c, t in _PRACTISED[key]})
+        runs.append((r, text, variation, config, assist, recorder, spec))
+    results = run_rollouts([run[-1] for run in runs])
+    wall = (time.perf_counter() - start) / max(len(runs), 1)
+    return [_metrics(run, res, wall) for run, res in zip(runs, results, strict=True)]
+
+
+def _metrics(run: tuple, res, wall_s: float) -> dict:
+    r, text, variation, config, assist, recorder, _ = run
+    condition, body_mass_kg, seed, practice = r.condition, r.body_mass_kg, r.seed, r.practice
+    task = r.task
     active = active_mask(res.phase)
     q = res.q_human if condition == 'no_exo' else res.q_exo
     energy = float(trapezoid(res.metabolic_power[active], res.t[active]))
@@ -182,9 +246,9 @@ def evaluate_rollout(task: Task, condition: str, body_mass_kg: float,
         'safety': safety, 'safety_ok': safety_ok(safety),
         'k_mean': float(k.mean()) if k.size else None,
         'k_max': float(k.max()) if k.size else None,
-        'wall_s': time.perf_counter() - start,
+        'wall_s': wall_s,
     }
-    if traces:
+    if r.traces:
         every = max(1, int(round(TRACE_PERIOD_S / config.timestep)))
         idx = np.arange(0, len(res.t), every)
         out['traces'] = {'t': res.t[idx].tolist(), 'q_ref': res.q_ref[idx].tolist(),

@@ -42,9 +42,10 @@ from exo_experiments.evaluation.conditions import (
 from exo_experiments.evaluation.population import draw_subject
 from exo_experiments.evaluation.scenarios import (
     interaction_metrics,
+    rollout_spec,
     scenario_tasks,
     SCENARIOS,
-    simulate,
+    simulate_batch,
 )
 from exo_experiments.evaluation.single import draw_timing
 from exo_experiments.harness import ImpedanceAssist
@@ -74,43 +75,67 @@ def _controller(condition: str, text: str, mass: float, node_config: NodeConfig,
 
 
 def run_subject(subject_id: int, condition: str, items: list[str], node_config: NodeConfig,
-                gravity_share: float | None = None) -> list[dict]:
-    """Every task / scenario of ``items`` for one subject under one condition."""
+                gravity_share: float | None = None, batch: bool = True) -> list[dict]:
+    """Every task / scenario of ``items`` for one subject under one condition.
+
+    ``batch``: the practice repetitions of the tasks performed, then the measured rollouts,
+    step in lock step (:func:`exo_sim.rollout.run_rollouts`: each rollout's numbers are
+    those it has alone); should a batch fail, its items run one at a time, so a failing
+    rollout is reported on its own row. False: one rollout at a time.
+    """
+    if not items:
+        return []
+    if not batch:
+        return [row for item in items
+                for row in run_subject(subject_id, condition, [item], node_config,
+                                       gravity_share)]
     subject = draw_subject(subject_id)
     arm = replace(subject.arm, attach_exo=condition != 'no_exo')
     mass = subject.body_mass_kg
-    practised: dict[str, dict] = {}
 
-    def practice(task) -> dict:
-        if task.task_id not in practised:
-            memory = None
-            for _ in range(PRACTICE_REPETITIONS):
-                ctrl = _controller(condition, task.text, mass, node_config, gravity_share)
-                memory = simulate(task, arm, subject.human, ctrl, seed=PRACTICE_SEED,
-                                  memory=memory, rest_before=REST_S).memory
-            practised[task.task_id] = memory or {}
-        return practised[task.task_id]
+    def controller(text: str):
+        return _controller(condition, text, mass, node_config, gravity_share)
 
+    start = time.perf_counter()
+    plans = []
+    try:
+        for item in items:
+            scenario = SCENARIOS.get(item)
+            if scenario is not None:
+                text_task, task = scenario_tasks(scenario)
+            else:
+                text_task = task = TASKS_BY_ID[item]
+            plans.append((item, scenario, text_task, task))
+        # Practice: each performed task's repetitions form a chain; the chains are independent.
+        tasks = list({task.task_id: task for _, _, _, task in plans}.values())
+        memory: dict[str, dict | None] = {task.task_id: None for task in tasks}
+        for _ in range(PRACTICE_REPETITIONS):
+            specs = [rollout_spec(task, arm, subject.human, controller(task.text),
+                                  seed=PRACTICE_SEED, memory=memory[task.task_id],
+                                  rest_before=REST_S) for task in tasks]
+            for task, trace in zip(tasks, simulate_batch(specs), strict=True):
+                memory[task.task_id] = trace.memory
+        specs = []
+        for _, scenario, text_task, task in plans:
+            timing = draw_timing(subject_id, task.task_id, 70.0)
+            noise = episode_seed(stats.BOOTSTRAP_SEED + 30_000, task.task_id, 70.0,
+                                 subject_id)
+            specs.append(rollout_spec(task, arm, subject.human, controller(text_task.text),
+                                      params=timing.params, onset_s=timing.onset_s,
+                                      seed=noise, memory=memory[task.task_id] or {},
+                                      scenario=scenario, rest_before=REST_S))
+        traces = simulate_batch(specs)
+    except Exception as exc:  # noqa: BLE001 -- each item again alone: the failing one reported
+        if len(items) == 1:
+            return [{'item': items[0], 'condition': condition, 'subject_id': subject_id,
+                     'error': f'{type(exc).__name__}: {exc}'}]
+        return [row for item in items
+                for row in run_subject(subject_id, condition, [item], node_config,
+                                       gravity_share)]
+    wall = (time.perf_counter() - start) / len(plans)
     out = []
-    for item in items:
-        start = time.perf_counter()
-        scenario = SCENARIOS.get(item)
-        if scenario is not None:
-            text_task, task = scenario_tasks(scenario)
-        else:
-            text_task = task = TASKS_BY_ID[item]
-        timing = draw_timing(subject_id, task.task_id, 70.0)
-        noise = episode_seed(stats.BOOTSTRAP_SEED + 30_000, task.task_id, 70.0, subject_id)
-        try:
-            memory = practice(task)
-            ctrl = _controller(condition, text_task.text, mass, node_config, gravity_share)
-            tr = simulate(task, arm, subject.human, ctrl, params=timing.params,
-                          onset_s=timing.onset_s, seed=noise, memory=memory,
-                          scenario=scenario, rest_before=REST_S)
-        except Exception as exc:  # noqa: BLE001 -- one failed rollout is reported
-            out.append({'item': item, 'condition': condition, 'subject_id': subject_id,
-                        'error': f'{type(exc).__name__}: {exc}'})
-            continue
+    for (item, scenario, _, _), spec, tr in zip(plans, specs, traces, strict=True):
+        ctrl = spec.controller
         res = {'item': item, 'kind': 'scenario' if scenario else 'task',
                'condition': condition, 'subject_id': subject_id,
                'body_mass_kg': mass, **interaction_metrics(tr, mass, condition != 'no_exo')}
@@ -127,7 +152,7 @@ def run_subject(subject_id: int, condition: str, items: list[str], node_config: 
             res['k_mean'] = float(np.mean(c.stiffness)) if c.stiffness else None
         else:
             res['safety_ok'] = True
-        res['wall_s'] = time.perf_counter() - start
+        res['wall_s'] = wall
         out.append(res)
     return out
 

@@ -6,9 +6,10 @@ group's :class:`~exo_sim.datagen.config.RepetitionVariation` and its own noise s
 signal is then decimated to ``sample_rate_hz`` by taking every n-th 1 kHz sample (no
 filtering; the values of a row belong to one simulation instant). Episodes run on local
 worker processes (spawn) or a Ray cluster (:func:`exo_sim.parallel.map_jobs`) with a
-progress bar, the repetitions of one task x mass x condition in one chunk (they share one
-practice, cached per worker); the result does not depend on the number of workers, where
-they run or their scheduling. The step table and the manifest
+progress bar, one job per task x mass whose episodes (every condition and repetition) and
+practice step as one batch (:func:`exo_sim.episodes.simulate_assisted_episodes`); the
+result does not depend on the batches, the number of workers, where they run or their
+scheduling. The step table and the manifest
 follow :mod:`exo_contract.dataset` (format version 2), with the recommended group-wise
 split.
 """
@@ -44,7 +45,7 @@ from exo_contract.dataset import (
 )
 from exo_contract.tasks import TASKS_BY_ID
 from exo_sim.datagen.config import DatagenConfig, episode_specs, EpisodeSpec, sample_variation
-from exo_sim.episodes import AssistedEpisode, simulate_assisted_episode
+from exo_sim.episodes import AssistedEpisode, EpisodeRequest, simulate_assisted_episodes
 from exo_sim.model import MUSCLES as MODEL_MUSCLES
 from exo_sim.parallel import map_jobs
 
@@ -84,32 +85,42 @@ def episode_columns(episode: AssistedEpisode, every: int = 1) -> dict[str, np.nd
     return {name: np.asarray(full[name][::every], dtype=np.float32) for name in FLOAT_COLUMNS}
 
 
-def simulate_episode(spec: EpisodeSpec, config: DatagenConfig) -> tuple[dict, dict]:
-    """Simulate one episode; returns ``(columns, info)``.
-
-    ``columns`` maps every float column of the format to a decimated (N,) array;
-    ``info`` holds the group's variation, the trajectory parameters, the task duration and
-    the number of rows.
-    """
-    task = TASKS_BY_ID[spec.task_id]
+def _request(spec: EpisodeSpec, config: DatagenConfig) -> tuple[EpisodeRequest, object]:
     variation = sample_variation(spec.seed, config)
-    params = variation.params
-    episode = simulate_assisted_episode(
-        task, spec.alpha if spec.condition == CONDITION_EXO else None, spec.body_mass_kg,
-        params, fit=config.fit, rest_before=config.rest_before_s,
-        rest_after=config.rest_after_s, human=config.human, seed=spec.noise_seed,
-        onset_s=variation.onset_s, practice_repetitions=config.practice_repetitions,
-        metabolic_every=config.decimation)
-    columns = episode_columns(episode, config.decimation)
-    info = {'variation': variation.to_json(), 'trajectory_params': asdict(params),
-            'steps': int(columns['t'].size), 'task_duration_s': episode.duration}
-    return columns, info
+    request = EpisodeRequest(
+        TASKS_BY_ID[spec.task_id], spec.alpha if spec.condition == CONDITION_EXO else None,
+        spec.body_mass_kg, variation.params, fit=config.fit,
+        rest_before=config.rest_before_s, rest_after=config.rest_after_s,
+        human=config.human, seed=spec.noise_seed, onset_s=variation.onset_s,
+        practice_repetitions=config.practice_repetitions, metabolic_every=config.decimation)
+    return request, variation
 
 
-def _worker(job: tuple[EpisodeSpec, DatagenConfig]) -> tuple[int, dict, dict]:
-    spec, config = job
-    columns, info = simulate_episode(spec, config)
-    return spec.episode, columns, info
+def simulate_episodes(specs: list[EpisodeSpec], config: DatagenConfig
+                      ) -> list[tuple[dict, dict]]:
+    """Simulate episodes as one batch (:func:`exo_sim.episodes.simulate_assisted_episodes`).
+
+    Returns one ``(columns, info)`` per spec, in order: ``columns`` maps every float
+    column of the format to a decimated (N,) array; ``info`` holds the group's variation,
+    the trajectory parameters, the task duration and the number of rows. An episode's
+    result does not depend on the batch it ran in.
+    """
+    prepared = [_request(spec, config) for spec in specs]
+    out = []
+    for (request, variation), episode in zip(
+            prepared, simulate_assisted_episodes([r for r, _ in prepared]), strict=True):
+        columns = episode_columns(episode, config.decimation)
+        info = {'variation': variation.to_json(), 'trajectory_params': asdict(request.params),
+                'steps': int(columns['t'].size), 'task_duration_s': episode.duration}
+        out.append((columns, info))
+    return out
+
+
+def _worker(job: tuple[list[EpisodeSpec], DatagenConfig]) -> list[tuple[int, dict, dict]]:
+    specs, config = job
+    return [(spec.episode, columns, info)
+            for spec, (columns, info) in zip(specs, simulate_episodes(specs, config),
+                                             strict=True)]
 
 
 def _software_versions() -> dict:
@@ -145,7 +156,7 @@ def build_table(specs: list[EpisodeSpec], results: dict[int, tuple[dict, dict]])
 
     Args:
         specs: the episodes, in dataset order.
-        results: episode index -> ``(columns, info)`` of :func:`simulate_episode`.
+        results: episode index -> ``(columns, info)`` of :func:`simulate_episodes`.
 
     """
     counts = [results[s.episode][1]['steps'] for s in specs]
@@ -189,19 +200,22 @@ def generate(config: DatagenConfig, out_dir: str | Path, progress: bool = True,
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     specs = episode_specs(config)
-    # One chunk per task x mass x condition (its repetitions share one practice, cached in
-    # the worker), longest tasks first for the load balance.
+    # One job per task x mass: its conditions and repetitions step as one batch (the
+    # practice of each condition too), longest tasks first for the load balance.
     order = sorted(specs, key=lambda s: (-TASKS_BY_ID[s.task_id].duration_s, s.task_id,
                                          s.body_mass_kg, s.condition, s.alpha, s.repetition))
-    jobs = [(spec, config) for spec in order]
+    groups: dict[tuple, list[EpisodeSpec]] = {}
+    for spec in order:
+        groups.setdefault((spec.task_id, spec.body_mass_kg), []).append(spec)
+    jobs = [(group, config) for group in groups.values()]
     workers = min(config.workers, len(jobs))
     results: dict[int, tuple[dict, dict]] = {}
-    bar = tqdm(total=len(jobs), desc='exo_datagen', unit='episode', disable=not progress)
+    bar = tqdm(total=len(specs), desc='exo_datagen', unit='episode', disable=not progress)
     try:
-        for episode, columns, info in map_jobs(_worker, jobs, workers, ray_address,
-                                               chunksize=config.repetitions):
-            results[episode] = (columns, info)
-            bar.update()
+        for done in map_jobs(_worker, jobs, workers, ray_address):
+            for episode, columns, info in done:
+                results[episode] = (columns, info)
+            bar.update(len(done))
     finally:
         bar.close()
     table = build_table(specs, results)
