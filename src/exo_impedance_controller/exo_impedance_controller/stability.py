@@ -34,7 +34,10 @@ _MAX_EXPONENT = 700.0
 
 
 def _scalar(*values) -> bool:
-    return all(isinstance(v, (int, float)) for v in values)
+    for v in values:  # a loop, not all(genexpr): called twice per 1 kHz tick
+        if not isinstance(v, (int, float)):
+            return False
+    return True
 
 
 def _growth_exponent(h, target_inertia, target_damping, margin=0.0):

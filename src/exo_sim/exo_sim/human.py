@@ -251,9 +251,13 @@ def cocontraction_index(c: np.ndarray, a: np.ndarray) -> float:
     ``T_flex`` / ``T_ext``: active torque of the muscles with ``c > 0`` / ``c < 0``
     (Falconer & Winter 1985, with torques in place of EMG). 0 when no torque.
     """
+    return _cocontraction(np.asarray(c, dtype=float).tolist(),
+                          np.asarray(a, dtype=float).tolist())
+
+
+def _cocontraction(c: list[float], a: list[float]) -> float:
     flex = ext = 0.0
-    for ci, ai in zip(np.asarray(c, dtype=float).tolist(), np.asarray(a, dtype=float).tolist(),
-                      strict=True):
+    for ci, ai in zip(c, a, strict=True):
         torque = ci * ai
         if torque > 0.0:
             flex += torque
@@ -499,16 +503,13 @@ class SimulatedHuman:
         w = self._k % n
         r = (self._k + 1) % n
         self._k += 1
-        self._buf_ref[w, 0] = q_ref
-        self._buf_ref[w, 1] = qd_ref
-        self._buf_ref[w, 2] = qdd_ref
-        self._buf_state[w, 0] = d.qpos[self._hq]
-        self._buf_state[w, 1] = d.qvel[self._hd]
+        self._buf_ref[w] = (q_ref, qd_ref, qdd_ref)
+        self._buf_state[w] = (d.qpos[self._hq], d.qvel[self._hd])
         self._buf_len[w] = d.actuator_length[self._ids]
         self._buf_vel[w] = d.actuator_velocity[self._ids]
         self._buf_mom[w] = self.arm.muscle_moments()
-        qr_d, qdr_d, qddr_d = self._buf_ref[r]
-        q_d, qd_d = self._buf_state[r]
+        qr_d, qdr_d, qddr_d = self._buf_ref[r].tolist()
+        q_d, qd_d = self._buf_state[r].tolist()
         # Feedforward from the internal model of the task (not delayed).
         qa, qda, qdda = ahead if ahead is not None else (q_ref, qd_ref, qdd_ref)
         tau_ff = self.feedforward(qa, qda, qdda)
@@ -608,14 +609,14 @@ def compute_batch(humans: list[SimulatedHuman], refs: list[tuple[float, float, f
         for i in range(n):
             a_target[i], feasible[i] = solve_static_optimization(c[i], tau_act[i], a_min[i],
                                                                  u_max[i])
+    cci = [_cocontraction(ci, ai) for ci, ai in zip(c.tolist(), a_target.tolist(), strict=True)]
     out = []
     for i, hm in enumerate(humans):
         u = hm._act(a_target[i])
         cmd = HumanCommand(activations=a_target[i], excitations=u,
                            tau_required=float(tau_req[i]), tau_active=float(tau_act[i]),
                            achieved=bool(feasible[i]), tau_feedforward=float(tau_ff[i]),
-                           tau_feedback=float(tau_fb[i]),
-                           cocontraction_index=cocontraction_index(c[i], a_target[i]))
+                           tau_feedback=float(tau_fb[i]), cocontraction_index=cci[i])
         hm.last = cmd
         out.append(cmd)
     return out

@@ -37,8 +37,8 @@ No rclpy here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -56,8 +56,7 @@ from exo_sim.model import ExoArm, ExoArmConfig, MIN_PAYLOAD_MASS_KG
 PHASE_AT_REST = -1.0
 
 
-@dataclass(frozen=True)
-class ExoObservation:
+class ExoObservation(NamedTuple):
     """What an exo torque controller sees at one control tick (state before the step).
 
     Attributes:
@@ -84,8 +83,7 @@ class ExoObservation:
     tau_bio: float
 
 
-@dataclass(frozen=True)
-class HumanReference:
+class HumanReference(NamedTuple):
     """The human's reference at the current step.
 
     Attributes:
