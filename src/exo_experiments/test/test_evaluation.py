@@ -328,13 +328,12 @@ def test_the_grid_runs_seeds_and_the_repetitive_conditions_it_is_given(tmp_path)
 def test_a_batch_of_rollouts_gives_each_its_numbers_alone():
     """evaluate_rollouts (practice chains, then the rollouts, in lock step) = one at a time.
 
-    The conditions differ in controller, reference source and exo worn.
+    The two differ in controller, body mass, seed and exo worn.
     """
     from exo_experiments.evaluation import single  # noqa: PLC0415
     task = find_task('wave')
     requests = [single.EvalRequest(task, condition, mass, seed=seed, practice=1)
-                for condition, mass, seed in (('gravity_share', 70.0, 0), ('no_exo', 55.0, 1),
-                                              ('promp', 70.0, 2))]
+                for condition, mass, seed in (('gravity_share', 70.0, 0), ('no_exo', 55.0, 1))]
     single._PRACTISED.clear()  # noqa: SLF001 -- the batch practises every condition
     batch = single.evaluate_rollouts(requests)
     for request, together in zip(requests, batch, strict=True):

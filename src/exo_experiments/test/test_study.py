@@ -173,12 +173,12 @@ def test_a_stored_calibration_drives_the_study(tmp_path):
 def test_a_subjects_batch_gives_each_item_its_numbers_alone():
     """run_subject's lock-step batch (practice chains, then every item) = one item at a time.
 
-    A task, a scenario that changes the wearer's reference and the bump (a push on the
-    forearm), under the assisted default: every row's numbers are the same.
+    A scenario that changes the wearer's reference and the bump (a push on the forearm),
+    under the assisted default: every row's numbers are the same.
     """
     from exo_experiments.evaluation.conditions import default_node_config  # noqa: PLC0415
     from exo_experiments.evaluation.study import run_subject  # noqa: PLC0415
-    items = ['wave', 'reverse', 'bump']
+    items = ['reverse', 'bump']
     config = default_node_config()
     batch = run_subject(3, 'gravity_share', items, config)
     alone = run_subject(3, 'gravity_share', items, config, batch=False)
