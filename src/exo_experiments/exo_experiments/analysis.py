@@ -343,12 +343,14 @@ def _active_window(rec: Recording, seg: TaskWindow) -> Tuple[Optional[int], Opti
     return int(times[0]), int(times[-1])
 
 
-def _fresh(ids: List[str], mask: np.ndarray) -> List[str]:
+def _fresh(ids: List[str], mask: np.ndarray, previous: str = '') -> List[str]:
     """The task ids under ``mask`` without the leading run carried over from before it.
 
     Messages sent before the new instruction took effect still carry the previous task's
     id (the human finishing it, the policy's last references): they do not name the
-    segment.
+    segment. ``previous`` is that task (the last segment's name): only a leading run of it
+    that began before the mask is dropped. A run of another task that began just before the
+    mask is the segment's own task, seen before the recorder received its instruction.
     """
     if not len(ids):
         return []
@@ -358,24 +360,25 @@ def _fresh(ids: List[str], mask: np.ndarray) -> List[str]:
     selected = [ids[i] for i in index]
     before = ids[index[0] - 1] if index[0] > 0 else ''
     k = 0
-    while before and k < len(selected) and selected[k] == before:
+    while previous and before == previous and k < len(selected) and selected[k] == before:
         k += 1
     return selected[k:]
 
 
-def _task_summary(rec: Recording, seg: TaskWindow, index: int, torque_limit: float
-                  ) -> Dict[str, Any]:
+def _task_summary(rec: Recording, seg: TaskWindow, index: int, torque_limit: float,
+                  previous: str = '') -> Dict[str, Any]:
+    """One segment's summary; ``previous``: the task of the last named segment before it."""
     start, end = _active_window(rec, seg)
     in_seg = _in(rec.human_t, seg.start_ns, seg.end_ns, inclusive=False)
     name = seg.name
     if not name and start is not None:
         active = _in(rec.human_t, start, end) & in_seg
-        name = _most_common(_fresh(rec.human_task_id, active))
+        name = _most_common(_fresh(rec.human_task_id, active, previous))
     if not name:
-        name = _most_common(_fresh(rec.human_task_id, in_seg))
+        name = _most_common(_fresh(rec.human_task_id, in_seg, previous))
     if not name and len(rec.impedance_t):
         in_imp = _in(rec.impedance_t, seg.start_ns, seg.end_ns, inclusive=False)
-        name = _most_common(_fresh(rec.impedance_task_id, in_imp))
+        name = _most_common(_fresh(rec.impedance_task_id, in_imp, previous))
     # Text that resolved to no task keeps an empty name (docs/reference.md: summary.json).
     result: Dict[str, Any] = {
         'name': name, 'text': seg.text,
@@ -459,7 +462,11 @@ def summarize(mcap_path: Union[PathLike, Recording], torque_limit: float,
     rec = mcap_path if isinstance(mcap_path, Recording) else load_recording(mcap_path)
     segments = (_coerce_windows(task_windows) if task_windows is not None
                 else segment_tasks(rec))
-    tasks = [_task_summary(rec, seg, i, float(torque_limit)) for i, seg in enumerate(segments)]
+    tasks = []
+    previous = ''
+    for i, seg in enumerate(segments):
+        tasks.append(_task_summary(rec, seg, i, float(torque_limit), previous))
+        previous = tasks[-1]['name'] or previous
 
     # Controller rate over the active windows: sum(n_i - 1) / sum(span_i).
     intervals = 0

@@ -223,8 +223,22 @@ def test_ids_carried_over_from_the_previous_task_do_not_name_a_segment():
     from exo_experiments.analysis import _fresh  # noqa: PLC0415
     ids = ['wave', 'wave', 'wave', 'wave', '', '', 'lift_heavy', 'lift_heavy']
     # a segment starting while the previous task's messages still arrive
-    assert _fresh(ids, np.array([0, 0, 1, 1, 1, 1, 0, 0], bool)) == ['', '']
-    assert _fresh(ids, np.array([0, 0, 0, 1, 1, 1, 1, 1], bool)) == ['', '', 'lift_heavy',
-                                                                     'lift_heavy']
+    assert _fresh(ids, np.array([0, 0, 1, 1, 1, 1, 0, 0], bool), 'wave') == ['', '']
+    assert _fresh(ids, np.array([0, 0, 0, 1, 1, 1, 1, 1], bool), 'wave') == [
+        '', '', 'lift_heavy', 'lift_heavy']
     assert _fresh(ids, np.array([1, 1, 0, 0, 0, 0, 0, 0], bool)) == ['wave', 'wave']
     assert _fresh([], np.zeros(0, bool)) == []
+
+
+def test_the_new_task_seen_before_its_instruction_still_names_the_segment():
+    """A loaded recorder can receive /task_text after the human's first samples of the task.
+
+    Those samples precede the segment; the run that crosses into it is the segment's own
+    task, not one carried over, unless it is the previous segment's task.
+    """
+    from exo_experiments.analysis import _fresh  # noqa: PLC0415
+    ids = ['', '', 'ok_gesture', 'ok_gesture', 'ok_gesture', 'ok_gesture', '']
+    mask = np.array([0, 0, 0, 1, 1, 1, 1], bool)
+    assert _fresh(ids, mask) == ['ok_gesture', 'ok_gesture', 'ok_gesture', '']
+    assert _fresh(ids, mask, 'wave') == ['ok_gesture', 'ok_gesture', 'ok_gesture', '']
+    assert _fresh(ids, mask, 'ok_gesture') == ['']
