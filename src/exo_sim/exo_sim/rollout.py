@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 import math
 import time
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -349,3 +349,22 @@ def run_rollouts(specs: Sequence[RolloutSpec]) -> list[RolloutResult]:
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu_start
     return [ep.result(elapsed, cpu) for ep in episodes]
+
+
+def practise_chains(chains: Sequence[Callable[[dict | None], RolloutSpec]],
+                    repetitions: Sequence[int]) -> list[dict | None]:
+    """Each chain's human after its practice: the adapted internal models, per chain.
+
+    Chain ``i`` runs ``repetitions[i]`` rollouts, each ``chains[i](memory)`` (a fresh spec,
+    typically with a fresh controller) started from the memory the previous one left
+    (None for the first); repetition ``r`` of every chain that has one steps as one batch
+    (:func:`run_rollouts`: each chain's numbers are those it has alone). A chain without
+    repetitions gives None.
+    """
+    memory: list[dict | None] = [None] * len(chains)
+    for rep in range(max(repetitions, default=0)):
+        due = [i for i, n in enumerate(repetitions) if n > rep]
+        results = run_rollouts([chains[i](memory[i]) for i in due])
+        for i, res in zip(due, results, strict=True):
+            memory[i] = res.memory
+    return memory

@@ -164,3 +164,24 @@ def test_map_jobs_same_results_in_process_and_on_workers():
         list(map_jobs(_square, jobs, workers=0))
     with pytest.raises(ValueError, match='ray_address'):
         list(map_jobs(_square, jobs, ray_address=' '))
+
+
+def test_practice_chains_are_each_chain_alone():
+    """practise_chains: repetition r of every chain in one batch = each chain run alone."""
+    from exo_sim.rollout import practise_chains  # noqa: PLC0415
+
+    def chain(task_id: str, alpha: float):
+        return lambda memory: RolloutSpec(TASKS_BY_ID[task_id],
+                                          controller=ProportionalAssist(alpha), seed=1,
+                                          duration=0.3, rest_before=0.1, rest_after=0.1,
+                                          memory=memory)
+    chains = [chain('lift_heavy', 0.5), chain('drink', 1.0), chain('wave', 0.0)]
+    together = practise_chains(chains, [2, 1, 0])
+    assert together[2] is None
+    for make, n, memory in zip(chains, [2, 1], together, strict=False):
+        alone = None
+        for _ in range(n):
+            alone = run_rollouts([make(alone)])[0].memory
+        assert alone.keys() == memory.keys()
+        for key in alone:
+            assert np.array_equal(alone[key], memory[key])

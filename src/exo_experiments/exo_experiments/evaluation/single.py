@@ -49,7 +49,7 @@ from exo_sim.datagen.config import (
 )
 from exo_sim.episodes import PRACTICE_REPETITIONS, PRACTICE_SEED
 from exo_sim.model import ExoArmConfig
-from exo_sim.rollout import RolloutSpec, run_rollouts, ZeroTorque
+from exo_sim.rollout import practise_chains, RolloutSpec, run_rollouts, ZeroTorque
 
 REST_BEFORE_S = 0.5
 REST_AFTER_S = 0.5
@@ -104,23 +104,27 @@ def _practise_batch(keys: list[tuple]) -> None:
     if len(_PRACTISED) + len(set(keys)) > _PRACTISED_MAX:
         _PRACTISED.clear()
     todo = list(dict.fromkeys(k for k in keys if k not in _PRACTISED))
-    memory: list[dict | None] = [None] * len(todo)
-    for rep in range(max((k[5] for k in todo), default=0)):
-        chains = [i for i, k in enumerate(todo) if k[5] > rep]
-        specs = []
-        for i in chains:
-            task_id, condition, body_mass_kg, text, node_config, _ = todo[i]
-            config = ExoArmConfig(body_mass_kg=body_mass_kg, attach_exo=condition != 'no_exo')
+
+    def chain(key: tuple):
+        task_id, condition, body_mass_kg, text, node_config, _ = key
+        config = ExoArmConfig(body_mass_kg=body_mass_kg, attach_exo=condition != 'no_exo')
+
+        def spec(memory: dict | None) -> RolloutSpec:
             controller, _, _ = _controller(condition, text, node_config, body_mass_kg)
-            specs.append(RolloutSpec(TASKS_BY_ID[task_id], config=config,
-                                     controller=controller, rest_before=REST_BEFORE_S,
-                                     rest_after=REST_AFTER_S, seed=PRACTICE_SEED,
-                                     memory=memory[i]))
-        for i, res in zip(chains, run_rollouts(specs), strict=True):
-            memory[i] = res.memory
-    for key, theta in zip(todo, memory, strict=True):
+            return RolloutSpec(TASKS_BY_ID[task_id], config=config, controller=controller,
+                               rest_before=REST_BEFORE_S, rest_after=REST_AFTER_S,
+                               seed=PRACTICE_SEED, memory=memory)
+        return spec
+
+    memories = practise_chains([chain(key) for key in todo], [key[5] for key in todo])
+    for key, theta in zip(todo, memories, strict=True):
         _PRACTISED[key] = tuple((context, tuple(float(v) for v in values))
                                 for context, values in (theta or {}).items())
+
+
+def _memory(key: tuple) -> dict:
+    """The practised internal models of ``key`` (cached by :func:`_practise_batch`), copies."""
+    return {context: np.array(theta) for context, theta in _PRACTISED[key]}
 
 
 def _practice_key(task: Task, condition: str, body_mass_kg: float, text: str,
@@ -140,7 +144,7 @@ def practised_memory(task: Task, condition: str, body_mass_kg: float, text: str,
     """
     key = _practice_key(task, condition, body_mass_kg, text, node_config, repetitions)
     _practise_batch([key])
-    return {context: np.array(theta) for context, theta in _PRACTISED[key]}
+    return _memory(key)
 
 
 def evaluate_rollout(task: Task, condition: str, body_mass_kg: float,
@@ -212,7 +216,7 @@ def evaluate_rollouts(requests: list[EvalRequest]) -> list[dict]:
         spec = RolloutSpec(r.task, config=config, controller=controller,
                            rest_before=REST_BEFORE_S, rest_after=REST_AFTER_S,
                            params=variation.params, seed=noise, onset_s=variation.onset_s,
-                           memory={c: np.array(t) for c, t in _PRACTISED[key]})
+                           memory=_memory(key))
         runs.append((r, text, variation, config, assist, recorder, spec))
     results = run_rollouts([run[-1] for run in runs])
     wall = (time.perf_counter() - start) / max(len(runs), 1)

@@ -51,6 +51,7 @@ from exo_experiments.evaluation.single import draw_timing
 from exo_experiments.harness import ImpedanceAssist
 from exo_sim.datagen.config import episode_seed
 from exo_sim.episodes import PRACTICE_REPETITIONS, PRACTICE_SEED
+from exo_sim.rollout import practise_chains
 
 SCHEMA = 'exo_vic.study/1'
 REST_S = 0.5
@@ -108,13 +109,14 @@ def run_subject(subject_id: int, condition: str, items: list[str], node_config: 
             plans.append((item, scenario, text_task, task))
         # Practice: each performed task's repetitions form a chain; the chains are independent.
         tasks = list({task.task_id: task for _, _, _, task in plans}.values())
-        memory: dict[str, dict | None] = {task.task_id: None for task in tasks}
-        for _ in range(PRACTICE_REPETITIONS):
-            specs = [rollout_spec(task, arm, subject.human, controller(task.text),
-                                  seed=PRACTICE_SEED, memory=memory[task.task_id],
-                                  rest_before=REST_S) for task in tasks]
-            for task, trace in zip(tasks, simulate_batch(specs), strict=True):
-                memory[task.task_id] = trace.memory
+
+        def chain(task):
+            return lambda memory: rollout_spec(task, arm, subject.human, controller(task.text),
+                                               seed=PRACTICE_SEED, memory=memory,
+                                               rest_before=REST_S)
+        memory = dict(zip([task.task_id for task in tasks],
+                          practise_chains([chain(task) for task in tasks],
+                                          [PRACTICE_REPETITIONS] * len(tasks)), strict=True))
         specs = []
         for _, scenario, text_task, task in plans:
             timing = draw_timing(subject_id, task.task_id, 70.0)
