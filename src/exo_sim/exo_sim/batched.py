@@ -3,12 +3,14 @@
 Every function here takes arrays whose last axis is the muscle axis (6 elbow muscles) and
 whose leading axes are a batch of independent episodes; a single episode is a batch of one.
 :class:`exo_sim.human.SimulatedHuman`, :class:`exo_sim.metabolic.MetabolicModel` and the
-batched rollout (:mod:`exo_sim.batch_rollout`) call these same functions, so each equation
+batched rollout (:func:`exo_sim.rollout.run_rollouts`) call these same functions, so each equation
 has one home whatever the batch size.
 
 * :func:`muscle_gain` / :func:`muscle_bias`: MuJoCo's muscle force-length-velocity curves
   (``mju_muscleGain`` / ``mju_muscleBias``, the curves MuJoCo applies to the muscle
-  actuators), called per muscle: MuJoCo is their one home;
+  actuators): called per muscle for a few rows, evaluated on the arrays for more
+  (:func:`gain_vectorised` / :func:`bias_vectorised`, MuJoCo's C expressions in MuJoCo's
+  order of operations; a test holds them to MuJoCo's own functions bit for bit);
 * :func:`static_optimization`: eq. 2's effort term, ``min sum a_i^2`` s.t. ``c . a = tau``
   and bounds, solved exactly per row.
 
@@ -30,14 +32,118 @@ class MuscleCurves:
         model: the compiled ``mujoco.MjModel``.
         ids: the muscle actuators' ids.
 
+    Besides MuJoCo's own arguments (for the per-muscle calls) it keeps the constants of the
+    curves folded once, as MuJoCo computes them, for the vectorised evaluation.
+
     """
 
     def __init__(self, model, ids) -> None:
+        ids = list(ids)
         self.lengthrange = [np.ascontiguousarray(model.actuator_lengthrange[i]) for i in ids]
         self.acc0 = [float(model.actuator_acc0[i]) for i in ids]
         self.gainprm = [np.ascontiguousarray(model.actuator_gainprm[i, :9]) for i in ids]
         self.biasprm = [np.ascontiguousarray(model.actuator_biasprm[i, :9]) for i in ids]
         self.n = len(self.acc0)
+        self.folded = _Folded(np.array(self.lengthrange).reshape(self.n, 2),
+                              np.array(self.acc0), np.array(self.gainprm).reshape(self.n, 9),
+                              np.array(self.biasprm).reshape(self.n, 9))
+
+
+class _Folded:
+    """The constants of ``mju_muscleGain`` / ``mju_muscleBias``, (..., n) arrays.
+
+    Each is computed with the operations, in the order, of MuJoCo's C code, so the
+    vectorised curves below are MuJoCo's bit for bit (``test_batched.py`` compares them
+    with ``mju_muscleGain`` / ``mju_muscleBias`` over every branch).
+    """
+
+    def __init__(self, lr: np.ndarray, acc0: np.ndarray, gain: np.ndarray,
+                 bias: np.ndarray) -> None:
+        big = np.maximum
+        self.lr0 = lr[..., 0]
+        span = lr[..., 1] - lr[..., 0]
+
+        def force(prm: np.ndarray) -> np.ndarray:
+            return np.where(prm[..., 2] < 0, prm[..., 3] / big(MINVAL, acc0), prm[..., 2])
+
+        l0 = span / big(MINVAL, gain[..., 1] - gain[..., 0])
+        self.g_range0 = gain[..., 0]
+        self.g_l0 = big(MINVAL, l0)
+        self.g_v0 = big(MINVAL, l0 * gain[..., 6])
+        self.g_force = force(gain)
+        self.lmin = gain[..., 4]
+        self.lmax = gain[..., 5]
+        self.a = 0.5 * (self.lmin + 1)
+        self.b = 0.5 * (1 + self.lmax)
+        self.d_rise = big(MINVAL, self.a - self.lmin)
+        self.d_top_lo = big(MINVAL, 1 - self.a)
+        self.d_top_hi = big(MINVAL, self.b - 1)
+        self.d_fall = big(MINVAL, self.lmax - self.b)
+        self.fvmax = gain[..., 8]
+        self.y = self.fvmax - 1
+        self.d_y = big(MINVAL, self.y)
+        l0 = span / big(MINVAL, bias[..., 1] - bias[..., 0])
+        self.b_range0 = bias[..., 0]
+        self.b_l0 = big(MINVAL, l0)
+        self.b_force = force(bias) * bias[..., 7]
+        self.b_knee = 0.5 * (1 + bias[..., 5])
+        self.d_knee = big(MINVAL, self.b_knee - 1)
+
+    @classmethod
+    def stack(cls, rows: list[_Folded]) -> _Folded:
+        out = cls.__new__(cls)
+        for name in vars(rows[0]):
+            setattr(out, name, np.stack([getattr(r, name) for r in rows]))
+        return out
+
+
+MINVAL = mujoco.mjMINVAL
+# Below this many muscle evaluations one call per muscle into MuJoCo is the faster way.
+VECTORISE_FROM = 30
+_STACKED: dict[tuple[int, ...], tuple[list[MuscleCurves], _Folded]] = {}
+
+
+def _rows(curves: list[MuscleCurves]) -> _Folded:
+    """The folded constants of ``curves`` stacked with a leading batch axis (cached)."""
+    key = tuple(map(id, curves))
+    hit = _STACKED.get(key)
+    if hit is None or any(a is not b for a, b in zip(hit[0], curves, strict=True)):
+        if len(_STACKED) >= 64:
+            _STACKED.pop(next(iter(_STACKED)))
+        hit = (list(curves), _Folded.stack([cv.folded for cv in curves]))
+        _STACKED[key] = hit
+    return hit[1]
+
+
+def gain_vectorised(c: _Folded, length: np.ndarray, vel: np.ndarray) -> np.ndarray:
+    """``mju_muscleGain`` on arrays (constants ``c`` broadcast against ``length``), N."""
+    big_l = c.g_range0 + (length - c.lr0) / c.g_l0
+    v = vel / c.g_v0
+    # length curve: two half-parabolas up to 1 at L = 1 and down again; 0 outside
+    x = np.where(big_l <= c.a, (big_l - c.lmin) / c.d_rise,
+                 np.where(big_l <= 1, (1 - big_l) / c.d_top_lo,
+                          np.where(big_l <= c.b, (big_l - 1) / c.d_top_hi,
+                                   (c.lmax - big_l) / c.d_fall)))
+    half = 0.5 * x * x
+    fl = np.where((big_l > c.a) & (big_l <= c.b), 1 - half, half)
+    fl[(big_l < c.lmin) | (big_l > c.lmax) | np.isnan(big_l)] = 0.0
+    # velocity curve
+    z = c.y - v
+    fv = np.where(v <= 0, (v + 1) * (v + 1),
+                  np.where(v <= c.y, c.fvmax - z * z / c.d_y, c.fvmax))
+    fv[v <= -1] = 0.0
+    return -c.g_force * fl * fv
+
+
+def bias_vectorised(c: _Folded, length: np.ndarray) -> np.ndarray:
+    """``mju_muscleBias`` on arrays (constants ``c`` broadcast against ``length``), N."""
+    big_l = c.b_range0 + (length - c.lr0) / c.b_l0
+    rise = (big_l - 1) / c.d_knee
+    line = (big_l - c.b_knee) / c.d_knee
+    out = np.where(big_l <= c.b_knee, -c.b_force * 0.5 * rise * rise,
+                   -c.b_force * (0.5 + line))
+    out[big_l <= 1] = 0.0
+    return out
 
 
 def muscle_gain(curves: list[MuscleCurves], length: np.ndarray, vel: np.ndarray,
@@ -46,7 +152,13 @@ def muscle_gain(curves: list[MuscleCurves], length: np.ndarray, vel: np.ndarray,
 
     Negative: a pull. Rows of fibre lengths (m) and velocities (m/s), row ``i`` with the
     muscles ``curves[i]``; ``where`` (N, n) bools: evaluate only there (0 elsewhere).
+    Small batches call MuJoCo per muscle, larger ones evaluate its curves vectorised
+    (the same numbers).
     """
+    if length.size >= VECTORISE_FROM:
+        with np.errstate(all='ignore'):  # MuJoCo's C arithmetic: inf/nan propagate
+            out = gain_vectorised(_rows(curves), length, vel)
+        return out if where is None else np.where(where, out, 0.0)
     out = np.zeros(length.shape)
     gain = mujoco.mju_muscleGain
     todo = None if where is None else where.tolist()
@@ -62,6 +174,9 @@ def muscle_gain(curves: list[MuscleCurves], length: np.ndarray, vel: np.ndarray,
 
 def muscle_bias(curves: list[MuscleCurves], length: np.ndarray) -> np.ndarray:
     """Passive force (MuJoCo's ``mju_muscleBias``), (N, n), N (negative: a pull)."""
+    if length.size >= VECTORISE_FROM:
+        with np.errstate(all='ignore'):
+            return bias_vectorised(_rows(curves), length)
     out = np.empty(length.shape)
     bias = mujoco.mju_muscleBias
     for row, (cv, ls) in enumerate(zip(curves, length.tolist(), strict=True)):

@@ -2,13 +2,15 @@
 
 from dataclasses import fields
 
+import mujoco
 import numpy as np
 import pytest
 
 from exo_contract.tasks import TASKS_BY_ID, TrajectoryParams
+from exo_sim import batched
 from exo_sim.batched import static_optimization
 from exo_sim.human import solve_static_optimization
-from exo_sim.model import ExoArmConfig
+from exo_sim.model import ExoArm, ExoArmConfig
 from exo_sim.parallel import map_jobs
 from exo_sim.rollout import (
     ProportionalAssist,
@@ -149,6 +151,44 @@ def test_static_optimization_rows_match_numpy_interp_bit_for_bit():
     f = (np.minimum(np.maximum(breaks[:, None] * c[i], lo[i]), hi[i]) * c[i]).sum(axis=1)
     knot, _ = static_optimization(c[i:i + 1], f[3:4], lo[i:i + 1], hi[i:i + 1])
     assert np.array_equal(knot[0], _interp_solution(c[i], f[3], lo[i], hi[i]))
+
+
+def test_vectorised_muscle_curves_are_mujocos_bit_for_bit():
+    """gain/bias on arrays = mju_muscleGain / mju_muscleBias per muscle, on every branch.
+
+    Fibre lengths from far below to far beyond the length range (every piece of the
+    length curve, and 0 outside it), velocities from fast shortening (beyond -vmax) to
+    fast lengthening (beyond the plateau), exact zeros, and non-finite inputs; two body
+    masses (different muscle constants per row).
+    """
+    rng = np.random.default_rng(3)
+    arms = [ExoArm(ExoArmConfig(body_mass_kg=m)) for m in (55.0, 90.0)]
+    curves = [batched.MuscleCurves(arm.model, arm.muscle_ids) for arm in arms]
+    rows = 600
+    row_curves = [curves[i % 2] for i in range(rows)]
+    lr = np.array([cv.lengthrange for cv in row_curves])
+    length = lr[..., 0] + (lr[..., 1] - lr[..., 0]) * rng.uniform(-1.5, 2.5, (rows, 6))
+    vel = rng.normal(0.0, 1.0, (rows, 6)) * rng.choice([0.01, 0.1, 1.0, 10.0], (rows, 6))
+    vel[::7] = 0.0
+    length[5, 0], length[6, 1], vel[7, 2], vel[8, 3] = np.nan, np.inf, np.nan, -np.inf
+    where = rng.random((rows, 6)) < 0.5
+    gain = batched.muscle_gain(row_curves, length, vel)
+    masked = batched.muscle_gain(row_curves, length, vel, where=where)
+    bias = batched.muscle_bias(row_curves, length)
+    for i, cv in enumerate(row_curves):
+        for k in range(6):
+            g = mujoco.mju_muscleGain(length[i, k], vel[i, k], cv.lengthrange[k],
+                                      cv.acc0[k], cv.gainprm[k])
+            b = mujoco.mju_muscleBias(length[i, k], cv.lengthrange[k], cv.acc0[k],
+                                      cv.biasprm[k])
+            assert np.array_equal(gain[i, k], g, equal_nan=True), (i, k)
+            assert np.array_equal(masked[i, k], g if where[i, k] else 0.0,
+                                  equal_nan=True), (i, k)
+            assert np.array_equal(bias[i, k], b, equal_nan=True), (i, k)
+    # A batch too small to vectorise calls MuJoCo: the same numbers.
+    assert rows * 6 >= batched.VECTORISE_FROM > 6
+    one = batched.muscle_gain(row_curves[:1], length[:1], vel[:1])
+    assert np.array_equal(one, gain[:1], equal_nan=True)
 
 
 def _square(x: int) -> int:
