@@ -73,6 +73,7 @@ from dataclasses import dataclass, fields
 import json
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import mujoco
 import numpy as np
@@ -169,8 +170,7 @@ class HumanConfig:
 DEFAULT_HUMAN = HumanConfig()
 
 
-@dataclass(frozen=True)
-class HumanCommand:
+class HumanCommand(NamedTuple):
     """Result of one step of the human's muscle driver.
 
     Attributes:
@@ -319,6 +319,7 @@ class SimulatedHuman:
         m = arm.model
         ids = arm.muscle_ids
         self._ids = ids
+        self._muscles = arm.muscle_index  # a slice when the muscles are contiguous
         self._actadr = m.actuator_actadr[ids].copy()
         self.curves = batched.MuscleCurves(m, ids)
         self._u_min = m.actuator_ctrlrange[ids, 0].copy()
@@ -330,8 +331,8 @@ class SimulatedHuman:
         self.delay_steps = int(round(config.feedback_delay_s / self.h))
         self.lead_steps = int(round(config.feedforward_lead_s / self.h))
         n = self.delay_steps + 1
-        self._buf_ref = np.zeros((n, 3))      # q_ref, qd_ref, qdd_ref
-        self._buf_state = np.zeros((n, 2))    # q, qd
+        self._buf_ref = [(0.0, 0.0, 0.0)] * n   # q_ref, qd_ref, qdd_ref
+        self._buf_state = [(0.0, 0.0)] * n      # q, qd
         self._buf_len = np.zeros((n, len(ids)))
         self._buf_vel = np.zeros((n, len(ids)))
         self._buf_mom = np.zeros((n, len(ids)))
@@ -345,11 +346,11 @@ class SimulatedHuman:
         # Internal models per context ('' = no task yet).
         self._memory: dict[str, np.ndarray] = {
             str(k): np.array(v, dtype=float) for k, v in (memory or {}).items()}
-        self._arm_model = np.zeros(4)
+        self._arm_model = [0.0] * 4
         self._context = ''
-        self._theta = np.array(PRIOR_THETA)
+        self._theta = list(PRIOR_THETA)
         self._kp = self._kd = 0.0
-        self._msq = np.full(N_BASIS, -1.0)  # running mean squares (< 0: not started)
+        self._msq = [-1.0] * N_BASIS  # running mean squares (< 0: not started)
         self._gain_steps = 0
         self._nrho = math.exp(-self.h / NORMALISATION_TIME_S)
         self._rate = self.h / config.adaptation_time_s
@@ -380,8 +381,9 @@ class SimulatedHuman:
         """Fill the delay line with the arm's current state (the human has been still)."""
         d = self.arm.data
         q, qd = float(d.qpos[self._hq]), float(d.qvel[self._hd])
-        self._buf_ref[:] = (q, 0.0, 0.0)
-        self._buf_state[:] = (q, qd)
+        n = self.delay_steps + 1
+        self._buf_ref = [(q, 0.0, 0.0)] * n
+        self._buf_state = [(q, qd)] * n
         self._buf_len[:] = d.actuator_length[self._ids]
         self._buf_vel[:] = d.actuator_velocity[self._ids]
         self._buf_mom[:] = self.arm.muscle_moments()
@@ -394,25 +396,25 @@ class SimulatedHuman:
     @property
     def theta(self) -> np.ndarray:
         """Internal model of the current context (2,), coefficients of :data:`BASIS`."""
-        return self._theta.copy()
+        return np.array(self._theta)
 
     @property
     def arm_model(self) -> np.ndarray:
         """The own-arm model ``tau_arm`` (4,): coefficients of (sin q, cos q, qdd, qd)."""
-        return self._arm_model.copy()
+        return np.array(self._arm_model)
 
     def feedforward(self, q: float, qd: float = 0.0, qdd: float = 0.0) -> float:
         """The internal model's torque for ``(q, qd, qdd)``, N*m."""
         arm = self._arm_model
         gravity = arm[0] * math.sin(q) + arm[1] * math.cos(q)
         dynamics = arm[2] * qdd + arm[3] * qd
-        return float(self._theta[0] * gravity + self._theta[1] * dynamics)
+        return self._theta[0] * gravity + self._theta[1] * dynamics
 
     @property
     def memory(self) -> dict[str, np.ndarray]:
         """Adapted internal models per context (copies), including the current one."""
         out = {k: v.copy() for k, v in self._memory.items()}
-        out[self._context] = self._theta.copy()
+        out[self._context] = np.array(self._theta)
         return out
 
     @property
@@ -422,16 +424,16 @@ class SimulatedHuman:
 
     def _select_context(self, context: str, initial: bool = False) -> None:
         if not initial:
-            self._memory[self._context] = self._theta.copy()
+            self._memory[self._context] = np.array(self._theta)
         self._context = context
-        self._arm_model = identify_internal_model(self.arm)
-        self._theta = self._memory.get(context, np.array(PRIOR_THETA)).copy()
-        self._msq = np.full(N_BASIS, -1.0)
+        self._arm_model = identify_internal_model(self.arm).tolist()
+        self._theta = self._memory.get(context, np.array(PRIOR_THETA)).tolist()
+        self._msq = [-1.0] * N_BASIS
         self._update_gains()
 
     def _update_gains(self) -> None:
         cfg = self.config
-        inertia = min(float(self._theta[0]), 1.0) * float(self._arm_model[2])
+        inertia = min(self._theta[0], 1.0) * self._arm_model[2]
         omega = (self._effort_c / (cfg.effort_weight * inertia**2)) ** 0.25
         omega = min(omega, cfg.max_bandwidth_rad_s)
         self._kp = inertia * omega**2
@@ -504,12 +506,12 @@ class SimulatedHuman:
         r = (self._k + 1) % n
         self._k += 1
         self._buf_ref[w] = (q_ref, qd_ref, qdd_ref)
-        self._buf_state[w] = (d.qpos[self._hq], d.qvel[self._hd])
-        self._buf_len[w] = d.actuator_length[self._ids]
-        self._buf_vel[w] = d.actuator_velocity[self._ids]
-        self._buf_mom[w] = self.arm.muscle_moments()
-        qr_d, qdr_d, qddr_d = self._buf_ref[r].tolist()
-        q_d, qd_d = self._buf_state[r].tolist()
+        self._buf_state[w] = (float(d.qpos[self._hq]), float(d.qvel[self._hd]))
+        self._buf_len[w] = d.actuator_length[self._muscles]
+        self._buf_vel[w] = d.actuator_velocity[self._muscles]
+        self.arm.muscle_moments(out=self._buf_mom[w])
+        qr_d, qdr_d, qddr_d = self._buf_ref[r]
+        q_d, qd_d = self._buf_state[r]
         # Feedforward from the internal model of the task (not delayed).
         qa, qda, qdda = ahead if ahead is not None else (q_ref, qd_ref, qdd_ref)
         tau_ff = self.feedforward(qa, qda, qdda)
@@ -538,7 +540,7 @@ class SimulatedHuman:
             self._buf_u[:] = u
         self._buf_u[(self._k - 1) % ne] = u
         u = self._buf_u[self._k % ne].copy()
-        self.arm.data.ctrl[self._ids] = u
+        self.arm.data.ctrl[self._muscles] = u
         return u
 
     def _adapt(self, q: float, qd: float, qdd: float, tau_fb: float) -> None:
@@ -546,11 +548,15 @@ class SimulatedHuman:
         phi = (arm[0] * math.sin(q) + arm[1] * math.cos(q), arm[2] * qdd + arm[3] * qd)
         msq = self._msq
         th = self._theta
+        nrho, rate = self._nrho, self._rate
         for i in range(N_BASIS):
-            sq = phi[i] * phi[i]
-            msq[i] = sq if msq[i] < 0.0 else self._nrho * msq[i] + (1.0 - self._nrho) * sq
-            th[i] += self._rate * phi[i] * tau_fb / (msq[i] + NORMALISATION_FLOOR)
-            th[i] = min(max(th[i], MIN_GAIN), MAX_GAIN)
+            p = phi[i]
+            sq = p * p
+            m = msq[i]
+            m = sq if m < 0.0 else nrho * m + (1.0 - nrho) * sq
+            msq[i] = m
+            t = th[i] + rate * p * tau_fb / (m + NORMALISATION_FLOOR)
+            th[i] = min(max(t, MIN_GAIN), MAX_GAIN)
         self._gain_steps += 1
         if self._gain_steps >= 100:  # the feedback gains follow the learnt model (10 Hz)
             self._gain_steps = 0

@@ -294,6 +294,10 @@ class ExoArm:
         self.human_dof = int(m.jnt_dofadr[m.joint(HUMAN_JOINT).id])
         self.human_qpos = int(m.jnt_qposadr[m.joint(HUMAN_JOINT).id])
         self.muscle_ids = np.array([m.actuator(n).id for n in MUSCLES], dtype=np.intp)
+        # The same actuators as a slice when they are contiguous (indexing without a copy).
+        ids = self.muscle_ids
+        contiguous = bool(np.all(np.diff(ids) == 1))
+        self.muscle_index = slice(int(ids[0]), int(ids[-1]) + 1) if contiguous else ids
         self.payload_body = int(m.body(PAYLOAD_BODY).id)
         if self.has_exo:
             self.exo_dof = int(m.jnt_dofadr[m.joint(EXO_JOINT).id])
@@ -386,12 +390,19 @@ class ExoArm:
         return float(self.model.body_mass[self.payload_body])
 
     # ---------------------------------------------------------------- muscles
-    def muscle_moments(self) -> np.ndarray:
-        """Moment arms (6,) of the muscles about the human elbow, m (positive = extensor)."""
+    def muscle_moments(self, out: np.ndarray | None = None) -> np.ndarray:
+        """Moment arms (6,) of the muscles about the human elbow, m (positive = extensor).
+
+        A new array, or written into ``out`` (6,) and returned.
+        """
         d = self.data
         mujoco.mju_sparse2dense(self._dense_moment, d.actuator_moment, d.moment_rownnz,
                                 d.moment_rowadr, d.moment_colind)
-        return self._dense_moment[self.muscle_ids, self.human_dof]
+        column = self._dense_moment[self.muscle_index, self.human_dof]
+        if out is None:
+            return column.copy()
+        out[:] = column
+        return out
 
     def biological_torque(self) -> float:
         """Net torque of the six muscles about the elbow in N*m, positive in flexion.
