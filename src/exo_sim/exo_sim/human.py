@@ -322,8 +322,8 @@ class SimulatedHuman:
         self._muscles = arm.muscle_index  # a slice when the muscles are contiguous
         self._actadr = m.actuator_actadr[ids].copy()
         self.curves = batched.MuscleCurves(m, ids)
-        self._u_min = m.actuator_ctrlrange[ids, 0].copy()
-        self._u_max = m.actuator_ctrlrange[ids, 1].copy()
+        self.u_min = m.actuator_ctrlrange[ids, 0].copy()
+        self.u_max = m.actuator_ctrlrange[ids, 1].copy()
         self.h = float(m.opt.timestep)
         self._hd = arm.human_dof
         self._hq = arm.human_qpos
@@ -333,15 +333,16 @@ class SimulatedHuman:
         n = self.delay_steps + 1
         self._buf_ref = [(0.0, 0.0, 0.0)] * n   # q_ref, qd_ref, qdd_ref
         self._buf_state = [(0.0, 0.0)] * n      # q, qd
-        self._buf_len = np.zeros((n, len(ids)))
-        self._buf_vel = np.zeros((n, len(ids)))
-        self._buf_mom = np.zeros((n, len(ids)))
         self.efferent_steps = int(round(config.electromechanical_delay_s / self.h))
-        self._buf_u = np.tile(self._u_min, (self.efferent_steps + 1, 1))
         self._k = 0
         # Noise: unit-variance OU processes, one per muscle.
-        self._rho = math.exp(-self.h / config.noise_tau_s)
-        self._sig = math.sqrt(1.0 - self._rho**2)
+        self.noise_rho = math.exp(-self.h / config.noise_tau_s)
+        self.noise_sig = math.sqrt(1.0 - self.noise_rho**2)
+        # The arrays of the step (muscle delay line, excitation delay line, noise): row
+        # ``_row`` of a HumanRows, of this human alone until a batch takes it in.
+        self._rows: HumanRows | None = None
+        self._row = 0
+        HumanRows([self])
         self.reseed(seed)
         # Internal models per context ('' = no task yet).
         self._memory: dict[str, np.ndarray] = {
@@ -373,9 +374,9 @@ class SimulatedHuman:
         n = len(self._ids)
         self.seed = int(seed)
         self._rng = np.random.default_rng(self.seed)
-        self._noise_block = np.empty((0, n))
-        self._noise_i = 0
-        self._xi = self._rng.standard_normal(n) if self.config.noise_cv > 0 else np.zeros(n)
+        rows, i = self._rows, self._row
+        rows.noise_i[i] = NOISE_BLOCK  # no block drawn yet
+        rows.xi[i] = self._rng.standard_normal(n) if self.config.noise_cv > 0 else 0.0
 
     def reset_history(self) -> None:
         """Fill the delay line with the arm's current state (the human has been still)."""
@@ -384,9 +385,10 @@ class SimulatedHuman:
         n = self.delay_steps + 1
         self._buf_ref = [(q, 0.0, 0.0)] * n
         self._buf_state = [(q, qd)] * n
-        self._buf_len[:] = d.actuator_length[self._ids]
-        self._buf_vel[:] = d.actuator_velocity[self._ids]
-        self._buf_mom[:] = self.arm.muscle_moments()
+        rows, i = self._rows, self._row
+        rows.length[i] = d.actuator_length[self._ids]
+        rows.vel[i] = d.actuator_velocity[self._ids]
+        rows.mom[i] = self.arm.muscle_moments()
 
     @property
     def context(self) -> str:
@@ -462,14 +464,11 @@ class SimulatedHuman:
         """
         return self._coefficients_now()
 
-    def _noise(self) -> np.ndarray:
-        if self._noise_i >= self._noise_block.shape[0]:
-            self._noise_block = self._rng.standard_normal((NOISE_BLOCK, len(self._ids)))
-            self._noise_i = 0
-        w = self._noise_block[self._noise_i]
-        self._noise_i += 1
-        self._xi = self._rho * self._xi + self._sig * w
-        return self._xi
+    def _draw_noise_block(self) -> None:
+        """The next block of unit normal draws of the motor noise (per muscle)."""
+        rows, i = self._rows, self._row
+        rows.block[i] = self._rng.standard_normal((NOISE_BLOCK, len(self._ids)))
+        rows.noise_i[i] = 0
 
     # ------------------------------------------------------------------ step
     def compute(self, q_ref: float, qd_ref: float = 0.0, qdd_ref: float = 0.0,
@@ -491,11 +490,12 @@ class SimulatedHuman:
 
     def _sense(self, q_ref: float, qd_ref: float, qdd_ref: float,
                ahead: tuple[float, float, float] | None, learn: bool
-               ) -> tuple[float, float, float, int]:
+               ) -> tuple[float, float, float, int, int]:
         """Per-episode part before the muscle plan: delay line, feedforward, feedback, learning.
 
-        Returns ``(tau_ff, tau_fb, floor, r)``: the feedforward and delayed feedback
-        torques, the co-contraction floor and the delay-line slot of the sensed state.
+        Returns ``(tau_ff, tau_fb, floor, r, k)``: the feedforward and delayed feedback
+        torques, the co-contraction floor, the delay-line slot of the sensed state and the
+        number of steps including this one.
         """
         cfg = self.config
         d = self.arm.data
@@ -507,9 +507,10 @@ class SimulatedHuman:
         self._k += 1
         self._buf_ref[w] = (q_ref, qd_ref, qdd_ref)
         self._buf_state[w] = (float(d.qpos[self._hq]), float(d.qvel[self._hd]))
-        self._buf_len[w] = d.actuator_length[self._muscles]
-        self._buf_vel[w] = d.actuator_velocity[self._muscles]
-        self.arm.muscle_moments(out=self._buf_mom[w])
+        rows, i = self._rows, self._row
+        rows.length[i, w] = d.actuator_length[self._muscles]
+        rows.vel[i, w] = d.actuator_velocity[self._muscles]
+        self.arm.muscle_moments(out=rows.mom[i, w])
         qr_d, qdr_d, qddr_d = self._buf_ref[r]
         q_d, qd_d = self._buf_state[r]
         # Feedforward from the internal model of the task (not delayed).
@@ -522,26 +523,7 @@ class SimulatedHuman:
         capacity = self._capacity_flex if tau_ff >= 0.0 else self._capacity_ext
         floor = min(cfg.cocontraction_base + cfg.cocontraction_gain * abs(tau_ff) / capacity,
                     MAX_FLOOR)
-        return tau_ff, tau_fb, floor, r
-
-    def _act(self, a_target: np.ndarray) -> np.ndarray:
-        """Per-episode part after the muscle plan: motor noise, electromechanical delay.
-
-        Writes the delayed excitations into ``data.ctrl`` and returns them.
-        """
-        cfg = self.config
-        u = a_target
-        if cfg.noise_cv > 0.0:
-            u = a_target * (1.0 + cfg.noise_cv * self._noise())
-        u = np.minimum(np.maximum(u, self._u_min), self._u_max)
-        # Electromechanical delay: write now, the muscles get the oldest.
-        ne = self.efferent_steps + 1
-        if self._k == 1:  # the first command: the human was already holding with it
-            self._buf_u[:] = u
-        self._buf_u[(self._k - 1) % ne] = u
-        u = self._buf_u[self._k % ne].copy()
-        self.arm.data.ctrl[self._muscles] = u
-        return u
+        return tau_ff, tau_fb, floor, r, self._k
 
     def _adapt(self, q: float, qd: float, qdd: float, tau_fb: float) -> None:
         arm = self._arm_model
@@ -582,26 +564,83 @@ def muscle_coefficients(curves: list[batched.MuscleCurves], length: np.ndarray,
     return c, passive
 
 
+class HumanRows:
+    """The arrays a step of a batch of humans works on, one row per human.
+
+    Per human: the delay line of the sensed muscle state (fibre lengths, velocities, moment
+    arms; ``delay_steps + 1`` slots), the delay line of the excitations
+    (``efferent_steps + 1`` slots), the motor noise (OU state and the current block of
+    normal draws of the human's own generator), the excitation bounds and the noise
+    constants. A human starts in rows of its own; a batch takes its humans in with their
+    state (:func:`compute_batch` does when its humans are not all in one), and each human
+    keeps reading and writing its row, alone or in the batch.
+
+    Args:
+        humans: the humans to take in (their current state is copied).
+
+    """
+
+    def __init__(self, humans: list[SimulatedHuman]) -> None:
+        n = len(humans)
+        m = len(humans[0]._ids)
+        line = max(hm.delay_steps for hm in humans) + 1
+        eff = max(hm.efferent_steps for hm in humans) + 1
+        self.length = np.zeros((n, line, m))
+        self.vel = np.zeros((n, line, m))
+        self.mom = np.zeros((n, line, m))
+        self.u_buf = np.zeros((n, eff, m))
+        self.xi = np.zeros((n, m))
+        self.block = np.zeros((n, NOISE_BLOCK, m))
+        self.noise_i = np.full(n, NOISE_BLOCK, dtype=np.intp)
+        self.u_min = np.array([hm.u_min for hm in humans])
+        self.u_max = np.array([hm.u_max for hm in humans])
+        self.noise_cv = np.array([hm.config.noise_cv for hm in humans])
+        self.rho = np.array([[hm.noise_rho] for hm in humans])
+        self.sig = np.array([[hm.noise_sig] for hm in humans])
+        self.line_n = np.array([hm.delay_steps + 1 for hm in humans])
+        self.eff_n = np.array([hm.efferent_steps + 1 for hm in humans])
+        for i, hm in enumerate(humans):
+            old, j = hm._rows, hm._row
+            if old is None:  # a new human: resting at its lowest excitation
+                self.u_buf[i] = hm.u_min
+            else:
+                d, e = hm.delay_steps + 1, hm.efferent_steps + 1
+                self.length[i, :d] = old.length[j, :d]
+                self.vel[i, :d] = old.vel[j, :d]
+                self.mom[i, :d] = old.mom[j, :d]
+                self.u_buf[i, :e] = old.u_buf[j, :e]
+                self.xi[i] = old.xi[j]
+                self.block[i] = old.block[j]
+                self.noise_i[i] = old.noise_i[j]
+            hm._rows, hm._row = self, i
+
+
 def compute_batch(humans: list[SimulatedHuman], refs: list[tuple[float, float, float]],
                   aheads: list[tuple[float, float, float] | None], learn: bool = True
                   ) -> list[HumanCommand]:
     """One step of :meth:`SimulatedHuman.compute` for a batch of independent humans.
 
-    Each human keeps its own state (delay lines, noise generator, internal models); the
+    Each human keeps its own state (internal models, noise generator, delay lines); what
+    is scalar per human (the sensed state, feedforward, feedback, adaptation) runs per
+    human, the rest on the batch's arrays (:class:`HumanRows`, a leading batch axis): the
     muscle plan (muscle coefficients at the sensed fibre state, eq. 2's static
-    optimisation) runs on arrays with a leading batch axis; each row keeps its own muscle
-    parameters (body mass, configuration).
+    optimisation), the motor noise, the excitation bounds and the electromechanical delay.
+    Each row keeps its own parameters (body mass, configuration); every row's numbers are
+    those of a batch of one.
     """
     n = len(humans)
+    rows = humans[0]._rows
+    if any(hm._rows is not rows for hm in humans):
+        rows = HumanRows(humans)
+    idx = np.array([hm._row for hm in humans])
     sensed = [hm._sense(ref[0], ref[1], ref[2], ah, learn)
               for hm, ref, ah in zip(humans, refs, aheads, strict=True)]
-    slots = [r for _, _, _, r in sensed]
-    length = np.array([hm._buf_len[r] for hm, r in zip(humans, slots, strict=True)])
-    vel = np.array([hm._buf_vel[r] for hm, r in zip(humans, slots, strict=True)])
-    mom = np.array([hm._buf_mom[r] for hm, r in zip(humans, slots, strict=True)])
-    tau_ff, tau_fb, floor = (np.array(col) for col in list(zip(*sensed, strict=True))[:3])
-    u_min = np.array([hm._u_min for hm in humans])
-    u_max = np.array([hm._u_max for hm in humans])
+    tau_ff, tau_fb, floor, slot, k = (np.array(col) for col in zip(*sensed, strict=True))
+    length = rows.length[idx, slot]
+    vel = rows.vel[idx, slot]
+    mom = rows.mom[idx, slot]
+    u_min = rows.u_min[idx]
+    u_max = rows.u_max[idx]
     c, passive = muscle_coefficients([hm.curves for hm in humans], length, vel, mom)
     tau_req = tau_ff + tau_fb
     tau_act = tau_req - passive
@@ -615,14 +654,33 @@ def compute_batch(humans: list[SimulatedHuman], refs: list[tuple[float, float, f
         for i in range(n):
             a_target[i], feasible[i] = solve_static_optimization(c[i], tau_act[i], a_min[i],
                                                                  u_max[i])
+    # Signal-dependent motor noise: u = a (1 + cv xi), xi an OU process per muscle.
+    u = a_target
+    noisy = rows.noise_cv[idx] > 0.0
+    if noisy.any():
+        at = idx[noisy]
+        for j in np.flatnonzero(rows.noise_i[at] >= NOISE_BLOCK).tolist():
+            humans[int(np.flatnonzero(noisy)[j])]._draw_noise_block()
+        w = rows.block[at, rows.noise_i[at]]
+        rows.noise_i[at] += 1
+        xi = rows.rho[at] * rows.xi[at] + rows.sig[at] * w
+        rows.xi[at] = xi
+        u = a_target.copy()
+        u[noisy] = a_target[noisy] * (1.0 + rows.noise_cv[at][:, None] * xi)
+    u = np.minimum(np.maximum(u, u_min), u_max)
+    # Electromechanical delay: write now, the muscles get the oldest.
+    first = k == 1  # the first command: the human was already holding with it
+    if first.any():
+        rows.u_buf[idx[first]] = u[first][:, None, :]
+    ne = rows.eff_n[idx]
+    rows.u_buf[idx, (k - 1) % ne] = u
+    excitations = rows.u_buf[idx, k % ne]
     cci = [_cocontraction(ci, ai) for ci, ai in zip(c.tolist(), a_target.tolist(), strict=True)]
     out = []
     for i, hm in enumerate(humans):
-        u = hm._act(a_target[i])
-        cmd = HumanCommand(activations=a_target[i], excitations=u,
-                           tau_required=float(tau_req[i]), tau_active=float(tau_act[i]),
-                           achieved=bool(feasible[i]), tau_feedforward=float(tau_ff[i]),
-                           tau_feedback=float(tau_fb[i]), cocontraction_index=cci[i])
+        hm.arm.data.ctrl[hm._muscles] = excitations[i]
+        cmd = HumanCommand(a_target[i], excitations[i], float(tau_req[i]), float(tau_act[i]),
+                           bool(feasible[i]), float(tau_ff[i]), float(tau_fb[i]), cci[i])
         hm.last = cmd
         out.append(cmd)
     return out

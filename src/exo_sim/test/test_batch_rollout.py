@@ -9,7 +9,7 @@ import pytest
 from exo_contract.tasks import TASKS_BY_ID, TrajectoryParams
 from exo_sim import batched
 from exo_sim.batched import static_optimization
-from exo_sim.human import solve_static_optimization
+from exo_sim.human import HumanConfig, solve_static_optimization
 from exo_sim.model import ExoArm, ExoArmConfig
 from exo_sim.parallel import map_jobs
 from exo_sim.rollout import (
@@ -19,6 +19,7 @@ from exo_sim.rollout import (
     run_rollout,
     run_rollouts,
 )
+from exo_sim.step_loop import step_batch, StepLoop
 
 ARRAYS = [f.name for f in fields(RolloutResult)
           if f.name not in ('task_id', 'config', 'steps_per_second', 'seed', 'onset_s',
@@ -189,6 +190,42 @@ def test_vectorised_muscle_curves_are_mujocos_bit_for_bit():
     assert rows * 6 >= batched.VECTORISE_FROM > 6
     one = batched.muscle_gain(row_curves[:1], length[:1], vel[:1])
     assert np.array_equal(one, gain[:1], equal_nan=True)
+
+
+def test_humans_keep_their_state_when_a_batch_takes_them_in():
+    """Alone, then in a batch, then alone again: each human's own trajectory throughout.
+
+    Different delays, body masses and one human without noise; the batch shrinks.
+    """
+    humans = [HumanConfig(), HumanConfig(feedback_delay_s=0.05, electromechanical_delay_s=0.01),
+              HumanConfig(noise_cv=0.0)]
+
+    def loops() -> list[StepLoop]:
+        out = [StepLoop(ExoArmConfig(body_mass_kg=60.0 + 10 * i), human=h, seed=i)
+               for i, h in enumerate(humans)]
+        for loop in out:
+            loop.start_task(TASKS_BY_ID['drink'])
+        return out
+
+    def step(group: list[StepLoop]) -> None:
+        step_batch(group, [0.3] * len(group), [loop.reference() for loop in group])
+
+    alone, mixed = loops(), loops()
+    trace_alone, trace_mixed = [], []
+    for k in range(240):
+        for loop in alone:
+            step([loop])
+        if 60 <= k < 180:
+            step(mixed if k < 120 else mixed[1:])  # the first leaves the batch at 120
+            if k >= 120:
+                step(mixed[:1])
+        else:
+            for loop in mixed:
+                step([loop])
+        trace_alone.append([loop.arm.data.qpos.copy() for loop in alone])
+        trace_mixed.append([loop.arm.data.qpos.copy() for loop in mixed])
+    assert np.array_equal(np.array(trace_alone), np.array(trace_mixed))
+    assert alone[0].human.last.excitations.tolist() == mixed[0].human.last.excitations.tolist()
 
 
 def _square(x: int) -> int:
