@@ -597,8 +597,11 @@ class HumanRows:
         self.noise_cv = np.array([hm.config.noise_cv for hm in humans])
         self.rho = np.array([[hm.noise_rho] for hm in humans])
         self.sig = np.array([[hm.noise_sig] for hm in humans])
-        self.line_n = np.array([hm.delay_steps + 1 for hm in humans])
+        self.noise_col = self.noise_cv[:, None]
+        self.all_noisy = bool(np.all(self.noise_cv > 0.0))
         self.eff_n = np.array([hm.efferent_steps + 1 for hm in humans])
+        self.order = list(range(n))
+        self.arange = np.arange(n)
         for i, hm in enumerate(humans):
             old, j = hm._rows, hm._row
             if old is None:  # a new human: resting at its lowest excitation
@@ -632,15 +635,18 @@ def compute_batch(humans: list[SimulatedHuman], refs: list[tuple[float, float, f
     rows = humans[0]._rows
     if any(hm._rows is not rows for hm in humans):
         rows = HumanRows(humans)
-    idx = np.array([hm._row for hm in humans])
+    order = [hm._row for hm in humans]
+    whole = order == rows.order  # every row, in order: slices in place of gathers
+    idx = rows.arange if whole else np.array(order)
+    sel = slice(None) if whole else idx
     sensed = [hm._sense(ref[0], ref[1], ref[2], ah, learn)
               for hm, ref, ah in zip(humans, refs, aheads, strict=True)]
     tau_ff, tau_fb, floor, slot, k = (np.array(col) for col in zip(*sensed, strict=True))
     length = rows.length[idx, slot]
     vel = rows.vel[idx, slot]
     mom = rows.mom[idx, slot]
-    u_min = rows.u_min[idx]
-    u_max = rows.u_max[idx]
+    u_min = rows.u_min[sel]
+    u_max = rows.u_max[sel]
     c, passive = muscle_coefficients([hm.curves for hm in humans], length, vel, mom)
     tau_req = tau_ff + tau_fb
     tau_act = tau_req - passive
@@ -656,8 +662,18 @@ def compute_batch(humans: list[SimulatedHuman], refs: list[tuple[float, float, f
                                                                  u_max[i])
     # Signal-dependent motor noise: u = a (1 + cv xi), xi an OU process per muscle.
     u = a_target
-    noisy = rows.noise_cv[idx] > 0.0
-    if noisy.any():
+    if whole and rows.all_noisy:
+        for j in np.flatnonzero(rows.noise_i >= NOISE_BLOCK).tolist():
+            humans[j]._draw_noise_block()
+        w = rows.block[idx, rows.noise_i]
+        rows.noise_i += 1
+        xi = rows.rho * rows.xi + rows.sig * w
+        rows.xi[:] = xi
+        u = a_target * (1.0 + rows.noise_col * xi)
+        noisy = None
+    else:
+        noisy = rows.noise_cv[idx] > 0.0
+    if noisy is not None and noisy.any():
         at = idx[noisy]
         for j in np.flatnonzero(rows.noise_i[at] >= NOISE_BLOCK).tolist():
             humans[int(np.flatnonzero(noisy)[j])]._draw_noise_block()
@@ -669,10 +685,10 @@ def compute_batch(humans: list[SimulatedHuman], refs: list[tuple[float, float, f
         u[noisy] = a_target[noisy] * (1.0 + rows.noise_cv[at][:, None] * xi)
     u = np.minimum(np.maximum(u, u_min), u_max)
     # Electromechanical delay: write now, the muscles get the oldest.
-    first = k == 1  # the first command: the human was already holding with it
-    if first.any():
+    if 1 in k:  # the first command: the human was already holding with it
+        first = k == 1
         rows.u_buf[idx[first]] = u[first][:, None, :]
-    ne = rows.eff_n[idx]
+    ne = rows.eff_n[sel]
     rows.u_buf[idx, (k - 1) % ne] = u
     excitations = rows.u_buf[idx, k % ne]
     cci = [_cocontraction(ci, ai) for ci, ai in zip(c.tolist(), a_target.tolist(), strict=True)]
