@@ -250,6 +250,7 @@ class ReferenceTrajectory:
         self._heights = self.amplitude * np.asarray(heights)
         self._t_rise = RISE_FRACTION * bump
         self._t_hold = HOLD_FRACTION * bump
+        self._bumps = list(zip(self._starts.tolist(), self._heights.tolist(), strict=True))
 
     @property
     def duration(self) -> float:
@@ -290,7 +291,7 @@ class ReferenceTrajectory:
         """Pure-Python evaluation for one time (fast path for 1 kHz loops)."""
         q, qd, qdd = self.baseline, 0.0, 0.0
         tr, th = self._t_rise, self._t_hold
-        for start, h in zip(self._starts.tolist(), self._heights.tolist(), strict=True):
+        for start, h in self._bumps:
             tau = t - start
             if tau <= 0.0 or tau >= 2.0 * tr + th:
                 continue

@@ -298,6 +298,9 @@ class ExoArm:
         ids = self.muscle_ids
         contiguous = bool(np.all(np.diff(ids) == 1))
         self.muscle_index = slice(int(ids[0]), int(ids[-1]) + 1) if contiguous else ids
+        act = m.actuator_actadr[ids]
+        self._act_index = (slice(int(act[0]), int(act[-1]) + 1)
+                           if bool(np.all(np.diff(act) == 1)) else act)
         self.payload_body = int(m.body(PAYLOAD_BODY).id)
         if self.has_exo:
             self.exo_dof = int(m.jnt_dofadr[m.joint(EXO_JOINT).id])
@@ -412,9 +415,15 @@ class ExoArm:
         """
         return float(self.data.qfrc_actuator[self.human_dof])
 
-    def muscle_activations(self) -> np.ndarray:
-        """Muscle activations (6,) in [0, 1], order :attr:`MUSCLES`."""
-        return self.data.act[self.model.actuator_actadr[self.muscle_ids]].copy()
+    def muscle_activations(self, out: np.ndarray | None = None) -> np.ndarray:
+        """Muscle activations (6,) in [0, 1], order :attr:`MUSCLES`.
+
+        A new array, or written into ``out`` (6,) and returned.
+        """
+        if out is None:
+            return self.data.act[self._act_index].copy()
+        out[:] = self.data.act[self._act_index]
+        return out
 
     # -------------------------------------------------------------- identification
     def exo_dynamics(self) -> ExoDynamics:

@@ -260,21 +260,24 @@ class _Episode:
         self.n = int(round((spec.rest_before + spec.onset_s + task_time + spec.rest_after) / h))
         self.k_start = int(round(spec.rest_before / h))
         self.every = max(1, int(round(spec.control_period / h)))
-        self.rec = {k: np.empty(self.n) for k in _COLS}
+        self.trace: list[tuple] = []  # per step: the values of _COLS, in order
         self.acts = np.empty((self.n, len(self.loop.arm.MUSCLES)))
         self.controller.reset(ref.baseline)
         self.tau_cmd = 0.0
         self.power = 0.0
         self.ref = None
+        self.obs = None
 
     def result(self, elapsed: float, cpu: float) -> RolloutResult:
         spec, loop = self.spec, self.loop
         rate = self.n / elapsed if elapsed > 0 else float('inf')
+        table = np.array(self.trace, dtype=float).reshape(self.n, len(_COLS))
+        columns = {name: table[:, i].copy() for i, name in enumerate(_COLS)}
         return RolloutResult(t=np.arange(self.n) * loop.h, activations=self.acts,
                              task_id=spec.task.task_id, config=loop.arm.config,
                              steps_per_second=rate, seed=int(spec.seed),
                              onset_s=float(spec.onset_s), memory=loop.human.memory,
-                             stepping_cpu_s=cpu, **self.rec)
+                             stepping_cpu_s=cpu, **columns)
 
 
 def run_rollouts(specs: Sequence[RolloutSpec]) -> list[RolloutResult]:
@@ -306,7 +309,7 @@ def run_rollouts(specs: Sequence[RolloutSpec]) -> list[RolloutResult]:
             active = [i for i in active if episodes[i].n > k]
         for i in active:
             ep = episodes[i]
-            loop, rec = ep.loop, ep.rec
+            loop = ep.loop
             if k == ep.k_start:
                 loop.start_task(ep.spec.task, ep.spec.params, ep.spec.onset_s)
                 if ep.spec.reference is not None:
@@ -319,16 +322,7 @@ def run_rollouts(specs: Sequence[RolloutSpec]) -> list[RolloutResult]:
                 first, end, torque = ep.spec.push
                 loop.arm.data.qfrc_applied[loop.arm.human_dof] = (
                     torque if first <= k < end else 0.0)
-            rec['q_exo'][k] = obs.q
-            rec['qd_exo'][k] = obs.qd
-            rec['q_human'][k] = obs.q_human
-            rec['qd_human'][k] = obs.qd_human
-            rec['q_ref'][k] = r.q
-            rec['qd_ref'][k] = r.qd
-            rec['tau_ext'][k] = obs.tau_ext
-            rec['tau_cmd'][k] = ep.tau_cmd
-            rec['tau_bio'][k] = obs.tau_bio
-            rec['phase'][k] = r.phase
+            ep.obs = obs
             ep.ref = r
         due = [i for i in active if k % episodes[i].spec.metabolic_every == 0]
         if due:
@@ -337,15 +331,16 @@ def run_rollouts(specs: Sequence[RolloutSpec]) -> list[RolloutResult]:
                 episodes[i].power = p
         for i in active:
             ep = episodes[i]
-            ep.rec['metabolic_power'][k] = ep.power
-            ep.acts[k] = ep.loop.activations()
+            ep.loop.arm.muscle_activations(out=ep.acts[k])
         loops = [episodes[i].loop for i in active]
         step_batch(loops, [episodes[i].tau_cmd for i in active],
                    [episodes[i].ref for i in active])
         for i in active:
             ep = episodes[i]
-            ep.rec['q_intent'][k] = ep.loop.intent
-            ep.rec['cocontraction'][k] = ep.loop.co_contraction_index()
+            obs, r = ep.obs, ep.ref
+            ep.trace.append((obs.q, obs.qd, obs.q_human, obs.qd_human, r.q, r.qd, obs.tau_ext,
+                             ep.tau_cmd, obs.tau_bio, ep.power, r.phase, ep.loop.intent,
+                             ep.loop.co_contraction_index()))
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu_start
     return [ep.result(elapsed, cpu) for ep in episodes]

@@ -134,6 +134,9 @@ class StepLoop:
         self._task: Task | None = None
         self._trajectory: ReferenceTrajectory | None = None
         self._k0 = 0
+        # (q, qd, qdd) of the schedule by step, computed ahead (the feedforward's lead) and
+        # taken when the step comes; cleared whenever the schedule changes.
+        self._memo: dict[int, tuple[float, float, float]] = {}
         self._pending = False
         self.intent = float(rest_angle)
         """The human's delay-free intent of the last step: its reference ``lead`` ahead, rad."""
@@ -170,6 +173,7 @@ class StepLoop:
         self._task = task
         self._trajectory = ReferenceTrajectory(task, params or TrajectoryParams())
         self._k0 = self.steps + int(round(onset_s / self.h))
+        self._memo.clear()
         self._pending = self._k0 > self.steps
         # Only a real change re-runs mj_setConst (the placeholder mass reads as itself).
         if abs(self.arm.payload_kg - max(task.payload_per_arm_kg, MIN_PAYLOAD_MASS_KG)) > 1e-12:
@@ -187,6 +191,7 @@ class StepLoop:
         if self._task is None:
             raise RuntimeError('follow() needs a started task')
         self._trajectory = trajectory
+        self._memo.clear()
 
     def stop_task(self) -> None:
         """Stop the running task: the human holds its current elbow angle at rest."""
@@ -195,12 +200,22 @@ class StepLoop:
         self._pending = False
         self._rest_angle = float(self.arm.human_state()[0])
 
-    def _at(self, k: int) -> tuple[float, float, float, float] | None:
-        """``(q, qd, qdd, tau)`` of the scheduled task at step ``k``; None when not moving."""
+    def _at(self, k: int, keep: bool = False) -> tuple[float, float, float, float] | None:
+        """``(q, qd, qdd, tau)`` of the scheduled task at step ``k``; None when not moving.
+
+        ``keep``: remember the value for the call at step ``k`` itself.
+        """
         if self._trajectory is None or k < self._k0:
             return None
         tau = (k - self._k0) * self.h
-        q, qd, qdd = self._trajectory(tau)
+        value = self._memo.pop(k, None)
+        if value is None:
+            value = self._trajectory(tau)
+        if keep:
+            if len(self._memo) >= 256:
+                self._memo.clear()
+            self._memo[k] = value
+        q, qd, qdd = value
         return q, qd, qdd, tau
 
     def reference(self) -> HumanReference:
@@ -223,7 +238,7 @@ class StepLoop:
 
     def _reference_ahead(self, steps: int) -> tuple[float, float, float]:
         """The human's reference ``steps`` ahead (what the feedforward anticipates)."""
-        at = self._at(self.steps + steps)
+        at = self._at(self.steps + steps, keep=True)
         if at is None:
             return self._rest_angle, 0.0, 0.0
         q, qd, qdd, tau = at
