@@ -184,6 +184,20 @@ def test_deterministic_across_worker_counts(small_dir, small, tmp_path):
     assert a['episodes'] == b['episodes']
 
 
+def test_same_data_in_one_job_per_task_and_per_task_and_mass(tmp_path):
+    """One worker: one job per task; two workers for one task: one job per task x mass."""
+    config = DatagenConfig(tasks=('ok_gesture',), alphas=(1.0,), masses=(60.0, 80.0),
+                           repetitions=1, include_no_exo=False, workers=1)
+    per_task = load_dataset(generate(config, tmp_path / 'task', progress=False))
+    per_mass = load_dataset(generate(DatagenConfig(**{**config.__dict__, 'workers': 2}),
+                                     tmp_path / 'mass', progress=False))
+    assert per_task.num_rows > 0
+    for name in SCHEMA.names:
+        np.testing.assert_array_equal(per_mass.column(name).to_numpy(zero_copy_only=False),
+                                      per_task.column(name).to_numpy(zero_copy_only=False),
+                                      err_msg=name)
+
+
 def test_seeds_deterministic_paired_and_distinct():
     specs = episode_specs(SMALL)
     assert [s.seed for s in specs] == [s.seed for s in episode_specs(SMALL)]

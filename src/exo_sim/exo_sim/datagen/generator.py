@@ -6,8 +6,9 @@ group's :class:`~exo_sim.datagen.config.RepetitionVariation` and its own noise s
 signal is then decimated to ``sample_rate_hz`` by taking every n-th 1 kHz sample (no
 filtering; the values of a row belong to one simulation instant). Episodes run on local
 worker processes (spawn) or a Ray cluster (:func:`exo_sim.parallel.map_jobs`) with a
-progress bar, one job per task x mass whose episodes (every condition and repetition) and
-practice step as one batch (:func:`exo_sim.episodes.simulate_assisted_episodes`); the
+progress bar, one job per task (per task x mass with more workers than tasks, or on a
+cluster) whose episodes (every mass, condition and repetition) and practice step as one
+batch (:func:`exo_sim.episodes.simulate_assisted_episodes`); the
 result does not depend on the batches, the number of workers, where they run or their
 scheduling. The step table and the manifest
 follow :mod:`exo_contract.dataset` (format version 2), with the recommended group-wise
@@ -200,13 +201,16 @@ def generate(config: DatagenConfig, out_dir: str | Path, progress: bool = True,
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     specs = episode_specs(config)
-    # One job per task x mass: its conditions and repetitions step as one batch (the
-    # practice of each condition too), longest tasks first for the load balance.
+    # One job per task: its body masses, conditions and repetitions step as one batch (the
+    # practice of each mass x condition too); per task x mass when there are more workers
+    # than tasks or a cluster (more, smaller jobs). Longest tasks first for the balance.
+    per_mass = ray_address is not None or config.workers > len(set(config.tasks))
     order = sorted(specs, key=lambda s: (-TASKS_BY_ID[s.task_id].duration_s, s.task_id,
                                          s.body_mass_kg, s.condition, s.alpha, s.repetition))
     groups: dict[tuple, list[EpisodeSpec]] = {}
     for spec in order:
-        groups.setdefault((spec.task_id, spec.body_mass_kg), []).append(spec)
+        key = (spec.task_id, spec.body_mass_kg) if per_mass else (spec.task_id,)
+        groups.setdefault(key, []).append(spec)
     jobs = [(group, config) for group in groups.values()]
     workers = min(config.workers, len(jobs))
     results: dict[int, tuple[dict, dict]] = {}
