@@ -18,8 +18,10 @@ from exo_experiments.evaluation import (
     make_schedule,
     make_source,
     repetitive,
+    RepetitiveRequest,
     resolve_task,
     run_repetitive,
+    run_repetitive_sessions,
     start_step,
     steady_window,
     timing_variation,
@@ -234,6 +236,23 @@ def test_repetitive_session_runs_the_step_loop(monkeypatch, lexical_policy_yaml)
         pause = (t > t0 + c.reference.duration + h) & (t < nxt)
         assert pause.any() or i + 1 == len(cycles)
         assert np.all(np.abs(q_ref[pause] - baseline) <= 1e-9)
+
+
+def test_repetitive_sessions_in_a_batch_are_each_session_alone(lexical_policy_yaml):
+    """Five sessions (conditions, seeds, body masses, one shorter) in lock step = alone."""
+    config = load_node_config(policy_path=lexical_policy_yaml)
+    requests = [RepetitiveRequest('no_exo', 0.1, seed=1),
+                RepetitiveRequest('promp', 0.1, seed=1, node_config=config),
+                RepetitiveRequest('oracle', 0.07, 60.0, seed=2, node_config=config),
+                RepetitiveRequest('gravity_share', 0.1, 80.0, seed=3, node_config=config),
+                RepetitiveRequest('transparent', 0.1, seed=4, basal_w_per_kg=1.2,
+                                  node_config=config)]
+    together = run_repetitive_sessions(requests)
+    for req, res in zip(requests, together, strict=True):
+        alone = run_repetitive(req.condition, req.minutes, req.body_mass_kg, req.seed,
+                               req.basal_w_per_kg, req.node_config)
+        assert {k: v for k, v in res.items() if k != 'wall_s'} == {
+            k: v for k, v in alone.items() if k != 'wall_s'}, req
 
 
 def test_the_ablation_condition_runs_the_human_reference_checkpoint():

@@ -82,7 +82,8 @@ eval.json schema (``schema: 'exo_vic.eval/1'``)::
                   reduction_pct_vs_no_exo, mean_ee_w_per_kg, cycles_started,
                   cycles_completed, rmse_rad, effort, safety, safety_ok, ee_curve:
                   {t_s, ee_w_per_kg} (1 s bins), first_minute: {t_s, q_ref, q,
-                  stiffness} (20 Hz)}} (the first seed), over_seeds: {condition: {seeds,
+                  stiffness} (20 Hz), wall_s (the wall time of the session's batch, per
+                  session)}} (the first seed), over_seeds: {condition: {seeds,
                   ec_j, reduction_pct, reduction_pct_mean, reduction_pct_ci95, rmse_rad,
                   rmse_rad_ci95}}},
      safety_ok, plots: [file names]}
@@ -126,7 +127,9 @@ from exo_experiments.evaluation.repetitive import (
     REPETITIVE_MASS_KG,
     REPETITIVE_TASK,
     RepetitiveAssist,
+    RepetitiveRequest,
     run_repetitive,
+    run_repetitive_sessions,
     start_step,
     steady_window,
 )
@@ -146,7 +149,8 @@ __all__ = [
     'make_plots', 'make_schedule', 'make_source', 'METABOLIC_MODEL', 'practised_memory',
     'QUICK_MASSES', 'QUICK_TASKS', 'RecordingSource', 'RepetitiveAssist', 'REPETITIVE_MASS_KG',
     'REPETITIVE_TASK', 'resolve_task', 'REST_AFTER_S', 'REST_BEFORE_S', 'run_evaluation',
-    'run_repetitive', 'safety_counts', 'safety_ok', 'SCHEMA', 'single_rollout',
+    'RepetitiveRequest', 'run_repetitive', 'run_repetitive_sessions', 'safety_counts',
+    'safety_ok', 'SCHEMA', 'single_rollout',
     'SourceUnavailableError', 'start_step', 'steady_window', 'summarize', 'timing_variation',
     'TRAINING_MASSES', 'UNKNOWN_TEXT_ERROR', 'UNSEEN_MASSES',
 ]

@@ -29,7 +29,8 @@ from exo_experiments.evaluation.repetitive import (
     ec_reduction_pct,
     REPETITIVE_MASS_KG,
     REPETITIVE_TASK,
-    run_repetitive,
+    RepetitiveRequest,
+    run_repetitive_sessions,
     steady_window,
 )
 from exo_experiments.evaluation.single import EvalRequest, evaluate_rollouts
@@ -44,17 +45,23 @@ METABOLIC_MODEL = ('Umberger, Gerritsen & Martin (2003), "A model of human muscl
 def _run_job(job: tuple) -> list[tuple[tuple, dict]]:
     """Pool worker (module level: spawn-safe): ``[(single job, result), ...]``.
 
-    A job is a repetitive session or a group of single rollouts (one task and body mass,
+    A job is a group of repetitive sessions or of single rollouts (one task and body mass,
     every condition and seed), which step as one batch
-    (:func:`~exo_experiments.evaluation.single.evaluate_rollouts`); should the batch fail,
-    its rollouts run one at a time, so a failing one is reported on its own.
+    (:func:`~exo_experiments.evaluation.repetitive.run_repetitive_sessions`,
+    :func:`~exo_experiments.evaluation.single.evaluate_rollouts`); should the batch fail,
+    its members run one at a time, so a failing one is reported on its own.
     """
-    if job[0] == 'repetitive':
-        _, condition, minutes, mass, seed, basal, node_config = job
+    if job[0] == 'sessions':
+        sessions = job[1]
         try:
-            return [(job, run_repetitive(condition, minutes, mass, seed, basal, node_config))]
+            results = run_repetitive_sessions([
+                RepetitiveRequest(condition, minutes, mass, seed, basal, node_config)
+                for _, condition, minutes, mass, seed, basal, node_config in sessions])
+            return list(zip(sessions, results, strict=True))
         except Exception as exc:  # noqa: BLE001 -- one failed session is reported, not fatal
-            return [(job, {'error': f'{type(exc).__name__}: {exc}'})]
+            if len(sessions) == 1:
+                return [(sessions[0], {'error': f'{type(exc).__name__}: {exc}'})]
+            return [pair for one in sessions for pair in _run_job(('sessions', [one]))]
     singles = job[1]
     try:
         results = evaluate_rollouts([
@@ -71,7 +78,7 @@ def _run_job(job: tuple) -> list[tuple[tuple, dict]]:
 def _run_jobs(jobs: list[tuple], workers: int, progress: bool = True,
               ray_address: str | None = None) -> list[tuple]:
     from tqdm import tqdm  # noqa: PLC0415
-    total = sum(len(job[1]) if job[0] == 'singles' else 1 for job in jobs)
+    total = sum(len(job[1]) for job in jobs)
     bar = tqdm(total=total, desc='eval rollouts', unit='rollout', disable=not progress,
                file=sys.stderr)
     results = []
@@ -181,6 +188,10 @@ def run_evaluation(conditions: list[str], tasks: list[str], masses: list[float],
     if repetitive_minutes > 0:
         jobs += [('repetitive', c, repetitive_minutes, REPETITIVE_MASS_KG, s, basal_w_per_kg,
                   node_config) for s in seed_list for c in rep_conditions]
+    workers = workers or os.cpu_count() or 1
+    # The sessions step in batches: as many as seeds on a cluster, else one per local worker.
+    parts = len(seed_list) if ray_address is not None else min(workers, max(len(jobs), 1))
+    session_batches = [('sessions', jobs[i::parts]) for i in range(parts) if jobs[i::parts]]
     # Traces (Fig. 5) of the first seed's rollouts at the repetitive session's body mass.
     singles = [('single', t, c, m, s, node_config, m == REPETITIVE_MASS_KG and s == seed)
                for t in tasks for m in masses for c in runnable for s in seed_list]
@@ -188,9 +199,8 @@ def run_evaluation(conditions: list[str], tasks: list[str], masses: list[float],
     groups: dict[tuple, list[tuple]] = {}
     for one in singles:
         groups.setdefault((one[1], one[3]), []).append(one)
-    batches = [('singles', group) for group in groups.values()]
-    workers = workers or os.cpu_count() or 1
-    results = _run_jobs(jobs + batches, min(workers, max(len(jobs + batches), 1)), progress,
+    batches = session_batches + [('singles', group) for group in groups.values()]
+    results = _run_jobs(batches, min(workers, max(len(batches), 1)), progress,
                         ray_address=ray_address)
     jobs += singles
     order = {job: i for i, job in enumerate(jobs)}

@@ -33,9 +33,10 @@ from exo_experiments.evaluation.conditions import (
 )
 from exo_experiments.harness import ImpedanceAssist
 from exo_sim.datagen.config import DatagenConfig
+from exo_sim.metabolic import MetabolicRows
 from exo_sim.model import ExoArmConfig
 from exo_sim.rollout import ZeroTorque
-from exo_sim.step_loop import ExoObservation, StepLoop
+from exo_sim.step_loop import ExoObservation, step_batch, StepLoop
 
 REPETITIVE_TASK = 'lift_heavy'
 REPETITIVE_MASS_KG = 70.0
@@ -140,6 +141,149 @@ def ee_metrics(t: np.ndarray, power_w: np.ndarray, body_mass_kg: float,
             'mean_ee_w_per_kg': float(np.mean(ee[window]))}
 
 
+@dataclass(frozen=True)
+class RepetitiveRequest:
+    """The arguments of one :func:`run_repetitive`, for a batch of sessions."""
+
+    condition: str
+    minutes: float
+    body_mass_kg: float = REPETITIVE_MASS_KG
+    seed: int = 0
+    basal_w_per_kg: float = 0.0
+    node_config: NodeConfig | None = None
+
+
+class _Session:
+    """One session of a batch: its loop, controller, schedule and records."""
+
+    def __init__(self, req: RepetitiveRequest) -> None:
+        self.req = req
+        self.total_s = float(req.minutes) * 60.0
+        self.task = TASKS_BY_ID[REPETITIVE_TASK]
+        self.cycles = make_schedule(self.total_s, req.seed)
+        self.baseline = self.cycles[0].reference.baseline
+        config = ExoArmConfig(body_mass_kg=float(req.body_mass_kg),
+                              attach_exo=req.condition != 'no_exo')
+        self.loop = StepLoop(replace(config, payload_kg=self.task.payload_per_arm_kg),
+                             self.baseline)
+        h = self.loop.h
+        self.start_steps = [start_step(c.start, h) for c in self.cycles]
+        source = make_source(req.condition, req.node_config)
+        self.assist = None
+        if source is None:
+            self.controller = ZeroTorque()
+        else:
+            # The text goes out at the step each cycle's task starts (obs.t = k * h exactly).
+            self.assist = RepetitiveAssist(source, self.task.text,
+                                           [k * h for k in self.start_steps],
+                                           **assist_kwargs(req.node_config))
+            self.controller = self.assist
+        self.dec = max(1, int(round(RECORD_PERIOD_S / h)))
+        self.m = int(round(self.total_s / h)) // self.dec
+        self.n = self.m * self.dec
+        self.no_exo = req.condition == 'no_exo'
+        self.q_track = np.empty(self.n)  # the tracking angle: human (no_exo) or exo
+        self.q_ref = np.empty(self.n)
+        self.phase = np.empty(self.n)
+        self.acts = np.empty((self.n, len(self.loop.arm.MUSCLES)))
+        self.power = np.zeros(self.m)  # mean muscle metabolic power over each 10 ms bin, W
+        self.stiffness = np.zeros(self.m)
+        self.peak = np.full(len(self.cycles), -np.inf)
+        self.controller.reset(self.baseline)
+        self.k_last = 0.0
+        self.next_cycle = 0
+        self.current = -1
+        self.command = 0.0
+        self.ref = None
+
+    def before_step(self, k: int) -> None:
+        """Step ``k`` up to the physics: schedule, reference, controller, records."""
+        loop = self.loop
+        while self.next_cycle < len(self.cycles) and k >= self.start_steps[self.next_cycle]:
+            cycle = self.cycles[self.next_cycle]
+            loop.start_task(self.task, cycle.params, cycle.onset_s)
+            self.current = self.next_cycle
+            self.next_cycle += 1
+        ref = loop.reference()
+        obs = loop.observe(ref)
+        self.command = self.controller(obs)
+        if self.assist is not None and self.assist.counters.stiffness:
+            self.k_last = self.assist.counters.stiffness[-1]
+        self.q_track[k] = obs.q_human if self.no_exo else obs.q
+        self.q_ref[k] = ref.q
+        self.phase[k] = ref.phase
+        loop.arm.muscle_activations(out=self.acts[k])
+        if ref.phase >= 0.0:
+            self.peak[self.current] = max(self.peak[self.current], obs.q_human)
+        if k % self.dec == 0:
+            self.stiffness[k // self.dec] = self.k_last
+        self.ref = ref
+
+    def result(self, wall_s: float) -> dict:
+        req, dec, h, m = self.req, self.dec, self.loop.h, self.m
+        t_dec = np.arange(m) * dec * h
+        # Power averaged over each 10 ms bin, stamped at the bin centre.
+        t_pow = t_dec + 0.5 * dec * h
+        met = ee_metrics(t_pow, self.power, req.body_mass_kg, req.basal_w_per_kg)
+        ee = self.power / req.body_mass_kg + req.basal_w_per_kg
+        nb = int(EE_BIN_S / (dec * h))
+        n_bins = len(ee) // nb
+        ee_bins = ee[:n_bins * nb].reshape(n_bins, nb).mean(axis=1)
+        completed = sum(
+            1 for c, p in zip(self.cycles, self.peak, strict=True)
+            if c.end <= self.total_s
+            and p >= c.reference.baseline + COMPLETED_PEAK_FRACTION * c.reference.amplitude)
+        fm = t_dec < min(FIRST_MINUTE_S, self.total_s)
+        step = max(1, int(round(FIRST_MINUTE_STEP_S / (dec * h))))
+        safety = safety_counts(self.assist)
+        return {
+            'condition': req.condition, 'seed': int(req.seed), **met,
+            'cycles_started': sum(1 for c in self.cycles if c.start < self.total_s),
+            'cycles_completed': completed,
+            'rmse_rad': rmse(self.q_track, self.q_ref, active_mask(self.phase)),
+            'effort': effort(self.acts),
+            'safety': safety, 'safety_ok': safety_ok(safety),
+            'ee_curve': {'t_s': (np.arange(n_bins) * EE_BIN_S + 0.5 * EE_BIN_S).tolist(),
+                         'ee_w_per_kg': ee_bins.tolist()},
+            'first_minute': {'t_s': t_dec[fm][::step].tolist(),
+                             'q_ref': self.q_ref[::dec][fm][::step].tolist(),
+                             'q': self.q_track[::dec][fm][::step].tolist(),
+                             'stiffness': (self.stiffness[fm][::step].tolist()
+                                           if self.assist is not None else None)},
+            'wall_s': wall_s,
+        }
+
+
+def run_repetitive_sessions(requests: list[RepetitiveRequest]) -> list[dict]:
+    """:func:`run_repetitive` of each request, stepped as one batch (in order).
+
+    The sessions step in lock step (:func:`exo_sim.step_loop.step_batch`; the muscle
+    energetics of every session in one :class:`exo_sim.metabolic.MetabolicRows`); each
+    result is the one :func:`run_repetitive` gives alone (``wall_s``: the batch's wall time
+    per session). Sessions of different lengths leave the batch when they end.
+    """
+    start_wall = time.perf_counter()
+    sessions = [_Session(req) for req in requests]
+    rows_cache: dict[tuple[int, ...], MetabolicRows] = {}
+    active = list(range(len(sessions)))
+    for k in range(max((s.n for s in sessions), default=0)):
+        if any(sessions[i].n <= k for i in active):
+            active = [i for i in active if sessions[i].n > k]
+        group = [sessions[i] for i in active]
+        for ses in group:
+            ses.before_step(k)
+        key = tuple(active)
+        if key not in rows_cache:
+            rows_cache[key] = MetabolicRows([ses.loop.metabolic for ses in group])
+        power = rows_cache[key].power([ses.loop.arm for ses in group])
+        for ses, p in zip(group, power.tolist(), strict=True):
+            ses.power[k // ses.dec] += p / ses.dec
+        step_batch([ses.loop for ses in group], [ses.command for ses in group],
+                   [ses.ref for ses in group])
+    wall = (time.perf_counter() - start_wall) / max(len(sessions), 1)
+    return [ses.result(wall) for ses in sessions]
+
+
 def run_repetitive(condition: str, minutes: float, body_mass_kg: float = REPETITIVE_MASS_KG,
                    seed: int = 0, basal_w_per_kg: float = 0.0,
                    node_config: NodeConfig | None = None) -> dict:
@@ -148,88 +292,7 @@ def run_repetitive(condition: str, minutes: float, body_mass_kg: float = REPETIT
     Returns the ``repetitive.conditions[condition]`` dict of eval.json: EC (eq. 16), EE
     curve (1 s bins), cycles started/completed, RMSE over the cycles' active phases and
     effort over the whole session (:mod:`exo_contract.metrics`), safety counters and the
-    first minute at 20 Hz.
+    first minute at 20 Hz. A batch of one of :func:`run_repetitive_sessions`.
     """
-    start_wall = time.perf_counter()
-    total_s = float(minutes) * 60.0
-    task = TASKS_BY_ID[REPETITIVE_TASK]
-    cycles = make_schedule(total_s, seed)
-    baseline = cycles[0].reference.baseline
-    config = ExoArmConfig(body_mass_kg=float(body_mass_kg), attach_exo=condition != 'no_exo')
-    loop = StepLoop(replace(config, payload_kg=task.payload_per_arm_kg), baseline)
-    h = loop.h
-    start_steps = [start_step(c.start, h) for c in cycles]
-    source = make_source(condition, node_config)
-    assist = None
-    if source is None:
-        controller = ZeroTorque()
-    else:
-        # The text goes out at the step each cycle's task starts (obs.t = k * h exactly).
-        assist = RepetitiveAssist(source, task.text, [k * h for k in start_steps],
-                                  **assist_kwargs(node_config))
-        controller = assist
-    dec = max(1, int(round(RECORD_PERIOD_S / h)))
-    m = int(round(total_s / h)) // dec
-    n = m * dec
-    no_exo = condition == 'no_exo'
-    q_track = np.empty(n)  # the tracking angle: human (no_exo) or exo
-    q_ref = np.empty(n)
-    phase = np.empty(n)
-    acts = np.empty((n, len(loop.arm.MUSCLES)))
-    power = np.zeros(m)  # mean muscle metabolic power over each 10 ms bin, W
-    stiffness = np.zeros(m)
-    peak = np.full(len(cycles), -np.inf)
-    controller.reset(baseline)
-    k_last = 0.0
-    next_cycle = 0
-    current = -1
-    for k in range(n):
-        while next_cycle < len(cycles) and k >= start_steps[next_cycle]:
-            loop.start_task(task, cycles[next_cycle].params, cycles[next_cycle].onset_s)
-            current = next_cycle
-            next_cycle += 1
-        ref = loop.reference()
-        obs = loop.observe(ref)
-        command = controller(obs)
-        if assist is not None and assist.counters.stiffness:
-            k_last = assist.counters.stiffness[-1]
-        q_track[k] = obs.q_human if no_exo else obs.q
-        q_ref[k] = ref.q
-        phase[k] = ref.phase
-        acts[k] = loop.activations()
-        if ref.phase >= 0.0:
-            peak[current] = max(peak[current], obs.q_human)
-        j = k // dec
-        power[j] += loop.metabolic_power() / dec
-        if k % dec == 0:
-            stiffness[j] = k_last
-        loop.step(command, ref)
-    t_dec = np.arange(m) * dec * h
-    # Power averaged over each 10 ms bin, stamped at the bin centre.
-    t_pow = t_dec + 0.5 * dec * h
-    met = ee_metrics(t_pow, power, body_mass_kg, basal_w_per_kg)
-    ee = power / body_mass_kg + basal_w_per_kg
-    nb = int(EE_BIN_S / (dec * h))
-    n_bins = len(ee) // nb
-    ee_bins = ee[:n_bins * nb].reshape(n_bins, nb).mean(axis=1)
-    completed = sum(1 for c, p in zip(cycles, peak, strict=True) if c.end <= total_s and p >=
-                    c.reference.baseline + COMPLETED_PEAK_FRACTION * c.reference.amplitude)
-    fm = t_dec < min(FIRST_MINUTE_S, total_s)
-    step = max(1, int(round(FIRST_MINUTE_STEP_S / (dec * h))))
-    safety = safety_counts(assist)
-    return {
-        'condition': condition, 'seed': int(seed), **met,
-        'cycles_started': sum(1 for c in cycles if c.start < total_s),
-        'cycles_completed': completed,
-        'rmse_rad': rmse(q_track, q_ref, active_mask(phase)),
-        'effort': effort(acts),
-        'safety': safety, 'safety_ok': safety_ok(safety),
-        'ee_curve': {'t_s': (np.arange(n_bins) * EE_BIN_S + 0.5 * EE_BIN_S).tolist(),
-                     'ee_w_per_kg': ee_bins.tolist()},
-        'first_minute': {'t_s': t_dec[fm][::step].tolist(),
-                         'q_ref': q_ref[::dec][fm][::step].tolist(),
-                         'q': q_track[::dec][fm][::step].tolist(),
-                         'stiffness': (stiffness[fm][::step].tolist() if assist is not None
-                                       else None)},
-        'wall_s': time.perf_counter() - start_wall,
-    }
+    return run_repetitive_sessions([RepetitiveRequest(condition, minutes, body_mass_kg, seed,
+                                                      basal_w_per_kg, node_config)])[0]
