@@ -171,18 +171,23 @@ def test_a_stored_calibration_drives_the_study(tmp_path):
 
 
 def test_a_subjects_batch_gives_each_item_its_numbers_alone():
-    """run_subject's lock-step batch (practice chains, then every item) = one item at a time.
+    """A subject's lock-step batch of every condition = one condition and item at a time.
 
-    A scenario that changes the wearer's reference and the bump (a push on the forearm),
-    under the assisted default: every row's numbers are the same.
+    Every condition's practice chains, then every item of every condition. A scenario that changes the wearer's reference and the bump (a push on the forearm),
+    with and without the exo: every row's numbers are the same.
     """
     from exo_experiments.evaluation.conditions import default_node_config  # noqa: PLC0415
-    from exo_experiments.evaluation.study import run_subject  # noqa: PLC0415
+    from exo_experiments.evaluation.study import (  # noqa: PLC0415
+        run_subject,
+        run_subject_conditions,
+    )
     items = ['reverse', 'bump']
     config = default_node_config()
-    batch = run_subject(3, 'gravity_share', items, config)
-    alone = run_subject(3, 'gravity_share', items, config, batch=False)
-    assert [r['item'] for r in batch] == items
+    batch = run_subject_conditions(3, ['gravity_share', 'no_exo'], items, config)
+    alone = [row for c in ('gravity_share', 'no_exo')
+             for row in run_subject(3, c, items, config, batch=False)]
+    assert [(r['condition'], r['item']) for r in batch] == [
+        (c, i) for c in ('gravity_share', 'no_exo') for i in items]
     for a, b in zip(batch, alone, strict=True):
         assert 'error' not in a
         assert {k: v for k, v in a.items() if k != 'wall_s'} == \
@@ -192,7 +197,12 @@ def test_a_subjects_batch_gives_each_item_its_numbers_alone():
 def test_a_failing_item_is_reported_on_its_own_row():
     """An unknown item fails alone; the batch's other items still give their numbers."""
     from exo_experiments.evaluation.conditions import default_node_config  # noqa: PLC0415
-    from exo_experiments.evaluation.study import run_subject  # noqa: PLC0415
-    rows = run_subject(3, 'no_exo', ['wave', 'no_such_task'], default_node_config())
-    assert 'error' not in rows[0] and rows[0]['rmse_rad'] > 0.0
-    assert rows[1]['item'] == 'no_such_task' and 'KeyError' in rows[1]['error']
+    from exo_experiments.evaluation.study import run_subject_conditions  # noqa: PLC0415
+    rows = run_subject_conditions(3, ['no_exo', 'transparent'], ['wave', 'no_such_task'],
+                                  default_node_config())
+    assert [(r['condition'], r['item']) for r in rows] == [
+        ('no_exo', 'wave'), ('no_exo', 'no_such_task'), ('transparent', 'wave'),
+        ('transparent', 'no_such_task')]
+    for good, bad in (rows[:2], rows[2:]):
+        assert 'error' not in good and good['rmse_rad'] > 0.0
+        assert 'KeyError' in bad['error']

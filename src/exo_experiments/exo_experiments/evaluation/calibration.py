@@ -42,13 +42,15 @@ DEFAULT_CANDIDATES = ('learned', 'gravity_share', 'constant_assist', 'promp')
 
 def choose_gravity_share(subjects: list[int], candidates=SHARE_CANDIDATES,
                          tasks=LOADED_TASKS, workers: int | None = None,
-                         node_config: NodeConfig | None = None) -> dict:
+                         node_config: NodeConfig | None = None,
+                         ray_address: str | None = None) -> dict:
     """The chosen share and, per candidate, the per-task mean RMSE and energy change."""
     _check_calibration(subjects)
     table = {}
     for share in sorted(candidates):
         res = run_population(['no_exo', 'gravity_share'], list(tasks), [], subjects,
-                             workers, node_config, share, progress=False)
+                             workers, node_config, share, progress=False,
+                             ray_address=ray_address)
         cells = res['summary']
         table[share] = {t: {'rmse_rad': cells[t]['gravity_share']['rmse_rad']['mean'],
                             'energy_change_pct':
@@ -138,7 +140,7 @@ def choose_default(summary: dict, tasks=LOADED_TASKS, scenarios=tuple(SCENARIOS)
 
 def calibrate(subjects: list[int], tasks=LOADED_TASKS, scenarios=tuple(SCENARIOS),
               workers: int | None = None, node_config: NodeConfig | None = None,
-              shares=SHARE_CANDIDATES) -> dict:
+              shares=SHARE_CANDIDATES, ray_address: str | None = None) -> dict:
     """Both choices on calibration ``subjects``: the gravity share, then the default.
 
     Returns :func:`choose_gravity_share`'s dict with ``'study'`` (the candidates' study at
@@ -147,10 +149,10 @@ def calibrate(subjects: list[int], tasks=LOADED_TASKS, scenarios=tuple(SCENARIOS
     """
     _check_calibration(subjects)
     cal = choose_gravity_share(subjects, shares, tasks=tasks, workers=workers,
-                               node_config=node_config)
+                               node_config=node_config, ray_address=ray_address)
     study = run_population(['no_exo', *DEFAULT_CANDIDATES, STIFFNESS_ABLATION], list(tasks),
                            list(scenarios), subjects, workers, node_config,
-                           cal['chosen_share'])
+                           cal['chosen_share'], ray_address=ray_address)
     cal['study'] = study
     cal['default_choice'] = choose_default(study['summary'], tasks, scenarios)
     return cal

@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import replace
 import datetime
 import math
-import multiprocessing as mp
 import os
 import sys
 import time
@@ -51,6 +50,7 @@ from exo_experiments.evaluation.single import draw_timing
 from exo_experiments.harness import ImpedanceAssist
 from exo_sim.datagen.config import episode_seed
 from exo_sim.episodes import PRACTICE_REPETITIONS, PRACTICE_SEED
+from exo_sim.parallel import map_jobs
 from exo_sim.rollout import practise_chains
 
 SCHEMA = 'exo_vic.study/1'
@@ -80,26 +80,34 @@ def run_subject(subject_id: int, condition: str, items: list[str], node_config: 
     """Every task / scenario of ``items`` for one subject under one condition.
 
     ``batch``: the practice repetitions of the tasks performed, then the measured rollouts,
-    step in lock step (:func:`exo_sim.rollout.run_rollouts`: each rollout's numbers are
-    those it has alone); should a batch fail, its items run one at a time, so a failing
-    rollout is reported on its own row. False: one rollout at a time.
+    step in lock step (:func:`run_subject_conditions` of one condition); False: one rollout
+    at a time.
     """
-    if not items:
-        return []
     if not batch:
         return [row for item in items
-                for row in run_subject(subject_id, condition, [item], node_config,
-                                       gravity_share)]
+                for row in run_subject_conditions(subject_id, [condition], [item],
+                                                  node_config, gravity_share)]
+    return run_subject_conditions(subject_id, [condition], items, node_config, gravity_share)
+
+
+def run_subject_conditions(subject_id: int, conditions: list[str], items: list[str],
+                           node_config: NodeConfig, gravity_share: float | None = None
+                           ) -> list[dict]:
+    """Every task / scenario of ``items`` for one subject under each of ``conditions``.
+
+    The practice repetitions of the tasks performed under every condition, then all the
+    measured rollouts, step in lock step (:func:`exo_sim.rollout.run_rollouts`: each
+    rollout's numbers are those it has alone). Should a batch fail, its conditions run one
+    at a time, then a failing condition's items one at a time, so a failing rollout is
+    reported on its own row. Rows in the order of ``conditions``, then ``items``.
+    """
+    if not items or not conditions:
+        return []
     subject = draw_subject(subject_id)
-    arm = replace(subject.arm, attach_exo=condition != 'no_exo')
     mass = subject.body_mass_kg
-
-    def controller(text: str):
-        return _controller(condition, text, mass, node_config, gravity_share)
-
     start = time.perf_counter()
-    plans = []
     try:
+        plans = []
         for item in items:
             scenario = SCENARIOS.get(item)
             if scenario is not None:
@@ -107,36 +115,47 @@ def run_subject(subject_id: int, condition: str, items: list[str], node_config: 
             else:
                 text_task = task = TASKS_BY_ID[item]
             plans.append((item, scenario, text_task, task))
-        # Practice: each performed task's repetitions form a chain; the chains are independent.
+        # Practice: each performed task's repetitions under each condition form a chain;
+        # the chains are independent.
         tasks = list({task.task_id: task for _, _, _, task in plans}.values())
+        arms = {c: replace(subject.arm, attach_exo=c != 'no_exo') for c in conditions}
 
-        def chain(task):
-            return lambda memory: rollout_spec(task, arm, subject.human, controller(task.text),
-                                               seed=PRACTICE_SEED, memory=memory,
-                                               rest_before=REST_S)
-        memory = dict(zip([task.task_id for task in tasks],
-                          practise_chains([chain(task) for task in tasks],
-                                          [PRACTICE_REPETITIONS] * len(tasks)), strict=True))
-        specs = []
-        for _, scenario, text_task, task in plans:
-            timing = draw_timing(subject_id, task.task_id, 70.0)
-            noise = episode_seed(stats.BOOTSTRAP_SEED + 30_000, task.task_id, 70.0,
-                                 subject_id)
-            specs.append(rollout_spec(task, arm, subject.human, controller(text_task.text),
-                                      params=timing.params, onset_s=timing.onset_s,
-                                      seed=noise, memory=memory[task.task_id] or {},
-                                      scenario=scenario, rest_before=REST_S))
+        def chain(condition, task):
+            return lambda memory: rollout_spec(
+                task, arms[condition], subject.human,
+                _controller(condition, task.text, mass, node_config, gravity_share),
+                seed=PRACTICE_SEED, memory=memory, rest_before=REST_S)
+        keys = [(c, task.task_id) for c in conditions for task in tasks]
+        practised = practise_chains([chain(c, TASKS_BY_ID[t]) for c, t in keys],
+                                    [PRACTICE_REPETITIONS] * len(keys))
+        memory = dict(zip(keys, practised, strict=True))
+        runs, specs = [], []
+        for c in conditions:
+            for item, scenario, text_task, task in plans:
+                timing = draw_timing(subject_id, task.task_id, 70.0)
+                noise = episode_seed(stats.BOOTSTRAP_SEED + 30_000, task.task_id, 70.0,
+                                     subject_id)
+                ctrl = _controller(c, text_task.text, mass, node_config, gravity_share)
+                specs.append(rollout_spec(task, arms[c], subject.human, ctrl,
+                                          params=timing.params, onset_s=timing.onset_s,
+                                          seed=noise, memory=memory[(c, task.task_id)] or {},
+                                          scenario=scenario, rest_before=REST_S))
+                runs.append((c, item, scenario))
         traces = simulate_batch(specs)
-    except Exception as exc:  # noqa: BLE001 -- each item again alone: the failing one reported
+    except Exception as exc:  # noqa: BLE001 -- each part again alone: the failing one reported
+        if len(conditions) > 1:
+            return [row for c in conditions
+                    for row in run_subject_conditions(subject_id, [c], items, node_config,
+                                                      gravity_share)]
         if len(items) == 1:
-            return [{'item': items[0], 'condition': condition, 'subject_id': subject_id,
+            return [{'item': items[0], 'condition': conditions[0], 'subject_id': subject_id,
                      'error': f'{type(exc).__name__}: {exc}'}]
         return [row for item in items
-                for row in run_subject(subject_id, condition, [item], node_config,
-                                       gravity_share)]
-    wall = (time.perf_counter() - start) / len(plans)
+                for row in run_subject_conditions(subject_id, conditions, [item],
+                                                  node_config, gravity_share)]
+    wall = (time.perf_counter() - start) / len(runs)
     out = []
-    for (item, scenario, _, _), spec, tr in zip(plans, specs, traces, strict=True):
+    for (condition, item, scenario), spec, tr in zip(runs, specs, traces, strict=True):
         ctrl = spec.controller
         res = {'item': item, 'kind': 'scenario' if scenario else 'task',
                'condition': condition, 'subject_id': subject_id,
@@ -160,19 +179,25 @@ def run_subject(subject_id: int, condition: str, items: list[str], node_config: 
 
 
 def _job(job: tuple) -> list[dict]:
-    subject_id, condition, items, node_config, share = job
+    subject_id, conditions, items, node_config, share = job
     try:
-        return run_subject(subject_id, condition, items, node_config, share)
+        return run_subject_conditions(subject_id, conditions, items, node_config, share)
     except Exception as exc:  # noqa: BLE001 -- reported, not fatal
-        return [{'item': i, 'condition': condition, 'subject_id': subject_id,
-                 'error': f'{type(exc).__name__}: {exc}'} for i in items]
+        return [{'item': i, 'condition': c, 'subject_id': subject_id,
+                 'error': f'{type(exc).__name__}: {exc}'} for c in conditions for i in items]
 
 
 def run_population(conditions: list[str], tasks: list[str], scenarios: list[str],
                    subjects: list[int], workers: int | None = None,
                    node_config: NodeConfig | None = None, gravity_share: float | None = None,
-                   progress: bool = True) -> dict:
-    """Run the study; return the study dict (rows + summary + comparisons)."""
+                   progress: bool = True, ray_address: str | None = None) -> dict:
+    """Run the study; return the study dict (rows + summary + comparisons).
+
+    One job per subject (every condition, task and scenario in one batch,
+    :func:`run_subject_conditions`) on ``workers`` local processes, or on the Ray cluster
+    at ``ray_address`` (:func:`exo_sim.parallel.map_jobs`); the rows do not depend on
+    where they ran.
+    """
     start = time.perf_counter()
     node_config = node_config if node_config is not None else default_node_config()
     skipped = {}
@@ -187,22 +212,20 @@ def run_population(conditions: list[str], tasks: list[str], scenarios: list[str]
     if 'no_exo' not in runnable:
         runnable.insert(0, 'no_exo')
     items = list(tasks) + list(scenarios)
-    jobs = [(s, c, items, node_config, gravity_share) for s in subjects for c in runnable]
+    jobs = [(s, runnable, items, node_config, gravity_share) for s in subjects]
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     rows: list[dict] = []
     from tqdm import tqdm  # noqa: PLC0415
-    bar = tqdm(total=len(jobs), desc='subjects x conditions', disable=not progress,
-               file=sys.stderr)
-    if workers == 1:
-        for job in jobs:
-            rows += _job(job)
-            bar.update()
-    else:
-        with mp.get_context('spawn').Pool(workers) as pool:
-            for res in pool.imap_unordered(_job, jobs):
-                rows += res
-                bar.update()
+    bar = tqdm(total=len(jobs), desc='subjects', disable=not progress, file=sys.stderr)
+    for res in map_jobs(_job, jobs, workers, ray_address):
+        rows += res
+        bar.update()
     bar.close()
+    # The rows in a fixed order whatever the order the jobs finished in.
+    order = {(s, c): i for i, (s, c) in enumerate((s, c) for s in subjects for c in runnable)}
+    position = {item: i for i, item in enumerate(items)}
+    rows.sort(key=lambda r: (order[(r['subject_id'], r['condition'])],
+                             position.get(r['item'], len(items))))
     add_energy_change(rows)
     return {'schema': SCHEMA,
             'created': datetime.datetime.now(datetime.timezone.utc).isoformat(),

@@ -78,7 +78,7 @@ def run_study(opts: argparse.Namespace, parser: argparse.ArgumentParser, argv,
     elif calibration:
         cal = calibrate(calibration, tasks=[t for t in LOADED_TASKS if t in tasks]
                         or list(LOADED_TASKS), scenarios=scenarios, workers=opts.workers,
-                        node_config=node_config)
+                        node_config=node_config, ray_address=opts.ray_address)
         (opts.out / 'calibration.json').write_text(json.dumps(cal, indent=1))
         print(f'chosen on calibration subjects {calibration}: gravity share '
               f'{cal["chosen_share"]:g}, default {cal["default_choice"]["default"]} '
@@ -91,7 +91,7 @@ def run_study(opts: argparse.Namespace, parser: argparse.ArgumentParser, argv,
         return 0 if cal['study']['safety_ok'] and cal['study']['errors'] == 0 else 1
     share = cal['chosen_share'] if cal else None
     study = run_population(conditions, tasks, scenarios, subjects, opts.workers, node_config,
-                           share)
+                           share, ray_address=opts.ray_address)
     study['calibration'] = cal
     study['measured_by'] = provenance(argv)
     (opts.out / 'study.json').write_text(json.dumps(study, indent=1))
