@@ -173,8 +173,9 @@ def test_a_stored_calibration_drives_the_study(tmp_path):
 def test_a_subjects_batch_gives_each_item_its_numbers_alone():
     """A subject's lock-step batch of every condition = one condition and item at a time.
 
-    Every condition's practice chains, then every item of every condition. A scenario that changes the wearer's reference and the bump (a push on the forearm),
-    with and without the exo: every row's numbers are the same.
+    Every condition's practice chains, then every item of every condition. A scenario
+    that changes the wearer's reference and the bump (a push on the forearm), with and
+    without the exo: every row's numbers are the same.
     """
     from exo_experiments.evaluation.conditions import default_node_config  # noqa: PLC0415
     from exo_experiments.evaluation.study import (  # noqa: PLC0415
