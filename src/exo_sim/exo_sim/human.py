@@ -320,7 +320,6 @@ class SimulatedHuman:
         ids = arm.muscle_ids
         self._ids = ids
         self._muscles = arm.muscle_index  # a slice when the muscles are contiguous
-        self._actadr = m.actuator_actadr[ids].copy()
         self.curves = batched.MuscleCurves(m, ids)
         self.u_min = m.actuator_ctrlrange[ids, 0].copy()
         self.u_max = m.actuator_ctrlrange[ids, 1].copy()

@@ -61,8 +61,6 @@ class MetabolicModel:
         """Cache muscle masses, optimal lengths and curve parameters."""
         m = arm.model
         ids = arm.muscle_ids
-        self._ids = ids
-        self._actadr = m.actuator_actadr[ids].copy()
         lr = m.actuator_lengthrange[ids]
         rng = m.actuator_gainprm[ids, 0:2]
         self.l_opt = (lr[:, 1] - lr[:, 0]) / (rng[:, 1] - rng[:, 0])
@@ -85,11 +83,7 @@ class MetabolicModel:
 
     def muscle_power(self, arm: ExoArm) -> np.ndarray:
         """Metabolic power of each muscle (6,) in W, >= 0, in the current state of ``arm``."""
-        d = arm.data
-        ids = self._ids
-        return self._rows.muscle_power(d.actuator_length[ids][None],
-                                       d.actuator_velocity[ids][None],
-                                       d.act[self._actadr][None], d.ctrl[ids][None])[0]
+        return self._rows.power_rows([arm])[0]
 
     def power(self, arm: ExoArm) -> float:
         """Total metabolic power in W (>= 0, finite): muscles plus the optional basal term."""
@@ -152,9 +146,15 @@ class MetabolicRows:
 
     def power(self, arms: list[ExoArm]) -> np.ndarray:
         """Total metabolic power (N,), W, of each episode's arm (as MetabolicModel.power)."""
-        pairs = list(zip(self.models, [arm.data for arm in arms], strict=True))
-        length = np.array([d.actuator_length[mm._ids] for mm, d in pairs])
-        vel = np.array([d.actuator_velocity[mm._ids] for mm, d in pairs])
-        act = np.array([d.act[mm._actadr] for mm, d in pairs])
-        ctrl = np.array([d.ctrl[mm._ids] for mm, d in pairs])
-        return self.muscle_power(length, vel, act, ctrl).sum(axis=1) + self.basal_w
+        return self.power_rows(arms).sum(axis=1) + self.basal_w
+
+    def power_rows(self, arms: list[ExoArm]) -> np.ndarray:
+        """Metabolic power of each muscle (N, 6), W, of each episode's arm."""
+        if len(arms) != len(self.models):
+            raise ValueError(f'{len(arms)} arms for {len(self.models)} models')
+        datas = [(arm.data, arm.muscle_index) for arm in arms]
+        length = np.array([d.actuator_length[i] for d, i in datas])
+        vel = np.array([d.actuator_velocity[i] for d, i in datas])
+        act = np.array([arm.data.act[arm.muscle_act_index] for arm in arms])
+        ctrl = np.array([d.ctrl[i] for d, i in datas])
+        return self.muscle_power(length, vel, act, ctrl)

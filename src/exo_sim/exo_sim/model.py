@@ -299,8 +299,9 @@ class ExoArm:
         contiguous = bool(np.all(np.diff(ids) == 1))
         self.muscle_index = slice(int(ids[0]), int(ids[-1]) + 1) if contiguous else ids
         act = m.actuator_actadr[ids]
-        self._act_index = (slice(int(act[0]), int(act[-1]) + 1)
-                           if bool(np.all(np.diff(act) == 1)) else act)
+        # Their activations' addresses in data.act, as a slice when contiguous.
+        self.muscle_act_index = (slice(int(act[0]), int(act[-1]) + 1)
+                                 if bool(np.all(np.diff(act) == 1)) else act)
         self.payload_body = int(m.body(PAYLOAD_BODY).id)
         if self.has_exo:
             self.exo_dof = int(m.jnt_dofadr[m.joint(EXO_JOINT).id])
@@ -421,8 +422,8 @@ class ExoArm:
         A new array, or written into ``out`` (6,) and returned.
         """
         if out is None:
-            return self.data.act[self._act_index].copy()
-        out[:] = self.data.act[self._act_index]
+            return self.data.act[self.muscle_act_index].copy()
+        out[:] = self.data.act[self.muscle_act_index]
         return out
 
     # -------------------------------------------------------------- identification
