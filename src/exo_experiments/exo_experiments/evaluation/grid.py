@@ -45,8 +45,8 @@ METABOLIC_MODEL = ('Umberger, Gerritsen & Martin (2003), "A model of human muscl
 def _run_job(job: tuple) -> list[tuple[tuple, dict]]:
     """Pool worker (module level: spawn-safe): ``[(single job, result), ...]``.
 
-    A job is a group of repetitive sessions or of single rollouts (one task, or one task
-    and body mass; every condition and seed), which step as one batch
+    A job is a group of repetitive sessions or of single rollouts (one task and body mass,
+    every condition and seed), which step as one batch
     (:func:`~exo_experiments.evaluation.repetitive.run_repetitive_sessions`,
     :func:`~exo_experiments.evaluation.single.evaluate_rollouts`); should the batch fail,
     its members run one at a time, so a failing one is reported on its own.
@@ -195,12 +195,10 @@ def run_evaluation(conditions: list[str], tasks: list[str], masses: list[float],
     # Traces (Fig. 5) of the first seed's rollouts at the repetitive session's body mass.
     singles = [('single', t, c, m, s, node_config, m == REPETITIVE_MASS_KG and s == seed)
                for t in tasks for m in masses for c in runnable for s in seed_list]
-    # One batch per task (every body mass, condition and seed); per task x body mass on a
-    # cluster or with more workers than tasks (more, smaller jobs).
-    per_mass = ray_address is not None or workers > len(set(tasks))
+    # One batch per task x body mass: every condition and seed.
     groups: dict[tuple, list[tuple]] = {}
     for one in singles:
-        groups.setdefault((one[1], one[3]) if per_mass else (one[1],), []).append(one)
+        groups.setdefault((one[1], one[3]), []).append(one)
     batches = session_batches + [('singles', group) for group in groups.values()]
     results = _run_jobs(batches, min(workers, max(len(batches), 1)), progress,
                         ray_address=ray_address)
