@@ -54,6 +54,9 @@ from exo_sim.parallel import map_jobs
 from exo_sim.rollout import practise_chains
 
 SCHEMA = 'exo_vic.study/1'
+MAX_BATCH = 32
+"""Most rollouts a study job steps in one batch (tens of MB each: models, reference sources,
+records); a subject's conditions are grouped up to it."""
 REST_S = 0.5
 POLICY_CONDITION = 'learned'
 """The condition the study pairs with every other (the learned policy; study.json's
@@ -193,7 +196,8 @@ def run_population(conditions: list[str], tasks: list[str], scenarios: list[str]
                    progress: bool = True, ray_address: str | None = None) -> dict:
     """Run the study; return the study dict (rows + summary + comparisons).
 
-    One job per subject (every condition, task and scenario in one batch,
+    One job per subject and group of conditions (every task and scenario of as many
+    conditions as :data:`MAX_BATCH` rollouts hold, in one batch,
     :func:`run_subject_conditions`) on ``workers`` local processes, or on the Ray cluster
     at ``ray_address`` (:func:`exo_sim.parallel.map_jobs`); the rows do not depend on
     where they ran.
@@ -212,11 +216,14 @@ def run_population(conditions: list[str], tasks: list[str], scenarios: list[str]
     if 'no_exo' not in runnable:
         runnable.insert(0, 'no_exo')
     items = list(tasks) + list(scenarios)
-    jobs = [(s, runnable, items, node_config, gravity_share) for s in subjects]
+    per_job = max(1, MAX_BATCH // max(len(items), 1))
+    jobs = [(s, runnable[i:i + per_job], items, node_config, gravity_share)
+            for s in subjects for i in range(0, len(runnable), per_job)]
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     rows: list[dict] = []
     from tqdm import tqdm  # noqa: PLC0415
-    bar = tqdm(total=len(jobs), desc='subjects', disable=not progress, file=sys.stderr)
+    bar = tqdm(total=len(jobs), desc='subjects x condition groups', disable=not progress,
+               file=sys.stderr)
     for res in map_jobs(_job, jobs, workers, ray_address):
         rows += res
         bar.update()
