@@ -39,10 +39,11 @@ class MuscleCurves:
 
     def __init__(self, model, ids) -> None:
         ids = list(ids)
-        self.lengthrange = [np.ascontiguousarray(model.actuator_lengthrange[i]) for i in ids]
+        # Copies: a view would keep the compiled model alive as long as these curves.
+        self.lengthrange = [np.array(model.actuator_lengthrange[i]) for i in ids]
         self.acc0 = [float(model.actuator_acc0[i]) for i in ids]
-        self.gainprm = [np.ascontiguousarray(model.actuator_gainprm[i, :9]) for i in ids]
-        self.biasprm = [np.ascontiguousarray(model.actuator_biasprm[i, :9]) for i in ids]
+        self.gainprm = [np.array(model.actuator_gainprm[i, :9]) for i in ids]
+        self.biasprm = [np.array(model.actuator_biasprm[i, :9]) for i in ids]
         self.n = len(self.acc0)
         self.folded = _Folded(np.array(self.lengthrange).reshape(self.n, 2),
                               np.array(self.acc0), np.array(self.gainprm).reshape(self.n, 9),
@@ -91,28 +92,32 @@ class _Folded:
 
     @classmethod
     def stack(cls, rows: list[_Folded]) -> _Folded:
+        """The constants of ``rows`` with a leading batch axis."""
         out = cls.__new__(cls)
         for name in vars(rows[0]):
             setattr(out, name, np.stack([getattr(r, name) for r in rows]))
         return out
 
+    def take(self, rows: np.ndarray | slice) -> _Folded:
+        """The rows ``rows`` of stacked constants."""
+        out = _Folded.__new__(_Folded)
+        for name, value in vars(self).items():
+            setattr(out, name, value[rows])
+        return out
+
+
+def stack_curves(curves: list[MuscleCurves]) -> _Folded:
+    """The folded constants of ``curves`` (one per row) with a leading batch axis.
+
+    For a batch that steps many times with the same rows: pass it as ``stacked`` to
+    :func:`muscle_gain` / :func:`muscle_bias`.
+    """
+    return _Folded.stack([cv.folded for cv in curves])
+
 
 MINVAL = mujoco.mjMINVAL
 # Below this many muscle evaluations one call per muscle into MuJoCo is the faster way.
 VECTORISE_FROM = 30
-_STACKED: dict[tuple[int, ...], tuple[list[MuscleCurves], _Folded]] = {}
-
-
-def _rows(curves: list[MuscleCurves]) -> _Folded:
-    """The folded constants of ``curves`` stacked with a leading batch axis (cached)."""
-    key = tuple(map(id, curves))
-    hit = _STACKED.get(key)
-    if hit is None or any(a is not b for a, b in zip(hit[0], curves, strict=True)):
-        if len(_STACKED) >= 64:
-            _STACKED.pop(next(iter(_STACKED)))
-        hit = (list(curves), _Folded.stack([cv.folded for cv in curves]))
-        _STACKED[key] = hit
-    return hit[1]
 
 
 def gain_vectorised(c: _Folded, length: np.ndarray, vel: np.ndarray) -> np.ndarray:
@@ -147,17 +152,19 @@ def bias_vectorised(c: _Folded, length: np.ndarray) -> np.ndarray:
 
 
 def muscle_gain(curves: list[MuscleCurves], length: np.ndarray, vel: np.ndarray,
-                where: np.ndarray | None = None) -> np.ndarray:
+                where: np.ndarray | None = None, stacked: _Folded | None = None
+                ) -> np.ndarray:
     """Active force per unit activation (MuJoCo's ``mju_muscleGain``), (N, n), N.
 
     Negative: a pull. Rows of fibre lengths (m) and velocities (m/s), row ``i`` with the
     muscles ``curves[i]``; ``where`` (N, n) bools: evaluate only there (0 elsewhere).
     Small batches call MuJoCo per muscle, larger ones evaluate its curves vectorised
-    (the same numbers).
+    (the same numbers; ``stacked``: :func:`stack_curves` of ``curves``, else stacked here).
     """
     if length.size >= VECTORISE_FROM:
+        c = stacked if stacked is not None else stack_curves(curves)
         with np.errstate(all='ignore'):  # MuJoCo's C arithmetic: inf/nan propagate
-            out = gain_vectorised(_rows(curves), length, vel)
+            out = gain_vectorised(c, length, vel)
         return out if where is None else np.where(where, out, 0.0)
     out = np.zeros(length.shape)
     gain = mujoco.mju_muscleGain
@@ -172,11 +179,13 @@ def muscle_gain(curves: list[MuscleCurves], length: np.ndarray, vel: np.ndarray,
     return out
 
 
-def muscle_bias(curves: list[MuscleCurves], length: np.ndarray) -> np.ndarray:
+def muscle_bias(curves: list[MuscleCurves], length: np.ndarray,
+                stacked: _Folded | None = None) -> np.ndarray:
     """Passive force (MuJoCo's ``mju_muscleBias``), (N, n), N (negative: a pull)."""
     if length.size >= VECTORISE_FROM:
+        c = stacked if stacked is not None else stack_curves(curves)
         with np.errstate(all='ignore'):
-            return bias_vectorised(_rows(curves), length)
+            return bias_vectorised(c, length)
     out = np.empty(length.shape)
     bias = mujoco.mju_muscleBias
     for row, (cv, ls) in enumerate(zip(curves, length.tolist(), strict=True)):

@@ -551,15 +551,16 @@ class SimulatedHuman:
 
 
 def muscle_coefficients(curves: list[batched.MuscleCurves], length: np.ndarray,
-                        vel: np.ndarray, moments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                        vel: np.ndarray, moments: np.ndarray, stacked=None
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """Active torque per unit activation ``c`` (N, 6) and passive torque (N,), N*m.
 
     Rows of fibre lengths (m), velocities (m/s) and moment arms (m) about the elbow, row
     ``i`` with the muscles ``curves[i]`` (a batch of episodes; one episode is a batch of
-    one).
+    one; ``stacked``: :func:`exo_sim.batched.stack_curves` of ``curves`` when at hand).
     """
-    c = moments * batched.muscle_gain(curves, length, vel)
-    passive = (moments * batched.muscle_bias(curves, length)).sum(axis=-1)
+    c = moments * batched.muscle_gain(curves, length, vel, stacked=stacked)
+    passive = (moments * batched.muscle_bias(curves, length, stacked=stacked)).sum(axis=-1)
     return c, passive
 
 
@@ -601,6 +602,9 @@ class HumanRows:
         self.eff_n = np.array([hm.efferent_steps + 1 for hm in humans])
         self.order = list(range(n))
         self.arange = np.arange(n)
+        self.curves = [hm.curves for hm in humans]
+        self.stacked = (batched.stack_curves(self.curves)
+                        if n * len(humans[0]._ids) >= batched.VECTORISE_FROM else None)
         for i, hm in enumerate(humans):
             old, j = hm._rows, hm._row
             if old is None:  # a new human: resting at its lowest excitation
@@ -646,7 +650,12 @@ def compute_batch(humans: list[SimulatedHuman], refs: list[tuple[float, float, f
     mom = rows.mom[idx, slot]
     u_min = rows.u_min[sel]
     u_max = rows.u_max[sel]
-    c, passive = muscle_coefficients([hm.curves for hm in humans], length, vel, mom)
+    curves = [hm.curves for hm in humans]
+    stacked = None
+    if rows.stacked is not None and len(humans) * len(humans[0]._ids) >= \
+            batched.VECTORISE_FROM:
+        stacked = rows.stacked if whole else rows.stacked.take(idx)
+    c, passive = muscle_coefficients(curves, length, vel, mom, stacked)
     tau_req = tau_ff + tau_fb
     tau_act = tau_req - passive
     a_min = np.maximum(u_min, floor[:, None])

@@ -30,6 +30,7 @@ import numpy as np
 
 # eq. 15-16 live in the contract; re-exported here for existing callers.
 from exo_contract.metabolics import brockway_power, steady_state_energy  # noqa: F401
+from exo_sim import batched
 from exo_sim.batched import muscle_gain, MuscleCurves
 from exo_sim.model import ExoArm
 
@@ -104,6 +105,7 @@ class MetabolicRows:
     def __init__(self, models: list[MetabolicModel]) -> None:
         self.models = list(models)
         self.curves = [mm._curves for mm in self.models]
+        self.stacked = batched.stack_curves(self.curves)
 
         def stack(name: str) -> np.ndarray:
             return np.stack([getattr(mm, name) for mm in self.models])
@@ -127,9 +129,10 @@ class MetabolicRows:
         """
         l_norm = self.range0 + (length - self.lr0) * self.inv_l_opt
         long = l_norm > 1.0
-        gv = muscle_gain(self.curves, length, vel)
+        gv = muscle_gain(self.curves, length, vel, stacked=self.stacked)
         # the isometric gain only scales fibres longer than optimal
-        g0 = muscle_gain(self.curves, length, np.zeros_like(vel), where=long)
+        g0 = muscle_gain(self.curves, length, np.zeros_like(vel), where=long,
+                         stacked=self.stacked)
         a = np.minimum(np.maximum(act, 0.0), 1.0)
         u = np.minimum(np.maximum(ctrl, 0.0), 1.0)
         big_a = np.where(u > a, u, 0.5 * (u + a))

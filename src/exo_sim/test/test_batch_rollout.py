@@ -228,6 +228,17 @@ def test_humans_keep_their_state_when_a_batch_takes_them_in():
     assert alone[0].human.last.excitations.tolist() == mixed[0].human.last.excitations.tolist()
 
 
+def test_muscle_curves_do_not_keep_the_model_alive():
+    """The cached curve arguments are copies: a view would pin the compiled model (and a
+    batch's many models) in memory after the episodes are gone."""
+    arm = ExoArm(ExoArmConfig())
+    cv = batched.MuscleCurves(arm.model, arm.muscle_ids)
+    m = arm.model
+    for value, whole in ((cv.lengthrange, m.actuator_lengthrange),
+                         (cv.gainprm, m.actuator_gainprm), (cv.biasprm, m.actuator_biasprm)):
+        assert not any(np.shares_memory(v, whole) for v in value)
+
+
 def _square(x: int) -> int:
     return x * x
 
