@@ -229,8 +229,10 @@ def test_humans_keep_their_state_when_a_batch_takes_them_in():
 
 
 def test_muscle_curves_do_not_keep_the_model_alive():
-    """The cached curve arguments are copies: a view would pin the compiled model (and a
-    batch's many models) in memory after the episodes are gone."""
+    """The cached curve arguments are copies, not views of the compiled model.
+
+    A view would pin the model (and a batch's many models) after the episodes are gone.
+    """
     arm = ExoArm(ExoArmConfig())
     cv = batched.MuscleCurves(arm.model, arm.muscle_ids)
     m = arm.model
