@@ -30,7 +30,7 @@ import math
 import numpy as np
 
 from exo_contract.tasks import ReferenceTrajectory, Task, TrajectoryParams
-from exo_sim.human import DEFAULT_HUMAN, HumanConfig
+from exo_sim.human import DEFAULT_HUMAN, HumanConfig, MemoryCache
 from exo_sim.model import ExoArmConfig
 from exo_sim.rollout import ProportionalAssist, RolloutResult, RolloutSpec, run_rollouts
 from exo_sim.step_loop import step_batch, StepLoop
@@ -53,8 +53,7 @@ def _check_alpha(alpha: float | None) -> None:
         raise ValueError(f'alpha must be in [0, 1] or None, got {alpha!r}')
 
 
-_PRACTISED: dict[tuple, tuple[tuple[str, tuple[float, ...]], ...]] = {}
-_PRACTISED_MAX = 64
+_PRACTISED = MemoryCache(64)
 
 
 def _practise_batch(keys: list[tuple]) -> None:
@@ -64,9 +63,7 @@ def _practise_batch(keys: list[tuple]) -> None:
     numbers are those it has alone); each runs ``repetitions`` repetitions of its task, a
     repetition ending ``PRACTICE_REST_S`` s after its task does.
     """
-    if len(_PRACTISED) + len(set(keys)) > _PRACTISED_MAX:
-        _PRACTISED.clear()
-    todo = list(dict.fromkeys(k for k in keys if k not in _PRACTISED))
+    todo = _PRACTISED.missing(keys)
     if not todo:
         return
     loops, alphas, left = [], [], []
@@ -97,10 +94,10 @@ def _practise_batch(keys: list[tuple]) -> None:
                     loops[i].start_task(todo[i][0])
         active = [i for i in active if left[i] > 0]
     for key, loop in zip(todo, loops, strict=True):
-        theta = tuple(float(v) for v in loop.human.memory[key[0].task_id])
+        theta = loop.human.memory[key[0].task_id]
         # '' (no task yet): the practised human holds the object the same way before the
         # instruction.
-        _PRACTISED[key] = (('', theta), (key[0].task_id, theta))
+        _PRACTISED.store(key, {'': theta, key[0].task_id: theta})
 
 
 def _practice_key(task: Task, alpha: float | None, body_mass_kg: float, human: HumanConfig,
@@ -115,7 +112,7 @@ def _practice_key(task: Task, alpha: float | None, body_mass_kg: float, human: H
 def _practised(key: tuple) -> dict[str, np.ndarray]:
     if key[4] == 0:
         return {}
-    return {context: np.array(theta) for context, theta in _PRACTISED[key]}
+    return _PRACTISED.memory(key)
 
 
 def practise(task: Task, alpha: float | None, body_mass_kg: float = 70.0,

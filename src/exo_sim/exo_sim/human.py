@@ -710,6 +710,42 @@ def compute_batch(humans: list[SimulatedHuman], refs: list[tuple[float, float, f
     return out
 
 
+class MemoryCache:
+    """A bounded cache of practised internal models (:attr:`SimulatedHuman.memory`), by key.
+
+    A memory is stored frozen (tuples of floats) and handed out as new arrays, so nothing a
+    caller does to one reaches the cache. When new keys would take it over ``max_entries``
+    it starts again empty.
+    """
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = int(max_entries)
+        self._entries: dict[object, tuple[tuple[str, tuple[float, ...]], ...]] = {}
+
+    def missing(self, keys: list) -> list:
+        """The keys not cached, each once, in order.
+
+        The cache is emptied first if these keys and those cached would be more than
+        ``max_entries``.
+        """
+        if len(self._entries) + len(set(keys)) > self.max_entries:
+            self._entries.clear()
+        return list(dict.fromkeys(k for k in keys if k not in self._entries))
+
+    def store(self, key: object, memory: dict[str, np.ndarray] | None) -> None:
+        """Keep ``memory`` (None: no adapted model) under ``key``."""
+        self._entries[key] = tuple((context, tuple(float(v) for v in theta))
+                                   for context, theta in (memory or {}).items())
+
+    def memory(self, key: object) -> dict[str, np.ndarray]:
+        """The memory kept under ``key``, as new arrays (KeyError if none is)."""
+        return {context: np.array(theta) for context, theta in self._entries[key]}
+
+    def clear(self) -> None:
+        """Forget every memory."""
+        self._entries.clear()
+
+
 def save_memory(path: str | Path, memory: dict[str, np.ndarray]) -> None:
     """Write adapted internal models (:attr:`SimulatedHuman.memory`) as JSON."""
     data = {str(k): [float(x) for x in v] for k, v in memory.items()}

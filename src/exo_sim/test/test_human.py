@@ -14,6 +14,7 @@ from exo_sim.human import (
     HumanConfig,
     identify_internal_model,
     load_memory,
+    MemoryCache,
     PRIOR_THETA,
     save_memory,
     SimulatedHuman,
@@ -286,3 +287,24 @@ def test_memory_file_round_trip_and_refuses_bad_content(tmp_path):
             load_memory(path)
     with pytest.raises(ValueError, match='cannot read'):
         load_memory(tmp_path / 'missing.json')
+
+
+def test_memory_cache_keeps_copies_and_stays_bounded():
+    """A cached memory is a copy both ways; new keys past the bound start the cache again."""
+    cache = MemoryCache(4)
+    assert cache.missing(['a', 'b', 'a']) == ['a', 'b']
+    theta = np.array([1.5, 0.75])
+    cache.store('a', {'': theta, 'lift_heavy': theta})
+    cache.store('b', None)
+    theta[0] = 9.0  # the caller's array changes: the cache does not
+    got = cache.memory('a')
+    assert set(got) == {'', 'lift_heavy'}
+    assert got['lift_heavy'].tolist() == [1.5, 0.75]
+    got['lift_heavy'][1] = 0.0  # nor when a copy handed out changes
+    assert cache.memory('a')['lift_heavy'].tolist() == [1.5, 0.75]
+    assert cache.memory('b') == {}
+    assert cache.missing(['a', 'c']) == ['c']  # 2 cached + 2 asked for: within 4
+    cache.store('c', {'': np.ones(2)})
+    assert cache.missing(['d', 'e']) == ['d', 'e']  # 3 cached + 2 asked for > 4: emptied
+    with pytest.raises(KeyError):
+        cache.memory('a')

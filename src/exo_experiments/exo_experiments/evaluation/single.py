@@ -48,6 +48,7 @@ from exo_sim.datagen.config import (
     sample_variation,
 )
 from exo_sim.episodes import PRACTICE_REPETITIONS, PRACTICE_SEED
+from exo_sim.human import MemoryCache
 from exo_sim.model import ExoArmConfig
 from exo_sim.rollout import practise_chains, RolloutSpec, run_rollouts, ZeroTorque
 
@@ -92,8 +93,7 @@ def _controller(condition: str, text: str, node_config: NodeConfig | None,
     return assist, assist, recorder
 
 
-_PRACTISED: dict[tuple, tuple[tuple[str, tuple[float, ...]], ...]] = {}
-_PRACTISED_MAX = 32
+_PRACTISED = MemoryCache(32)
 
 
 def _practise_batch(keys: list[tuple]) -> None:
@@ -101,9 +101,7 @@ def _practise_batch(keys: list[tuple]) -> None:
 
     A key is ``(task_id, condition, mass, text, node_config, repetitions)``.
     """
-    if len(_PRACTISED) + len(set(keys)) > _PRACTISED_MAX:
-        _PRACTISED.clear()
-    todo = list(dict.fromkeys(k for k in keys if k not in _PRACTISED))
+    todo = _PRACTISED.missing(keys)
 
     def chain(key: tuple):
         task_id, condition, body_mass_kg, text, node_config, _ = key
@@ -118,13 +116,12 @@ def _practise_batch(keys: list[tuple]) -> None:
 
     memories = practise_chains([chain(key) for key in todo], [key[5] for key in todo])
     for key, theta in zip(todo, memories, strict=True):
-        _PRACTISED[key] = tuple((context, tuple(float(v) for v in values))
-                                for context, values in (theta or {}).items())
+        _PRACTISED.store(key, theta)
 
 
 def _memory(key: tuple) -> dict:
     """The practised internal models of ``key`` (cached by :func:`_practise_batch`), copies."""
-    return {context: np.array(theta) for context, theta in _PRACTISED[key]}
+    return _PRACTISED.memory(key)
 
 
 def _practice_key(task: Task, condition: str, body_mass_kg: float, text: str,
