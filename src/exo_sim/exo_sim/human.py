@@ -597,7 +597,6 @@ class HumanRows:
         self.noise_cv = np.array([hm.config.noise_cv for hm in humans])
         self.rho = np.array([[hm.noise_rho] for hm in humans])
         self.sig = np.array([[hm.noise_sig] for hm in humans])
-        self.noise_col = self.noise_cv[:, None]
         self.all_noisy = bool(np.all(self.noise_cv > 0.0))
         self.eff_n = np.array([hm.efferent_steps + 1 for hm in humans])
         self.order = list(range(n))
@@ -668,24 +667,18 @@ def compute_batch(humans: list[SimulatedHuman], refs: list[tuple[float, float, f
         for i in range(n):
             a_target[i], feasible[i] = solve_static_optimization(c[i], tau_act[i], a_min[i],
                                                                  u_max[i])
-    # Signal-dependent motor noise: u = a (1 + cv xi), xi an OU process per muscle.
-    u = a_target
+    # Signal-dependent motor noise: u = a (1 + cv xi), xi an OU process per muscle, on the
+    # rows with noise (every row, in order: slices in place of gathers).
     if whole and rows.all_noisy:
-        for j in np.flatnonzero(rows.noise_i >= NOISE_BLOCK).tolist():
-            humans[j]._draw_noise_block()
-        w = rows.block[idx, rows.noise_i]
-        rows.noise_i += 1
-        xi = rows.rho * rows.xi + rows.sig * w
-        rows.xi[:] = xi
-        u = a_target * (1.0 + rows.noise_col * xi)
-        noisy = None
+        noisy, at, members = slice(None), slice(None), rows.arange
     else:
-        noisy = rows.noise_cv[idx] > 0.0
-    if noisy is not None and noisy.any():
-        at = idx[noisy]
+        mask = rows.noise_cv[idx] > 0.0
+        noisy, at, members = mask, idx[mask], np.flatnonzero(mask)
+    u = a_target
+    if len(members):
         for j in np.flatnonzero(rows.noise_i[at] >= NOISE_BLOCK).tolist():
-            humans[int(np.flatnonzero(noisy)[j])]._draw_noise_block()
-        w = rows.block[at, rows.noise_i[at]]
+            humans[int(members[j])]._draw_noise_block()
+        w = rows.block[idx[noisy], rows.noise_i[at]]
         rows.noise_i[at] += 1
         xi = rows.rho[at] * rows.xi[at] + rows.sig[at] * w
         rows.xi[at] = xi
