@@ -244,16 +244,30 @@ def measure_rollout(task_id: str = 'lift_heavy', batch: int = 16, repeats: int =
             'rollout_load_average': list(os.getloadavg())}
 
 
-def measure_policy(calls: int = 5000) -> dict:
-    """Learned-policy inference latency per call (ONNX Runtime, 1 thread), microseconds."""
+def measure_policy(calls: int = 5000, batch: int = 16) -> dict:
+    """Learned-policy inference (ONNX Runtime, 1 thread), microseconds.
+
+    The latency per call of the reference source, and the time per window of ``batch``
+    windows in one call against one call each, with the largest difference of their outputs
+    (:func:`exo_policy.runtime.measure_batched_inference`).
+    """
     from exo_language.resolver import TaskResolver
-    from exo_policy.runtime import LearnedReferenceSource, measure_latency
+    from exo_policy.runtime import (
+        LearnedReferenceSource,
+        measure_batched_inference,
+        measure_latency,
+    )
     source = LearnedReferenceSource(resolver=TaskResolver('lexical'))
     source.set_task_text('lift a heavy box', 0.0)
     measure_latency(source, 200)  # warm-up
     result = measure_latency(source, calls)
+    batched = measure_batched_inference(source.policy, batch)
     return {'policy_inference_us_p50': result['p50_us'],
-            'policy_inference_us_p99': result['p99_us']}
+            'policy_inference_us_p99': result['p99_us'],
+            'policy_batch_size': batch,
+            'policy_inference_us_per_window_single': batched['single_us_per_row'],
+            'policy_inference_us_per_window_batched': batched['batch_us_per_row'],
+            'policy_batched_max_abs_diff': batched['max_abs_diff']}
 
 
 def recorded_wall_times(data_dir: Path) -> dict:
@@ -353,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         *_rollout_rows(results),
         ('policy inference p50 (1 core)', f'{results["policy_inference_us_p50"]:.0f} us'),
         ('policy inference p99 (1 core)', f'{results["policy_inference_us_p99"]:.0f} us'),
+        *_policy_batch_rows(results),
         ('data generation (make data)', seconds(results['datagen_wall_s'])),
         ('training (shipped checkpoint)', seconds(results['train_wall_s'])),
     ]
@@ -389,6 +404,16 @@ def _rollout_rows(results: dict) -> list[tuple[str, str]]:
          f'{results["rollout_real_time_multiple_single_per_cpu_s"]:.1f}x / '
          f'{results["rollout_real_time_multiple_per_cpu_s"]:.1f}x real time'),
         ('load average during the rollouts (1 / 5 / 15 min)', load),
+    ]
+
+
+def _policy_batch_rows(results: dict) -> list[tuple[str, str]]:
+    return [
+        (f'policy inference per window: one per call / {results["policy_batch_size"]} per '
+         'call', f'{results["policy_inference_us_per_window_single"]:.0f} us / '
+         f'{results["policy_inference_us_per_window_batched"]:.0f} us'),
+        ('batched outputs vs one per call, max |diff|',
+         f'{results["policy_batched_max_abs_diff"]:.1e}'),
     ]
 
 

@@ -284,6 +284,43 @@ def measure_latency(source: LearnedReferenceSource, calls: int = 2000) -> dict[s
             'max_us': float(times.max()), 'calls': calls}
 
 
+def measure_batched_inference(policy: OnnxPolicy, batch: int = 16, calls: int = 200,
+                              seed: int = 0) -> dict[str, float]:
+    """ONNX inference of ``batch`` windows in one call against one call per window.
+
+    Random windows (rad, rad/s) with the tokens of one task. Returns the median time per
+    window, microseconds, of ``calls`` calls each way (``single_us_per_row``,
+    ``batch_us_per_row``), and ``max_abs_diff``: the largest difference between a window's
+    outputs (rad; N*m/rad) in the batch and alone (float32 arithmetic in another order: 0
+    only where the kernels do not depend on the batch size).
+    """
+    if not (isinstance(batch, int) and batch >= 1 and isinstance(calls, int) and calls >= 1):
+        raise ValueError(f'batch and calls must be integers >= 1, got {batch!r}, {calls!r}')
+    rng = np.random.default_rng(seed)
+    window = np.empty((batch, policy.history_steps, 2), dtype=np.float32)
+    window[..., 0] = rng.uniform(0.2, 2.0, (batch, policy.history_steps))
+    window[..., 1] = rng.uniform(-2.0, 2.0, (batch, policy.history_steps))
+    tokens = np.repeat(policy.tokenizer.encode('lift a heavy box')[None, :], batch, axis=0)
+    rows = [(window[i:i + 1], tokens[i:i + 1]) for i in range(batch)]
+    alone = [policy(w, t) for w, t in rows]  # also the warm-up
+    together = policy(window, tokens)
+    single, batched = np.empty(calls), np.empty(calls)
+    for n in range(calls):
+        start = time.perf_counter()
+        for w, t in rows:
+            policy(w, t)
+        single[n] = time.perf_counter() - start
+        start = time.perf_counter()
+        policy(window, tokens)
+        batched[n] = time.perf_counter() - start
+    q_all, k_all = together
+    diff = max(max(abs(float(q_all[i]) - float(q[0])), abs(float(k_all[i]) - float(k[0])))
+               for i, (q, k) in enumerate(alone))
+    return {'batch': batch, 'single_us_per_row': float(np.median(single)) * 1e6 / batch,
+            'batch_us_per_row': float(np.median(batched)) * 1e6 / batch,
+            'max_abs_diff': diff}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Latency benchmark, or ``--write-golden`` to regenerate the golden outputs."""
     parser = argparse.ArgumentParser(prog='python -m exo_policy.runtime')

@@ -26,6 +26,7 @@ from exo_policy.runtime import (
     GOLDEN_FILE,
     golden_inputs,
     LearnedReferenceSource,
+    measure_batched_inference,
     OnnxPolicy,
 )
 from exo_policy.train import train
@@ -249,3 +250,18 @@ def test_the_predicted_stiffness_is_low_pass_filtered(resolver):
     assert source.reference(2.0, math.nan, 0.0).source == 'fallback'
     assert source.reference(2.01, 0.5, 0.0).stiffness in (pytest.approx(10.0),
                                                           pytest.approx(200.0))
+
+
+def test_batched_inference_gives_the_policy_of_one_window_at_a_time():
+    """The shipped policy on 8 windows in one call: each within float32 rounding of alone.
+
+    A batch of one is the same call (no difference); the benchmark reports the times.
+    """
+    policy = OnnxPolicy()
+    one = measure_batched_inference(policy, batch=1, calls=2)
+    assert one['max_abs_diff'] == 0.0
+    eight = measure_batched_inference(policy, batch=8, calls=2)
+    assert 0.0 <= eight['max_abs_diff'] < 1e-3
+    assert eight['single_us_per_row'] > 0.0 and eight['batch_us_per_row'] > 0.0
+    with pytest.raises(ValueError, match='batch and calls'):
+        measure_batched_inference(policy, batch=0)
