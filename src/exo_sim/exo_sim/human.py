@@ -557,7 +557,9 @@ def muscle_coefficients(curves: list[batched.MuscleCurves], length: np.ndarray,
 
     Rows of fibre lengths (m), velocities (m/s) and moment arms (m) about the elbow, row
     ``i`` with the muscles ``curves[i]`` (a batch of episodes; one episode is a batch of
-    one; ``stacked``: :func:`exo_sim.batched.stack_curves` of ``curves`` when at hand).
+    one; ``stacked``: :func:`exo_sim.batched.stack_curves` of ``curves`` when at hand;
+    with it, from :data:`exo_sim.batched.VECTORISE_FROM` muscle evaluations on, ``curves``
+    is not read and may be empty).
     """
     c = moments * batched.muscle_gain(curves, length, vel, stacked=stacked)
     passive = (moments * batched.muscle_bias(curves, length, stacked=stacked)).sum(axis=-1)
@@ -649,11 +651,11 @@ def compute_batch(humans: list[SimulatedHuman], refs: list[tuple[float, float, f
     mom = rows.mom[idx, slot]
     u_min = rows.u_min[sel]
     u_max = rows.u_max[sel]
-    curves = [hm.curves for hm in humans]
     stacked = None
     if rows.stacked is not None and len(humans) * len(humans[0]._ids) >= \
             batched.VECTORISE_FROM:
         stacked = rows.stacked if whole else rows.stacked.take(idx)
+    curves = [hm.curves for hm in humans] if stacked is None else []
     c, passive = muscle_coefficients(curves, length, vel, mom, stacked)
     tau_req = tau_ff + tau_fb
     tau_act = tau_req - passive
