@@ -90,7 +90,7 @@ eval: setup  ## Population study: share + default chosen on 5 calibration subjec
 	  --calibration-subjects 5 && \
 	  echo "[eval] make eval wall time: $$(( $$(date +%s) - start )) s ($(EVAL_OUT))"
 
-eval-grid: setup  ## The per-mass grid (paper section V), 5 seeds; eval.json + plots (~17 min on 2 cores).
+eval-grid: setup  ## The per-mass grid (paper section V), 5 seeds; eval.json + plots (~14 min on 2 cores).
 	$(ENV) && exo_eval --out $(EVAL_OUT)/grid \
 	  --conditions no_exo,promp,learned,ablation_human_reference \
 	  --repetitive-conditions no_exo,promp,learned --masses 55,65,70,75,90 --seeds 5
