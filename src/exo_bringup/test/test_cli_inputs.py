@@ -108,6 +108,8 @@ def test_integer_override_and_describe_like_the_cli(ros_context):
         assert node.get_parameter('body_mass_kg').value == 80.0
     finally:
         executor.shutdown()
+        thread.join(timeout=10.0)  # no callback may run once the node is destroyed
+        assert not thread.is_alive()
         node.destroy_node()
         peer.destroy_node()
 
