@@ -603,8 +603,7 @@ class HumanRows:
         self.eff_n = np.array([hm.efferent_steps + 1 for hm in humans])
         self.order = list(range(n))
         self.arange = np.arange(n)
-        self.curves = [hm.curves for hm in humans]
-        self.stacked = (batched.stack_curves(self.curves)
+        self.stacked = (batched.stack_curves([hm.curves for hm in humans])
                         if n * len(humans[0]._ids) >= batched.VECTORISE_FROM else None)
         for i, hm in enumerate(humans):
             old, j = hm._rows, hm._row

@@ -30,8 +30,7 @@ import numpy as np
 
 # eq. 15-16 live in the contract; re-exported here for existing callers.
 from exo_contract.metabolics import brockway_power, steady_state_energy  # noqa: F401
-from exo_sim import batched
-from exo_sim.batched import muscle_gain, MuscleCurves
+from exo_sim.batched import muscle_gain, MuscleCurves, stack_curves
 from exo_sim.model import ExoArm
 
 SPECIFIC_TENSION_PA = 0.25e6
@@ -105,7 +104,7 @@ class MetabolicRows:
     def __init__(self, models: list[MetabolicModel]) -> None:
         self.models = list(models)
         self.curves = [mm._curves for mm in self.models]
-        self.stacked = batched.stack_curves(self.curves)
+        self.stacked = stack_curves(self.curves)
 
         def stack(name: str) -> np.ndarray:
             return np.stack([getattr(mm, name) for mm in self.models])
